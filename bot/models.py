@@ -1,0 +1,324 @@
+"""Domain models shared by every layer: statuses, outgoing messages, BSG answers, stored rows."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DeliveryStatus(enum.StrEnum):
+    """A message's status: BSG's words plus the few states only viber-bot knows."""
+
+    # BSG's words (Viber and SMS alike)
+    SCHEDULED = "scheduled"
+    NEW = "new"
+    WAITING = "waiting"
+    MODERATION = "moderation"
+    ACCEPTED = "accepted"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    EXPIRED = "expired"
+    UNDELIVERABLE = "undeliverable"
+    UNDELIVERED = "undelivered"
+    NOT_VIBER_USER = "not_viber_user"
+    NOT_SERVICE_USER = "not_service_user"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    DELETED = "deleted"
+    UNKNOWN = "unknown"
+    # viber-bot's own states
+    PENDING = "pending"  # stored, BSG's answer not yet known
+    REFUSED = "refused"  # BSG refused this recipient at create time
+    NOT_SENT = "not_sent"  # reconciliation proved BSG never took it
+
+    @classmethod
+    def parse(cls, word: object) -> DeliveryStatus:
+        """BSG's status word as a status; words nobody documented become UNKNOWN."""
+        if not isinstance(word, str):
+            return cls.UNKNOWN
+        try:
+            status = cls(word.strip().lower())
+        except ValueError:
+            return cls.UNKNOWN
+        if status in _LOCAL_ONLY:
+            return cls.UNKNOWN
+        return status
+
+    @property
+    def is_final(self) -> bool:
+        """No later status can follow (for Viber; an SMS fallback has its own lifecycle)."""
+        return self in FINAL_STATUSES
+
+    @property
+    def is_failure(self) -> bool:
+        return self in FAILURE_STATUSES
+
+    @property
+    def label(self) -> str:
+        return _LABELS.get(self, self.value.replace("_", " "))
+
+
+_LOCAL_ONLY = frozenset(
+    {DeliveryStatus.PENDING, DeliveryStatus.REFUSED, DeliveryStatus.NOT_SENT}
+)
+
+FAILURE_STATUSES = frozenset(
+    {
+        DeliveryStatus.EXPIRED,
+        DeliveryStatus.UNDELIVERABLE,
+        DeliveryStatus.UNDELIVERED,
+        DeliveryStatus.NOT_VIBER_USER,
+        DeliveryStatus.NOT_SERVICE_USER,
+        DeliveryStatus.REJECTED,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.DELETED,
+        DeliveryStatus.REFUSED,
+        DeliveryStatus.NOT_SENT,
+    }
+)
+
+FINAL_STATUSES = FAILURE_STATUSES | {DeliveryStatus.READ}
+
+# Statuses that mean "not there yet"; after the validity window they turn into EXPIRED.
+PENDING_STATUSES = frozenset(
+    {
+        DeliveryStatus.SCHEDULED,
+        DeliveryStatus.NEW,
+        DeliveryStatus.WAITING,
+        DeliveryStatus.MODERATION,
+        DeliveryStatus.ACCEPTED,
+        DeliveryStatus.SENDING,
+        DeliveryStatus.SENT,
+        DeliveryStatus.UNKNOWN,
+        DeliveryStatus.PENDING,
+    }
+)
+
+_LABELS = {
+    DeliveryStatus.NOT_VIBER_USER: "not a Viber user",
+    DeliveryStatus.NOT_SERVICE_USER: "not a service user",
+    DeliveryStatus.NOT_SENT: "not sent",
+    DeliveryStatus.PENDING: "pending",
+}
+
+
+class Channel(enum.StrEnum):
+    """Which route a status belongs to."""
+
+    VIBER = "viber"
+    SMS = "sms"
+
+
+# ---------------------------------------------------------------- outgoing
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Recipient(_Strict):
+    """One phone number (digits only, international) and the reference generated for it."""
+
+    msisdn: str = Field(pattern=r"^[0-9]{6,15}$")
+    reference: str = Field(pattern=r"^[A-Za-z0-9_]{1,32}$")
+
+
+class SmsFallback(_Strict):
+    """BSG's `alt_route`: the SMS sent when Viber cannot deliver."""
+
+    originator: str = Field(min_length=3, max_length=15)
+    text: str = Field(min_length=1, max_length=765)
+
+
+class MessageContent(_Strict):
+    """What a send says and how: everything but the recipients."""
+
+    text: str = Field(min_length=1, max_length=1000)
+    sender: str = Field(min_length=1, max_length=14)
+    promotional: bool = False
+    image_url: str | None = None
+    button_caption: str | None = None
+    button_url: str | None = None
+    sms: SmsFallback | None = None
+    send_at: datetime | None = None
+    validity: int | None = Field(default=None, ge=15, le=86400)
+
+
+class CreateRequest(_Strict):
+    """One logical send to BSG (the client splits it into batches)."""
+
+    content: MessageContent
+    recipients: tuple[Recipient, ...] = Field(min_length=1)
+    tariff: int = Field(default=0, ge=0, le=9)
+
+
+# ---------------------------------------------------------------- BSG answers
+
+
+class BsgErrorInfo(_Strict):
+    """A refusal as BSG stated it."""
+
+    code: int
+    description: str = ""
+
+
+class RecipientOutcome(_Strict):
+    """What BSG said about one recipient of a create request."""
+
+    reference: str
+    bsg_id: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+    error: BsgErrorInfo | None = None
+    # True when BSG's answer never arrived (timeouts, 5xx after retries): state unknown.
+    unconfirmed: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return self.error is None and not self.unconfirmed and self.bsg_id is not None
+
+
+class CreateResult(_Strict):
+    """BSG's answer to a (possibly batched) create."""
+
+    outcomes: tuple[RecipientOutcome, ...]
+    total_price: Decimal | None = None
+    currency: str | None = None
+    request_errors: tuple[BsgErrorInfo, ...] = ()
+
+    def by_reference(self) -> dict[str, RecipientOutcome]:
+        return {o.reference: o for o in self.outcomes}
+
+
+class SmsStatus(_Strict):
+    """The SMS fallback's own lifecycle, from `alt_route` / `alt_route_messages`."""
+
+    bsg_id: str | None = None
+    status: DeliveryStatus = DeliveryStatus.UNKNOWN
+    raw_status: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+    time_in: datetime | None = None
+    time_sent: datetime | None = None
+    time_dr: datetime | None = None
+
+
+class MessageStatus(_Strict):
+    """BSG's answer to a status query for one message."""
+
+    bsg_id: str | None = None
+    msisdn: str | None = None
+    reference: str | None = None
+    status: DeliveryStatus = DeliveryStatus.UNKNOWN
+    raw_status: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+    time_in: datetime | None = None
+    time_sent: datetime | None = None
+    time_dr: datetime | None = None
+    sms: SmsStatus | None = None
+
+
+class Balance(_Strict):
+    amount: Decimal
+    currency: str | None = None
+    limit: Decimal | None = None
+
+
+class PricePreview(_Strict):
+    total_price: Decimal
+    currency: str | None = None
+
+
+class CountryPrice(_Strict):
+    country: str | None = None
+    country_name: str | None = None
+    mcc: str | None = None
+    mnc: str | None = None
+    price: Decimal
+    currency: str | None = None
+
+
+# ---------------------------------------------------------------- stored rows
+
+
+class SendOutcome(enum.StrEnum):
+    PENDING = "pending"  # stored, BSG not yet answered
+    SENT = "sent"  # every recipient accepted
+    PARTIAL = "partial"  # some recipients refused
+    REFUSED = "refused"  # BSG refused the whole send
+    NOT_SENT = "not_sent"  # reconciliation proved nothing went out
+
+
+class Send(BaseModel):
+    """One submission from Slack (one row in `sends`)."""
+
+    id: int
+    team_id: str | None
+    channel_id: str
+    user_id: str
+    text: str
+    sender: str
+    options: dict[str, Any] = {}
+    request_json: str | None = None
+    created_at: datetime
+    outcome: SendOutcome
+    error_code: int | None = None
+    error_description: str | None = None
+    parent_ts: str | None = None
+    source: str = "command"
+    dedupe_key: str | None = None
+    response_url: str | None = None
+    send_at: datetime | None = None
+    validity: int | None = None
+    last_checked_at: datetime | None = None
+
+
+class StoredMessage(BaseModel):
+    """One recipient of a send (one row in `messages`)."""
+
+    id: int
+    send_id: int
+    reference: str
+    msisdn: str
+    bsg_id: str | None = None
+    status: DeliveryStatus
+    raw_status: str | None = None
+    error_code: int | None = None
+    error_description: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+    sms_id: str | None = None
+    sms_status: DeliveryStatus | None = None
+    sms_price: Decimal | None = None
+    sms_currency: str | None = None
+    time_in: datetime | None = None
+    time_sent: datetime | None = None
+    time_dr: datetime | None = None
+    created_at: datetime
+    next_poll_at: datetime | None = None
+    last_polled_at: datetime | None = None
+    last_change_at: datetime | None = None
+    expires_at: datetime | None = None
+    poll_count: int = 0
+    final: bool = False
+
+
+class StatusEvent(BaseModel):
+    """One observed change of a message's (or its SMS fallback's) status."""
+
+    id: int
+    message_id: int
+    channel: Channel
+    status: DeliveryStatus
+    raw_status: str | None = None
+    observed_at: datetime
+    provider_time: datetime | None = None
+    price: Decimal | None = None
+    currency: str | None = None

@@ -1,0 +1,179 @@
+"""Every knob viber-bot has, read from the environment and `.env` (names as in CONTRACT.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+from pydantic import (
+    AliasChoices,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigurationError
+
+CommaList = Annotated[frozenset[str], NoDecode]
+
+
+def _env(name: str) -> Any:
+    return Field(validation_alias=AliasChoices(name, name.lower()), alias=name)
+
+
+class Settings(BaseSettings):
+    """The bot's configuration. Construct with `load_settings()` to get one-line errors."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+    slack_bot_token: SecretStr = Field(validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    bsg_api_key: SecretStr = Field(validation_alias="BSG_API_KEY")
+    bsg_api_url: str = Field("https://api.bsg.world/rest", validation_alias="BSG_API_URL")
+    db_path: Path = Field(Path("viber-bot.db"), validation_alias="VIBER_BOT_DB")
+    command: str = Field("/viber", validation_alias="VIBER_BOT_COMMAND")
+    default_sender: str = Field(
+        validation_alias="VIBER_BOT_DEFAULT_SENDER", min_length=1, max_length=14
+    )
+    default_region: str | None = Field(None, validation_alias="VIBER_BOT_DEFAULT_REGION")
+    poll_interval: PositiveFloat = Field(15.0, validation_alias="VIBER_BOT_POLL_INTERVAL")
+    allowed_users: CommaList = Field(frozenset(), validation_alias="VIBER_BOT_ALLOWED_USERS")
+    allowed_channels: CommaList = Field(frozenset(), validation_alias="VIBER_BOT_ALLOWED_CHANNELS")
+    mask_numbers: bool = Field(True, validation_alias="VIBER_BOT_MASK_NUMBERS")
+    host: str = Field("0.0.0.0", validation_alias="HOST")
+    port: int = Field(3000, ge=0, le=65535, validation_alias="PORT")
+
+    # Beyond the contract: knobs with defaults that work.
+    poll_concurrency: PositiveInt = Field(16, validation_alias="VIBER_BOT_POLL_CONCURRENCY")
+    poll_max_interval: PositiveFloat = Field(3600.0, validation_alias="VIBER_BOT_POLL_MAX_INTERVAL")
+    poll_backoff_factor: PositiveFloat = Field(
+        0.25, validation_alias="VIBER_BOT_POLL_BACKOFF_FACTOR"
+    )
+    expiry_grace: float = Field(3600.0, ge=0, validation_alias="VIBER_BOT_EXPIRY_GRACE")
+    reconcile_grace: float = Field(120.0, ge=0, validation_alias="VIBER_BOT_RECONCILE_GRACE")
+    max_recipients: PositiveInt = Field(100, validation_alias="VIBER_BOT_MAX_RECIPIENTS")
+    daily_quota: PositiveInt | None = Field(None, validation_alias="VIBER_BOT_DAILY_QUOTA")
+    bsg_batch_size: int = Field(50, ge=1, le=1000, validation_alias="VIBER_BOT_BSG_BATCH_SIZE")
+    bsg_timeout: PositiveFloat = Field(10.0, validation_alias="VIBER_BOT_BSG_TIMEOUT")
+    bsg_retries: int = Field(3, ge=0, le=10, validation_alias="VIBER_BOT_BSG_RETRIES")
+    slack_post_interval: float = Field(1.0, ge=0, validation_alias="VIBER_BOT_SLACK_POST_INTERVAL")
+    slack_retries: int = Field(5, ge=0, le=20, validation_alias="VIBER_BOT_SLACK_RETRIES")
+    summary_threshold: PositiveInt = Field(5, validation_alias="VIBER_BOT_SUMMARY_THRESHOLD")
+    balance_cache_seconds: float = Field(300.0, ge=0, validation_alias="VIBER_BOT_BALANCE_CACHE")
+    log_format: Literal["text", "json"] = Field("text", validation_alias="VIBER_BOT_LOG_FORMAT")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias="VIBER_BOT_LOG_LEVEL"
+    )
+
+    @field_validator("allowed_users", "allowed_channels", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator(
+        "slack_signing_secret", "slack_app_token", "default_region", "daily_quota", mode="before"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"'{value}' is not an ISO country code phonenumbers knows (e.g. UA)")
+        return region
+
+    @field_validator("slack_api_url", "bsg_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("bsg_api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("command")
+    @classmethod
+    def _slash(cls, value: str) -> str:
+        if not value.startswith("/") or len(value) < 2 or " " in value:
+            raise ValueError("must look like /viber")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @model_validator(mode="after")
+    def _signing_secret_for_http(self) -> Settings:
+        if self.slack_app_token is None and self.slack_signing_secret is None:
+            raise ValueError(
+                "SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for scrubbing logs and for tests that prove none leak."""
+        values = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
+        values.append(self.bsg_api_key)
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    loc = first.get("loc") or ()
+    field = str(loc[0]) if loc else ""
+    message = first.get("msg", "is invalid")
+    if first.get("type") == "missing":
+        return f"{field}: required but not set"
+    if message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    if not field:
+        # Model-level checks name their variable themselves.
+        return message
+    return f"{field}: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; raise ConfigurationError with one line naming what is wrong."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigurationError(_describe(error)) from None

@@ -1,0 +1,14 @@
+"""Slack listeners only: each module handles one thing and exposes register(app, deps)."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.services import Services
+from commands import home, modal, slash
+
+
+def register(app: AsyncApp, deps: Services) -> None:
+    slash.register(app, deps)
+    modal.register(app, deps)
+    home.register(app, deps)

@@ -1,0 +1,151 @@
+"""The database schema, as sqlite-utils migrations applied in order at start-up."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("viber-bot")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["sends"].create(
+        {
+            "id": int,
+            "team_id": str,
+            "channel_id": str,
+            "user_id": str,
+            "text": str,
+            "sender": str,
+            "options": str,  # JSON: promotional, image, button, sms, send_at, validity
+            "request_json": str,
+            "created_at": str,
+            "outcome": str,
+            "error_code": int,
+            "error_description": str,
+            "parent_ts": str,
+            "source": str,
+            "dedupe_key": str,
+            "response_url": str,
+            "send_at": str,
+            "validity": int,
+            "last_checked_at": str,
+        },
+        pk="id",
+        not_null={"channel_id", "user_id", "text", "sender", "created_at", "outcome"},
+    )
+    db["sends"].create_index(["dedupe_key"], unique=True)
+    db["sends"].create_index(["created_at"])
+    db["sends"].create_index(["user_id", "created_at"])
+
+    db["messages"].create(
+        {
+            "id": int,
+            "send_id": int,
+            "reference": str,
+            "msisdn": str,
+            "bsg_id": str,
+            "status": str,
+            "raw_status": str,
+            "error_code": int,
+            "error_description": str,
+            "price": str,  # Decimal as text: exact
+            "currency": str,
+            "sms_id": str,
+            "sms_status": str,
+            "sms_price": str,
+            "sms_currency": str,
+            "time_in": str,
+            "time_sent": str,
+            "time_dr": str,
+            "created_at": str,
+            "next_poll_at": str,
+            "last_polled_at": str,
+            "last_change_at": str,
+            "expires_at": str,
+            "poll_count": int,
+            "final": int,
+        },
+        pk="id",
+        foreign_keys=[("send_id", "sends", "id")],
+        not_null={"send_id", "reference", "msisdn", "status", "created_at"},
+        defaults={"poll_count": 0, "final": 0},
+    )
+    db["messages"].create_index(["reference"], unique=True)
+    db["messages"].create_index(["bsg_id"])
+    db["messages"].create_index(["send_id"])
+    # The poller's query: not final, ordered by next_poll_at.
+    db["messages"].create_index(["final", "next_poll_at"])
+    db["messages"].create_index(["status", "created_at"])
+
+    db["status_events"].create(
+        {
+            "id": int,
+            "message_id": int,
+            "channel": str,
+            "status": str,
+            "raw_status": str,
+            "observed_at": str,
+            "provider_time": str,
+            "price": str,
+            "currency": str,
+        },
+        pk="id",
+        foreign_keys=[("message_id", "messages", "id")],
+        not_null={"message_id", "channel", "status", "observed_at"},
+    )
+    db["status_events"].create_index(["message_id", "id"])
+
+    db["outbox"].create(
+        {
+            "id": int,
+            "send_id": int,
+            "channel_id": str,
+            "kind": str,  # parent | reply | update | ephemeral
+            "payload": str,  # JSON
+            "state": str,  # pending | done | dead
+            "attempts": int,
+            "in_flight": int,  # 1 while a post's outcome is unknown (crash mid-post)
+            "next_attempt_at": str,
+            "created_at": str,
+            "posted_ts": str,
+            "last_error": str,
+        },
+        pk="id",
+        foreign_keys=[("send_id", "sends", "id")],
+        not_null={"channel_id", "kind", "payload", "state", "created_at"},
+        defaults={"attempts": 0, "in_flight": 0},
+    )
+    db["outbox"].create_index(["state", "id"])
+    db["outbox"].create_index(["send_id", "kind", "state"])
+
+    db["audit"].create(
+        {
+            "id": int,
+            "at": str,
+            "team_id": str,
+            "user_id": str,
+            "channel_id": str,
+            "action": str,  # send | refused | quota | status | ...
+            "outcome": str,
+            "detail": str,  # JSON
+            "send_id": int,
+        },
+        pk="id",
+        not_null={"at", "action", "outcome"},
+    )
+    db["audit"].create_index(["user_id", "at"])
+
+    db["sweeps"].create(
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "checked": int,
+            "changed": int,
+            "errors": int,
+            "last_error": str,
+        },
+        pk="id",
+    )

@@ -1,0 +1,694 @@
+"""The Store: every read and write viber-bot makes to SQLite, as verbs returning domain models."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.errors import StorageError
+from bot.models import (
+    Channel,
+    DeliveryStatus,
+    MessageStatus,
+    Send,
+    SendOutcome,
+    StatusEvent,
+    StoredMessage,
+)
+from storage.schema import migrations
+
+
+def ts(moment: datetime | None) -> str | None:
+    """A datetime as fixed-width UTC text, so that text order is time order in SQL."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("naive datetimes are not stored")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+class DuplicateSubmission(StorageError):
+    """A send with the same de-duplication key is already stored."""
+
+    def __init__(self, send: Send):
+        self.send = send
+        super().__init__(f"send {send.id} already holds this submission")
+
+
+@dataclass(frozen=True)
+class NewSend:
+    """What a submission stores before BSG is called."""
+
+    channel_id: str
+    user_id: str
+    text: str
+    sender: str
+    team_id: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    source: str = "command"
+    dedupe_key: str | None = None
+    response_url: str | None = None
+    send_at: datetime | None = None
+    validity: int | None = None
+
+
+@dataclass(frozen=True)
+class NewRecipient:
+    msisdn: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One Slack post waiting to be made (or made)."""
+
+    id: int
+    send_id: int | None
+    channel_id: str
+    kind: str
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    in_flight: bool
+    next_attempt_at: datetime | None
+    created_at: datetime
+    posted_ts: str | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """A status change recorded by a poll, for the notifier."""
+
+    message: StoredMessage
+    event: StatusEvent
+    previous: DeliveryStatus | None  # the status on the same channel before this change
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    started_at: datetime
+    finished_at: datetime | None
+    checked: int
+    changed: int
+    errors: int
+    last_error: str | None
+
+
+def _parse_dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+class Store:
+    """SQLite through sqlite-utils. One instance per process; not shared between threads."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    # ------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open (creating if absent) and migrate; a corrupt or unwritable file is never replaced."""
+        target = Path(path)
+        if target.is_dir():
+            raise StorageError(f"VIBER_BOT_DB: {target} is a directory, not a database file")
+        try:
+            conn = sqlite3.connect(str(target), timeout=5.0)
+            db = Database(conn)
+            conn.execute("PRAGMA busy_timeout = 5000")
+            db.enable_wal()
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            migrations.apply(db)
+            conn.execute("SELECT count(*) FROM sends").fetchone()
+        except sqlite3.DatabaseError as error:
+            raise StorageError(f"VIBER_BOT_DB: cannot use {target}: {error}") from None
+        return cls(db)
+
+    @classmethod
+    def memory(cls) -> Store:
+        db = Database(memory=True)
+        db.conn.execute("PRAGMA foreign_keys = ON")
+        migrations.apply(db)
+        return cls(db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction (nested calls become savepoints)."""
+        with self.db.atomic():
+            yield
+
+    def ping(self) -> None:
+        self.db.conn.execute("SELECT 1").fetchone()
+
+    # ------------------------------------------------------------ sends
+
+    def add_send(
+        self, new: NewSend, recipients: Sequence[NewRecipient], *, now: datetime
+    ) -> tuple[Send, list[StoredMessage]]:
+        """Store a submission and one message row per recipient, before BSG is called."""
+        with self.atomic():
+            if new.dedupe_key is not None:
+                existing = self.find_send_by_dedupe(new.dedupe_key)
+                if existing is not None:
+                    raise DuplicateSubmission(existing)
+            row = {
+                "team_id": new.team_id,
+                "channel_id": new.channel_id,
+                "user_id": new.user_id,
+                "text": new.text,
+                "sender": new.sender,
+                "options": json.dumps(new.options, sort_keys=True, default=str),
+                "created_at": ts(now),
+                "outcome": SendOutcome.PENDING.value,
+                "source": new.source,
+                "dedupe_key": new.dedupe_key,
+                "response_url": new.response_url,
+                "send_at": ts(new.send_at),
+                "validity": new.validity,
+            }
+            send_id = self.db["sends"].insert(row).last_pk
+            self.db["messages"].insert_all(
+                {
+                    "send_id": send_id,
+                    "reference": r.reference,
+                    "msisdn": r.msisdn,
+                    "status": DeliveryStatus.PENDING.value,
+                    "created_at": ts(now),
+                    "poll_count": 0,
+                    "final": 0,
+                }
+                for r in recipients
+            )
+        return self.get_send(send_id), self.send_messages(send_id)
+
+    def set_request_json(self, send_id: int, request_json: str) -> None:
+        with self.atomic():
+            self.db["sends"].update(send_id, {"request_json": request_json})
+
+    def get_send(self, send_id: int) -> Send:
+        row = self.db["sends"].get(send_id)
+        return self._send(row)
+
+    def find_send_by_dedupe(self, key: str) -> Send | None:
+        rows = list(self.db["sends"].rows_where("dedupe_key = ?", [key], limit=1))
+        return self._send(rows[0]) if rows else None
+
+    def set_send_outcome(
+        self,
+        send_id: int,
+        outcome: SendOutcome,
+        *,
+        error_code: int | None = None,
+        error_description: str | None = None,
+    ) -> None:
+        with self.atomic():
+            self.db["sends"].update(
+                send_id,
+                {
+                    "outcome": outcome.value,
+                    "error_code": error_code,
+                    "error_description": error_description,
+                },
+            )
+
+    def set_parent_ts(self, send_id: int, parent_ts: str) -> None:
+        with self.atomic():
+            self.db["sends"].update(send_id, {"parent_ts": parent_ts})
+
+    def touch_send(self, send_ids: Sequence[int], now: datetime) -> None:
+        with self.atomic():
+            for send_id in send_ids:
+                self.db["sends"].update(send_id, {"last_checked_at": ts(now)})
+
+    def recent_sends(self, limit: int = 10) -> list[Send]:
+        rows = self.db["sends"].rows_where(order_by="id desc", limit=limit)
+        return [self._send(row) for row in rows]
+
+    def sends_since(self, since: datetime | None = None) -> Iterator[Send]:
+        if since is None:
+            rows = self.db["sends"].rows_where(order_by="id")
+        else:
+            rows = self.db["sends"].rows_where("created_at >= ?", [ts(since)], order_by="id")
+        for row in rows:
+            yield self._send(row)
+
+    def send_messages(self, send_id: int) -> list[StoredMessage]:
+        rows = self.db["messages"].rows_where("send_id = ?", [send_id], order_by="id")
+        return [self._message(row) for row in rows]
+
+    def status_counts(self, send_id: int) -> dict[DeliveryStatus, int]:
+        sql = "SELECT status, count(*) FROM messages WHERE send_id = ? GROUP BY status"
+        return {
+            DeliveryStatus(status): count
+            for status, count in self.db.execute(sql, [send_id]).fetchall()
+        }
+
+    # ------------------------------------------------------------ messages
+
+    def get_message(self, message_id: int) -> StoredMessage:
+        return self._message(self.db["messages"].get(message_id))
+
+    def find_message(self, token: str) -> StoredMessage | None:
+        """A message by BSG id or by reference."""
+        rows = list(
+            self.db["messages"].rows_where(
+                "bsg_id = ? OR reference = ?", [token, token], order_by="id desc", limit=1
+            )
+        )
+        return self._message(rows[0]) if rows else None
+
+    def record_acceptance(
+        self,
+        message_id: int,
+        *,
+        bsg_id: str,
+        price: Decimal | None,
+        currency: str | None,
+        now: datetime,
+        next_poll_at: datetime,
+        expires_at: datetime,
+        status: DeliveryStatus = DeliveryStatus.SENT,
+    ) -> None:
+        """BSG took the message: it has an id and joins the poller's schedule."""
+        with self.atomic():
+            self.db["messages"].update(
+                message_id,
+                {
+                    "bsg_id": bsg_id,
+                    "price": _dec(price),
+                    "currency": currency,
+                    "status": status.value,
+                    "raw_status": None,
+                    "next_poll_at": ts(next_poll_at),
+                    "expires_at": ts(expires_at),
+                    "last_change_at": ts(now),
+                },
+            )
+            self._event(message_id, Channel.VIBER, status, None, now, None, price, currency)
+
+    def record_refusal(
+        self,
+        message_id: int,
+        *,
+        status: DeliveryStatus,
+        code: int | None,
+        description: str | None,
+        now: datetime,
+    ) -> None:
+        """BSG refused the message (or never took it): final, never polled."""
+        with self.atomic():
+            self.db["messages"].update(
+                message_id,
+                {
+                    "status": status.value,
+                    "error_code": code,
+                    "error_description": description,
+                    "final": 1,
+                    "next_poll_at": None,
+                    "last_change_at": ts(now),
+                },
+            )
+            self._event(message_id, Channel.VIBER, status, None, now, None, None, None)
+
+    def due_for_poll(self, now: datetime, limit: int = 1000) -> list[StoredMessage]:
+        """Messages whose next look is due, oldest due first (uses the final/next_poll_at index)."""
+        rows = self.db.query(
+            "SELECT * FROM messages WHERE final = 0 AND next_poll_at <= ? "
+            "ORDER BY next_poll_at LIMIT ?",
+            [ts(now), limit],
+        )
+        return [self._message(row) for row in rows]
+
+    def count_due(self, now: datetime) -> int:
+        sql = "SELECT count(*) FROM messages WHERE final = 0 AND next_poll_at <= ?"
+        return self.db.execute(sql, [ts(now)]).fetchone()[0]
+
+    def unconfirmed(self, created_before: datetime) -> list[StoredMessage]:
+        """Messages BSG's answer never confirmed (no id yet), older than the cutoff."""
+        rows = self.db.query(
+            "SELECT * FROM messages WHERE final = 0 AND bsg_id IS NULL AND status = ? "
+            "AND created_at <= ? ORDER BY id",
+            [DeliveryStatus.PENDING.value, ts(created_before)],
+        )
+        return [self._message(row) for row in rows]
+
+    def record_poll(
+        self,
+        message: StoredMessage,
+        seen: MessageStatus | None,
+        *,
+        now: datetime,
+        next_poll_at: datetime | None,
+        final: bool,
+        forced_status: DeliveryStatus | None = None,
+    ) -> list[Change]:
+        """Store what a poll saw; returns the changes (one status_event each)."""
+        changes: list[Change] = []
+        update: dict[str, Any] = {
+            "last_polled_at": ts(now),
+            "poll_count": message.poll_count + 1,
+            "next_poll_at": None if final else ts(next_poll_at),
+            "final": 1 if final else 0,
+        }
+        new_status = forced_status
+        raw = None
+        if seen is not None:
+            new_status = new_status or seen.status
+            raw = seen.raw_status
+            for key in ("time_in", "time_sent", "time_dr"):
+                if getattr(seen, key) is not None:
+                    update[key] = ts(getattr(seen, key))
+            if seen.price is not None:
+                update["price"] = _dec(seen.price)
+                update["currency"] = seen.currency or message.currency
+            if seen.bsg_id and not message.bsg_id:
+                update["bsg_id"] = seen.bsg_id
+        with self.atomic():
+            events: list[StatusEvent] = []
+            if new_status is not None and (
+                new_status != message.status or (raw and raw != message.raw_status)
+            ):
+                update["status"] = new_status.value
+                update["raw_status"] = raw
+                if new_status != message.status:
+                    update["last_change_at"] = ts(now)
+                    provider_time = seen.time_dr if seen is not None else None
+                    events.append(
+                        self._event(
+                            message.id,
+                            Channel.VIBER,
+                            new_status,
+                            raw,
+                            now,
+                            provider_time,
+                            seen.price if seen else None,
+                            seen.currency if seen else None,
+                        )
+                    )
+            sms = seen.sms if seen is not None else None
+            if sms is not None:
+                update["sms_id"] = sms.bsg_id or message.sms_id
+                if sms.price is not None:
+                    update["sms_price"] = _dec(sms.price)
+                    update["sms_currency"] = sms.currency or seen.currency
+                if sms.status != message.sms_status:
+                    update["sms_status"] = sms.status.value
+                    update["last_change_at"] = ts(now)
+                    events.append(
+                        self._event(
+                            message.id,
+                            Channel.SMS,
+                            sms.status,
+                            sms.raw_status,
+                            now,
+                            sms.time_dr,
+                            sms.price,
+                            sms.currency,
+                        )
+                    )
+            self.db["messages"].update(message.id, update)
+        if events:
+            fresh = self.get_message(message.id)
+            changes = [
+                Change(
+                    fresh,
+                    event,
+                    message.status if event.channel == Channel.VIBER else message.sms_status,
+                )
+                for event in events
+            ]
+        return changes
+
+    def reschedule(self, message_id: int, next_poll_at: datetime) -> None:
+        """Put off a message's next look (after BSG failed to answer)."""
+        with self.atomic():
+            self.db["messages"].update(message_id, {"next_poll_at": ts(next_poll_at)})
+
+    def history(self, message_id: int) -> list[StatusEvent]:
+        rows = self.db["status_events"].rows_where("message_id = ?", [message_id], order_by="id")
+        return [StatusEvent.model_validate(row) for row in rows]
+
+    def messages(
+        self, *, status: DeliveryStatus | None = None, since: datetime | None = None
+    ) -> Iterator[StoredMessage]:
+        where, params = [], []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(ts(since))
+        rows = self.db["messages"].rows_where(" AND ".join(where) or None, params, order_by="id")
+        for row in rows:
+            yield self._message(row)
+
+    def count_messages(self) -> int:
+        return self.db["messages"].count
+
+    # ------------------------------------------------------------ outbox
+
+    def enqueue(
+        self,
+        *,
+        channel_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        now: datetime,
+        send_id: int | None = None,
+    ) -> int:
+        """Queue a Slack post; call inside the transaction that made the change it announces."""
+        with self.atomic():
+            return self.db["outbox"].insert(
+                {
+                    "send_id": send_id,
+                    "channel_id": channel_id,
+                    "kind": kind,
+                    "payload": json.dumps(payload, default=str),
+                    "state": "pending",
+                    "attempts": 0,
+                    "created_at": ts(now),
+                    "next_attempt_at": ts(now),
+                }
+            ).last_pk
+
+    def has_pending(self, send_id: int, kind: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM outbox WHERE send_id = ? AND kind = ? AND state = 'pending' LIMIT 1",
+            [send_id, kind],
+        ).fetchone()
+        return row is not None
+
+    def has_outbox(self, send_id: int, kind: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM outbox WHERE send_id = ? AND kind = ? LIMIT 1", [send_id, kind]
+        ).fetchone()
+        return row is not None
+
+    def pending_outbox(self, limit: int = 500) -> list[OutboxItem]:
+        """Every pending post in id order (the worker keeps per-channel order from this)."""
+        rows = self.db.query(
+            "SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?", [limit]
+        )
+        return [self._outbox(row) for row in rows]
+
+    def get_outbox(self, item_id: int) -> OutboxItem:
+        return self._outbox(self.db["outbox"].get(item_id))
+
+    def outbox_attempt(self, item_id: int) -> None:
+        """Mark a post as under way before it is made, so a crash mid-post is known on restart."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, in_flight = 1 WHERE id = ?", [item_id]
+            )
+
+    def outbox_done(self, item_id: int, posted_ts: str | None) -> None:
+        with self.atomic():
+            self.db["outbox"].update(
+                item_id,
+                {"state": "done", "posted_ts": posted_ts, "last_error": None, "in_flight": 0},
+            )
+
+    def outbox_retry_later(self, item_id: int, *, at: datetime, error: str) -> None:
+        """Slack answered (not ok): the post certainly did not land; try again at `at`."""
+        with self.atomic():
+            self.db["outbox"].update(
+                item_id, {"next_attempt_at": ts(at), "last_error": error, "in_flight": 0}
+            )
+
+    def outbox_uncertain(self, item_id: int, *, at: datetime, error: str) -> None:
+        """No answer from Slack: the post may have landed; look for it before posting again."""
+        with self.atomic():
+            self.db["outbox"].update(
+                item_id, {"next_attempt_at": ts(at), "last_error": error, "in_flight": 1}
+            )
+
+    def outbox_dead(self, item_id: int, error: str) -> None:
+        with self.atomic():
+            self.db["outbox"].update(
+                item_id, {"state": "dead", "last_error": error, "in_flight": 0}
+            )
+
+    def outbox_depth(self) -> int:
+        return self.db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+
+    def outbox_items(self, send_id: int | None = None) -> list[OutboxItem]:
+        if send_id is None:
+            rows = self.db["outbox"].rows_where(order_by="id")
+        else:
+            rows = self.db["outbox"].rows_where("send_id = ?", [send_id], order_by="id")
+        return [self._outbox(row) for row in rows]
+
+    # ------------------------------------------------------------ audit & quota
+
+    def audit(
+        self,
+        *,
+        action: str,
+        outcome: str,
+        now: datetime,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+        team_id: str | None = None,
+        send_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        with self.atomic():
+            self.db["audit"].insert(
+                {
+                    "at": ts(now),
+                    "team_id": team_id,
+                    "user_id": user_id,
+                    "channel_id": channel_id,
+                    "action": action,
+                    "outcome": outcome,
+                    "detail": json.dumps(detail or {}, default=str),
+                    "send_id": send_id,
+                }
+            )
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.db["audit"].rows_where(order_by="id desc", limit=limit)
+        return [dict(row, detail=json.loads(row["detail"] or "{}")) for row in rows]
+
+    def recipients_sent_by(self, user_id: str, since: datetime) -> int:
+        """Recipients a user submitted since a moment (refused and not-sent ones excluded)."""
+        sql = (
+            "SELECT count(*) FROM messages m JOIN sends s ON s.id = m.send_id "
+            "WHERE s.user_id = ? AND s.created_at >= ? AND m.status NOT IN (?, ?)"
+        )
+        params = [
+            user_id,
+            ts(since),
+            DeliveryStatus.REFUSED.value,
+            DeliveryStatus.NOT_SENT.value,
+        ]
+        return self.db.execute(sql, params).fetchone()[0]
+
+    # ------------------------------------------------------------ sweeps
+
+    def record_sweep(
+        self,
+        *,
+        started_at: datetime,
+        finished_at: datetime,
+        checked: int,
+        changed: int,
+        errors: int,
+        last_error: str | None,
+    ) -> None:
+        with self.atomic():
+            self.db["sweeps"].insert(
+                {
+                    "started_at": ts(started_at),
+                    "finished_at": ts(finished_at),
+                    "checked": checked,
+                    "changed": changed,
+                    "errors": errors,
+                    "last_error": last_error,
+                }
+            )
+            # Keep the table small: the last thousand sweeps are plenty for health.
+            self.db.execute(
+                "DELETE FROM sweeps WHERE id <= (SELECT max(id) FROM sweeps) - 1000"
+            )
+
+    def recent_sweeps(self, limit: int = 10) -> list[SweepRecord]:
+        rows = self.db["sweeps"].rows_where(order_by="id desc", limit=limit)
+        return [
+            SweepRecord(
+                started_at=datetime.fromisoformat(row["started_at"]),
+                finished_at=_parse_dt(row["finished_at"]),
+                checked=row["checked"],
+                changed=row["changed"],
+                errors=row["errors"],
+                last_error=row["last_error"],
+            )
+            for row in rows
+        ]
+
+    # ------------------------------------------------------------ rows -> models
+
+    def _event(
+        self,
+        message_id: int,
+        channel: Channel,
+        status: DeliveryStatus,
+        raw: str | None,
+        now: datetime,
+        provider_time: datetime | None,
+        price: Decimal | None,
+        currency: str | None,
+    ) -> StatusEvent:
+        row = {
+            "message_id": message_id,
+            "channel": channel.value,
+            "status": status.value,
+            "raw_status": raw,
+            "observed_at": ts(now),
+            "provider_time": ts(provider_time),
+            "price": _dec(price),
+            "currency": currency,
+        }
+        event_id = self.db["status_events"].insert(row).last_pk
+        return StatusEvent.model_validate(dict(row, id=event_id))
+
+    @staticmethod
+    def _send(row: dict[str, Any]) -> Send:
+        return Send.model_validate(dict(row, options=json.loads(row["options"] or "{}")))
+
+    @staticmethod
+    def _message(row: dict[str, Any]) -> StoredMessage:
+        return StoredMessage.model_validate(row)
+
+    @staticmethod
+    def _outbox(row: dict[str, Any]) -> OutboxItem:
+        return OutboxItem(
+            id=row["id"],
+            send_id=row["send_id"],
+            channel_id=row["channel_id"],
+            kind=row["kind"],
+            payload=json.loads(row["payload"]),
+            state=row["state"],
+            attempts=row["attempts"],
+            in_flight=bool(row["in_flight"]),
+            next_attempt_at=_parse_dt(row["next_attempt_at"]),
+            created_at=datetime.fromisoformat(row["created_at"]),
+            posted_ts=row["posted_ts"],
+        )
