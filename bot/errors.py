@@ -5,8 +5,14 @@ from __future__ import annotations
 # Every code BSG documents, as a person in Slack should read it.
 BSG_EXPLANATIONS: dict[int, str] = {
     1: "BSG did not accept the API key: check BSG_API_KEY (live keys start with `live_`)",
-    2: "the BSG account is blocked or the request lacked parameters: check the account in BSG's dashboard",
-    3: "the request lacked parameters or the BSG account is blocked: check the account in BSG's dashboard",
+    2: (
+        "the BSG account is blocked or the request lacked parameters: "
+        "check the account in BSG's dashboard"
+    ),
+    3: (
+        "the request lacked parameters or the BSG account is blocked: "
+        "check the account in BSG's dashboard"
+    ),
     4: "BSG does not offer this function to the account, or the account is blocked",
     5: "BSG reported an unknown error: try again later",
     6: "the tariff is not valid for this account",

@@ -47,5 +47,7 @@ def configure_logging(*, level: str, fmt: str, secrets: Iterable[str], stream=No
     root.addHandler(handler)
     root.setLevel(level)
     # Third-party chatter stays at WARNING unless we debug.
-    for noisy in ("apscheduler", "aiohttp.access", "httpx", "httpcore", "slack_sdk", "slack_bolt"):
+    # APScheduler warns at every skipped overlapping run; our sweep logs say what matters.
+    logging.getLogger("apscheduler").setLevel("ERROR")
+    for noisy in ("aiohttp.access", "httpx", "httpcore", "slack_sdk", "slack_bolt"):
         logging.getLogger(noisy).setLevel("DEBUG" if level == "DEBUG" else "WARNING")

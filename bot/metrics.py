@@ -14,10 +14,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.sends = Counter("viber_bot_sends", "Sends submitted from Slack", ["outcome"], registry=r)
-        self.recipients = Counter(
-            "viber_bot_recipients", "Recipients submitted to BSG", registry=r
+        self.sends = Counter(
+            "viber_bot_sends", "Sends submitted from Slack", ["outcome"], registry=r
         )
+        self.recipients = Counter("viber_bot_recipients", "Recipients submitted to BSG", registry=r)
         self.bsg_errors = Counter(
             "viber_bot_bsg_errors", "BSG refusals and failures by code", ["code"], registry=r
         )

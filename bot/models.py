@@ -64,9 +64,7 @@ class DeliveryStatus(enum.StrEnum):
         return _LABELS.get(self, self.value.replace("_", " "))
 
 
-_LOCAL_ONLY = frozenset(
-    {DeliveryStatus.PENDING, DeliveryStatus.REFUSED, DeliveryStatus.NOT_SENT}
-)
+_LOCAL_ONLY = frozenset({DeliveryStatus.PENDING, DeliveryStatus.REFUSED, DeliveryStatus.NOT_SENT})
 
 FAILURE_STATUSES = frozenset(
     {

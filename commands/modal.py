@@ -81,7 +81,11 @@ def register(app: AsyncApp, deps: Services) -> None:
         try:
             send = deps.sending.submit(composed, origin)
         except DuplicateSubmission as duplicate:
-            log.info("view %s submitted again; send %s already holds it", view.get("id"), duplicate.send.id)
+            log.info(
+                "view %s submitted again; send %s already holds it",
+                view.get("id"),
+                duplicate.send.id,
+            )
             await ack()
             return
         await ack()

@@ -49,7 +49,9 @@ def register(app: AsyncApp, deps: Services) -> None:
     app.command(deps.settings.command)(on_command)
 
 
-async def _send(ack: AsyncAck, command: dict[str, Any], numbers: str, text: str, deps: Services) -> None:
+async def _send(
+    ack: AsyncAck, command: dict[str, Any], numbers: str, text: str, deps: Services
+) -> None:
     c = deps.settings.command
     if not numbers:
         await ack(
@@ -60,13 +62,18 @@ async def _send(ack: AsyncAck, command: dict[str, Any], numbers: str, text: str,
     if not text:
         await ack(
             response_type="ephemeral",
-            text=f"There is no text to send. Write it after the numbers: `{c} send {escape(numbers[:60])} Hello`",
+            text=(
+                "There is no text to send. Write it after the numbers: "
+                f"`{c} send {escape(numbers[:60])} Hello`"
+            ),
         )
         return
     try:
         composed = compose(Draft(recipients=numbers, text=text), deps.settings, now=deps.clock())
     except ComposeErrors as problems:
-        await ack(response_type="ephemeral", text="Nothing was sent.\n" + escape(problems.summary()))
+        await ack(
+            response_type="ephemeral", text="Nothing was sent.\n" + escape(problems.summary())
+        )
         return
     origin = Origin(
         team_id=command.get("team_id"),
@@ -84,7 +91,9 @@ async def _send(ack: AsyncAck, command: dict[str, Any], numbers: str, text: str,
     try:
         send = deps.sending.submit(composed, origin)
     except DuplicateSubmission:
-        await ack(response_type="ephemeral", text="That command was already received; it is sent once.")
+        await ack(
+            response_type="ephemeral", text="That command was already received; it is sent once."
+        )
         return
     count = len(composed.msisdns)
     await ack(
@@ -116,7 +125,9 @@ async def _status(ack: AsyncAck, respond: AsyncRespond, token: str, deps: Servic
             status = await deps.bsg.status_by_reference(token)
     except BsgNotFound:
         if stored is None:
-            await respond(response_type="ephemeral", text=f"BSG has no message `{escape(token[:64])}`.")
+            await respond(
+                response_type="ephemeral", text=f"BSG has no message `{escape(token[:64])}`."
+            )
             return
         status = None
         note = "BSG has no record of it."
@@ -142,4 +153,3 @@ async def _status(ack: AsyncAck, respond: AsyncRespond, token: str, deps: Servic
         response_type="ephemeral",
         text=status_answer(query=token, status=status, history=history, note=note),
     )
-

@@ -475,18 +475,22 @@ class Store:
     ) -> int:
         """Queue a Slack post; call inside the transaction that made the change it announces."""
         with self.atomic():
-            return self.db["outbox"].insert(
-                {
-                    "send_id": send_id,
-                    "channel_id": channel_id,
-                    "kind": kind,
-                    "payload": json.dumps(payload, default=str),
-                    "state": "pending",
-                    "attempts": 0,
-                    "created_at": ts(now),
-                    "next_attempt_at": ts(now),
-                }
-            ).last_pk
+            return (
+                self.db["outbox"]
+                .insert(
+                    {
+                        "send_id": send_id,
+                        "channel_id": channel_id,
+                        "kind": kind,
+                        "payload": json.dumps(payload, default=str),
+                        "state": "pending",
+                        "attempts": 0,
+                        "created_at": ts(now),
+                        "next_attempt_at": ts(now),
+                    }
+                )
+                .last_pk
+            )
 
     def has_pending(self, send_id: int, kind: str) -> bool:
         row = self.db.execute(
@@ -625,9 +629,7 @@ class Store:
                 }
             )
             # Keep the table small: the last thousand sweeps are plenty for health.
-            self.db.execute(
-                "DELETE FROM sweeps WHERE id <= (SELECT max(id) FROM sweeps) - 1000"
-            )
+            self.db.execute("DELETE FROM sweeps WHERE id <= (SELECT max(id) FROM sweeps) - 1000")
 
     def recent_sweeps(self, limit: int = 10) -> list[SweepRecord]:
         rows = self.db["sweeps"].rows_where(order_by="id desc", limit=limit)

@@ -1,0 +1,306 @@
+"""The composition root: builds every service, the Bolt app, the scheduler and the HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, timedelta
+from typing import Any
+
+import httpx
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+import commands
+from bot.bsg import BsgClient
+from bot.clock import Clock, utcnow
+from bot.home import HomeService
+from bot.metrics import Metrics
+from bot.notifier import Notifier
+from bot.outbox import OutboxWorker
+from bot.poller import Poller
+from bot.schedule import PollPolicy
+from bot.sending import SendService
+from bot.services import Services
+from bot.settings import Settings
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+SWEEP_JOB = "status-sweep"
+STOP_BUDGET = 4.0  # seconds; the contract allows 5 from SIGTERM to exit
+
+
+class ViberBot:
+    """Everything one running bot is made of, wired together; start() and stop() it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = utcnow,
+        bsg_transport: httpx.AsyncBaseTransport | None = None,
+        store: Store | None = None,
+    ):
+        self.settings = settings
+        self.clock = clock
+        self.store = store or Store.open(settings.db_path)
+        self.metrics = Metrics()
+        self.bsg = BsgClient(
+            api_key=settings.bsg_api_key,
+            base_url=settings.bsg_api_url,
+            timeout=settings.bsg_timeout,
+            batch_size=settings.bsg_batch_size,
+            retries=settings.bsg_retries,
+            transport=bsg_transport,
+        )
+        # No SDK-level retries: a retried post may double; the outbox decides instead.
+        self.slack = AsyncWebClient(
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url,
+            retry_handlers=[],
+            timeout=15,
+        )
+        self.policy = PollPolicy(
+            base=settings.poll_interval,
+            factor=settings.poll_backoff_factor,
+            cap=settings.poll_max_interval,
+            expiry_grace=settings.expiry_grace,
+        )
+        self.notifier = Notifier(store=self.store, settings=settings, clock=clock)
+        self.outbox = OutboxWorker(
+            store=self.store,
+            client=self.slack,
+            notifier=self.notifier,
+            settings=settings,
+            clock=clock,
+            metrics=self.metrics,
+        )
+        self.sending = SendService(
+            store=self.store,
+            bsg=self.bsg,
+            settings=settings,
+            clock=clock,
+            policy=self.policy,
+            metrics=self.metrics,
+            wake_outbox=self.outbox.wake,
+        )
+        self.poller = Poller(
+            store=self.store,
+            bsg=self.bsg,
+            notifier=self.notifier,
+            sending=self.sending,
+            settings=settings,
+            clock=clock,
+            policy=self.policy,
+            metrics=self.metrics,
+            wake_outbox=self.outbox.wake,
+        )
+        self.home = HomeService(store=self.store, bsg=self.bsg, settings=settings, clock=clock)
+        self.bolt = AsyncApp(
+            client=self.slack,
+            signing_secret=(
+                settings.slack_signing_secret.get_secret_value()
+                if settings.slack_signing_secret
+                else None
+            ),
+            request_verification_enabled=not settings.socket_mode,
+            process_before_response=False,
+            raise_error_for_unhandled_request=False,
+        )
+        self.bolt.error(self._on_listener_error)
+        commands.register(
+            self.bolt,
+            Services(
+                settings=settings,
+                store=self.store,
+                bsg=self.bsg,
+                sending=self.sending,
+                home=self.home,
+                clock=clock,
+                metrics=self.metrics,
+            ),
+        )
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._sweeping: asyncio.Task[Any] | None = None
+        self._started = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start the outbox and the poller; tracking resumes from the database."""
+        if self._started:
+            return
+        self.outbox.start()
+        self.scheduler.add_job(
+            self._sweep_job,
+            "interval",
+            seconds=self.settings.poll_interval,
+            id=SWEEP_JOB,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(1, int(self.settings.poll_interval * 2)),
+            # The first sweep runs at once: it reconciles what a previous run left open.
+            next_run_time=utcnow() + timedelta(seconds=0.05),  # scheduler time is wall time
+            replace_existing=True,
+        )
+        self.scheduler.start()
+        self._started = True
+        log.info(
+            "viber-bot started: poll every %ss, database %s",
+            self.settings.poll_interval,
+            self.settings.db_path,
+        )
+
+    async def _sweep_job(self) -> None:
+        self._sweeping = asyncio.current_task()
+        try:
+            await self.poller.sweep()
+        except Exception:  # one failed sweep must not stop the schedule
+            log.exception("sweep failed")
+        finally:
+            self._sweeping = None
+
+    async def stop(self) -> None:
+        """Stop within the contract's 5 seconds; unfinished work resumes on the next start."""
+        if not self._started:
+            await self._close()
+            return
+        self._started = False
+        self.scheduler.shutdown(wait=False)
+        sweeping = self._sweeping
+        if sweeping is not None and not sweeping.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(sweeping), STOP_BUDGET / 2)
+            except TimeoutError:
+                sweeping.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sweeping
+        await self.outbox.stop(grace=STOP_BUDGET / 2)
+        await self._close()
+        log.info("viber-bot stopped")
+
+    async def _close(self) -> None:
+        await self.bsg.aclose()
+        self.store.close()
+
+    @property
+    def scheduler_running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    async def _on_listener_error(self, error: Exception, body: dict[str, Any]) -> None:
+        # Bolt calls this for an exception in a listener: log it for the operator.
+        log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
+
+    # ------------------------------------------------------------ HTTP
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """(status, body) for /healthz: 200 while the database and scheduler are up.
+
+        A BSG outage does not make the bot unhealthy (it keeps state and catches up); it is
+        reported as `"bsg": "degraded"` with the last error, still with 200.
+        """
+        body: dict[str, Any] = {"status": "ok"}
+        try:
+            self.store.ping()
+            body["database"] = "ok"
+        except Exception as error:
+            body["database"] = f"error: {type(error).__name__}"
+            body["status"] = "error"
+        body["scheduler"] = "running" if self.scheduler_running else "stopped"
+        if not self.scheduler_running:
+            body["status"] = "error"
+        report = self.poller.last_report
+        body["last_sweep"] = report.finished_at.isoformat() if report else None
+        if self.poller.bsg_failure is not None:
+            body["bsg"] = "degraded"
+            body["bsg_error"] = self.poller.bsg_failure
+            if body["status"] == "ok":
+                body["status"] = "degraded"
+        else:
+            body["bsg"] = "ok" if report else "unknown"
+        try:
+            body["outbox_depth"] = self.store.outbox_depth()
+        except Exception:
+            body["outbox_depth"] = None
+        return (200 if body["status"] != "error" else 503), body
+
+    def web_app(self, *, with_slack: bool = True) -> web.Application:
+        """The aiohttp app: /slack/events (signed), /healthz and /metrics."""
+        app = web.Application()
+
+        async def events(request: web.Request) -> web.Response:
+            bolt_request = await to_bolt_request(request)
+            bolt_response = await self.bolt.async_dispatch(bolt_request)
+            return await to_aiohttp_response(bolt_response)
+
+        async def healthz(_: web.Request) -> web.Response:
+            status, body = self.health()
+            return web.json_response(body, status=status)
+
+        async def metrics(_: web.Request) -> web.Response:
+            self.metrics.outbox_depth.set(self.store.outbox_depth())
+            return web.Response(
+                body=self.metrics.render(), headers={"Content-Type": Metrics.content_type}
+            )
+
+        if with_slack:
+            app.router.add_post("/slack/events", events)
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/metrics", metrics)
+
+        async def on_startup(_: web.Application) -> None:
+            await self.start()
+
+        async def on_cleanup(_: web.Application) -> None:
+            await self.stop()
+
+        app.on_startup.append(on_startup)
+        app.on_cleanup.append(on_cleanup)
+        return app
+
+
+async def serve(
+    bot: ViberBot, *, ready: Callable[[str], Awaitable[None] | None] | None = None
+) -> None:
+    """Run until SIGTERM/SIGINT: HTTP mode, or Socket Mode with /healthz and /metrics beside it."""
+    settings = bot.settings
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    runner = web.AppRunner(bot.web_app(with_slack=not settings.socket_mode), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=1.0)
+    await site.start()
+    socket_handler = None
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        assert settings.slack_app_token is not None
+        socket_handler = AsyncSocketModeHandler(
+            bot.bolt, settings.slack_app_token.get_secret_value()
+        )
+        await socket_handler.connect_async()
+        log.info(
+            "Socket Mode connected; /healthz and /metrics on %s:%s", settings.host, settings.port
+        )
+    else:
+        log.info("HTTP mode: POST /slack/events on %s:%s", settings.host, settings.port)
+    if ready is not None:
+        maybe = ready(f"http://{settings.host}:{settings.port}")
+        if maybe is not None:
+            await maybe
+    await stop.wait()
+    log.info("stopping")
+    if socket_handler is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(socket_handler.close_async(), 1.0)
+    await runner.cleanup()

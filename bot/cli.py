@@ -1,0 +1,100 @@
+"""The `viber-bot` command line: run, demo, simulate-bsg and the operator commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.errors import ConfigurationError, StorageError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _fail(message: str) -> int:
+    print(f"viber-bot: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import ViberBot, serve
+    from bot.logs import configure_logging
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=settings.secrets())
+    bot = ViberBot(settings)
+    asyncio.run(serve(bot))
+    return 0
+
+
+def cmd_simulate_bsg(args: argparse.Namespace) -> int:
+    import logging
+
+    from bot.simulator import serve_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    serve_forever(
+        args.host,
+        args.port,
+        lifecycles=args.lifecycles,
+        time_scale=args.time_scale,
+        shape=args.shape,
+        quirky=args.quirky,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="viber-bot",
+        description="Send Viber business messages through BSG from Slack and watch them land.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP on HOST:PORT)",
+        description="Run the bot. Settings come from the environment and .env (see README).",
+    )
+    run.set_defaults(handler=cmd_run)
+
+    sim = sub.add_parser(
+        "simulate-bsg",
+        help="serve a BSG simulator (no money spent): BSG_API_URL=http://127.0.0.1:PORT/rest",
+        description="A local server speaking BSG's REST API, with scripted message lifecycles.",
+    )
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8080)
+    sim.add_argument(
+        "--lifecycles", help="YAML file of lifecycles (see bot/lifecycles.example.yaml)"
+    )
+    sim.add_argument("--time-scale", type=float, default=1.0, help="0.1 runs lifecycles 10x faster")
+    sim.add_argument("--shape", choices=["result", "array"], default="result")
+    sim.add_argument("--quirky", action="store_true", help="mix BSG's published quirky shapes")
+    sim.set_defaults(handler=cmd_simulate_bsg)
+
+    from bot import operator_cli
+
+    operator_cli.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    try:
+        return handler(args)
+    except (ConfigurationError, StorageError) as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

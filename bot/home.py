@@ -1,0 +1,97 @@
+"""What App Home shows: recent sends, the poller's health and the (cached) BSG balance."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from bot.blocks import HomeSend, PollerHealth, app_home
+from bot.bsg import BsgClient
+from bot.clock import Clock
+from bot.errors import BsgError
+from bot.models import Balance, DeliveryStatus
+from bot.settings import Settings
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+RECENT_SENDS = 15
+
+
+class HomeService:
+    """Builds the App Home view; the balance is asked of BSG at most once per cache period."""
+
+    def __init__(self, *, store: Store, bsg: BsgClient, settings: Settings, clock: Clock):
+        self.store = store
+        self.bsg = bsg
+        self.settings = settings
+        self.clock = clock
+        self._balance: Balance | None = None
+        self._balance_at: float | None = None
+
+    async def balance(self) -> Balance | None:
+        fresh = (
+            self._balance_at is not None
+            and time.monotonic() - self._balance_at < self.settings.balance_cache_seconds
+        )
+        if fresh:
+            return self._balance
+        try:
+            self._balance = await self.bsg.balance()
+        except BsgError as error:
+            log.warning("BSG balance unavailable: %s", error)
+            self._balance = None
+        self._balance_at = time.monotonic()
+        return self._balance
+
+    def health(self) -> PollerHealth:
+        sweeps = self.store.recent_sweeps(20)
+        errors = [s.last_error for s in sweeps if s.last_error][:5]
+        return PollerHealth(
+            last_sweep=sweeps[0].finished_at if sweeps else None,
+            due=self.store.count_due(self.clock()),
+            recent_errors=errors,
+        )
+
+    def recent(self) -> list[HomeSend]:
+        result = []
+        for send in self.store.recent_sends(RECENT_SENDS):
+            messages = self.store.send_messages(send.id)
+            counts: dict[DeliveryStatus, int] = defaultdict(int)
+            total = Decimal(0)
+            priced = False
+            currency = None
+            for m in messages:
+                counts[m.status] += 1
+                for price, cur in ((m.price, m.currency), (m.sms_price, m.sms_currency)):
+                    if price is not None:
+                        total += price
+                        priced = True
+                        currency = currency or cur
+            result.append(
+                HomeSend(
+                    created_at=send.created_at,
+                    user_id=send.user_id,
+                    recipient_count=len(messages),
+                    counts=dict(counts),
+                    total_cost=total if priced else None,
+                    currency=currency,
+                    msisdns=[m.msisdn for m in messages[:3]],
+                    text=send.text,
+                    outcome=send.outcome,
+                    error_code=send.error_code,
+                )
+            )
+        return result
+
+    async def view(self) -> dict[str, Any]:
+        return app_home(
+            sends=self.recent(),
+            health=self.health(),
+            balance=await self.balance(),
+            mask=self.settings.mask_numbers,
+            command=self.settings.command,
+        )

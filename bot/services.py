@@ -1,0 +1,24 @@
+"""The bundle of services that Slack listeners may use (handed to each `register(app, deps)`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.bsg import BsgClient
+from bot.clock import Clock
+from bot.home import HomeService
+from bot.metrics import Metrics
+from bot.sending import SendService
+from bot.settings import Settings
+from storage.store import Store
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: Store
+    bsg: BsgClient
+    sending: SendService
+    home: HomeService
+    clock: Clock
+    metrics: Metrics

@@ -1,0 +1,197 @@
+"""Shared fixtures: BSG simulator and Slack stand-in on 127.0.0.1, the bot on a real port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from bot.app import ViberBot
+from bot.settings import Settings, load_settings
+from bot.simulator import BsgSimulator
+from bot.slack_standin import SlackStandIn
+from tests import slack_requests
+
+BOT_TOKEN = "xoxb-test-bot-token-0123456789"
+SIGNING_SECRET = "signing-secret-abcdef0123456789"
+BSG_KEY = "live_secret_bsg_key_0123456789"
+CHANNEL = "C123"
+USER = "U123"
+
+# No proxy may route loopback traffic anywhere else.
+for _var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    os.environ.pop(_var, None)
+os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+
+
+class FakeClock:
+    """Real time plus an offset the test moves forward: time flows, and can jump."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def bsg(clock: FakeClock) -> AsyncIterator[BsgSimulator]:
+    """The BSG simulator, speaking real HTTP on 127.0.0.1; tests script it."""
+    simulator = BsgSimulator(api_key=BSG_KEY, clock=clock)
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackStandIn]:
+    """The Slack Web API stand-in on 127.0.0.1."""
+    standin = SlackStandIn(token=BOT_TOKEN)
+    await standin.start()
+    yield standin
+    await standin.stop()
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path, bsg: BsgSimulator, slack: SlackStandIn
+) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.base_url,
+            "BSG_API_KEY": BSG_KEY,
+            "BSG_API_URL": bsg.base_url,
+            "VIBER_BOT_DB": str(tmp_path / "viber-bot.db"),
+            "VIBER_BOT_DEFAULT_SENDER": "Acme",
+            "VIBER_BOT_POLL_INTERVAL": 0.2,
+            "VIBER_BOT_BSG_TIMEOUT": 2.0,
+            "VIBER_BOT_BSG_RETRIES": 1,
+            "VIBER_BOT_SLACK_POST_INTERVAL": 0.0,
+            "VIBER_BOT_SLACK_RETRIES": 2,
+            "VIBER_BOT_RECONCILE_GRACE": 1.0,
+            "HOST": "127.0.0.1",
+            "PORT": 0,
+        }
+        values.update(overrides)
+        return load_settings(_env_file=None, **values)
+
+    return build
+
+
+@dataclass
+class RunningBot:
+    """The bot serving on a real port, and a signed-request client for it."""
+
+    bot: ViberBot
+    url: str
+    http: httpx.AsyncClient
+    slack: SlackStandIn
+    bsg: BsgSimulator
+    runner: web.AppRunner
+    stopped: bool = False
+
+    async def stop(self) -> None:
+        """Stop the bot as SIGTERM would (the database stays for a restart)."""
+        if not self.stopped:
+            self.stopped = True
+            await self.http.aclose()
+            await self.runner.cleanup()
+
+    @property
+    def store(self):
+        return self.bot.store
+
+    async def post(self, request: slack_requests.SlackRequest) -> httpx.Response:
+        return await self.http.post(
+            f"{self.url}/slack/events", content=request.body, headers=request.headers
+        )
+
+    async def command(self, text: str, **fields: Any) -> httpx.Response:
+        fields.setdefault("response_url", self.slack.response_url())
+        fields.setdefault("command", self.bot.settings.command)
+        return await self.post(slack_requests.slash_command(SIGNING_SECRET, text=text, **fields))
+
+    async def submit(self, values: dict[str, Any], **fields: Any) -> httpx.Response:
+        return await self.post(
+            slack_requests.view_submission(SIGNING_SECRET, values=values, **fields)
+        )
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("condition not met in time")
+            await asyncio.sleep(0.02)
+
+    async def settle(self) -> None:
+        """Wait until the outbox is empty (every queued post made)."""
+        await self.wait_for(lambda: self.bot.outbox.idle)
+
+    def parent(self, channel: str = CHANNEL, index: int = -1) -> dict[str, Any]:
+        return self.slack.channel_messages(channel)[index]
+
+    def replies(self, channel: str = CHANNEL, index: int = -1) -> list[str]:
+        parent = self.parent(channel, index)
+        return [m.get("text", "") for m in self.slack.thread(channel, parent["ts"])]
+
+    async def sweeps_after(self, count: int = 2, timeout: float = 10.0) -> None:
+        """Wait until `count` more sweeps have finished."""
+        target = len(self.bot.store.recent_sweeps(1000)) + count
+        await self.wait_for(lambda: len(self.bot.store.recent_sweeps(1000)) >= target, timeout)
+
+
+async def start_bot(
+    settings: Settings, slack: SlackStandIn, bsg: BsgSimulator, clock: FakeClock
+) -> tuple[RunningBot, web.AppRunner]:
+    bot = ViberBot(settings, clock=clock)
+    runner = web.AppRunner(bot.web_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    http = httpx.AsyncClient(timeout=10, trust_env=False)
+    running = RunningBot(
+        bot=bot, url=f"http://127.0.0.1:{port}", http=http, slack=slack, bsg=bsg, runner=runner
+    )
+    return running, runner
+
+
+@pytest.fixture
+async def make_bot(make_settings, slack, bsg, clock) -> AsyncIterator[Callable[..., Any]]:
+    """Start bots on demand (`await make_bot(**settings)`); all are stopped at the end."""
+    started: list[RunningBot] = []
+
+    async def make(**overrides: Any) -> RunningBot:
+        running, _ = await start_bot(make_settings(**overrides), slack, bsg, clock)
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        await running.stop()
+
+
+@pytest.fixture
+async def app(make_bot) -> RunningBot:
+    return await make_bot()
