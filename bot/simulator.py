@@ -706,6 +706,10 @@ class BsgSimulator:
             retry_after = 1.0
         self._failures.append(_Failure(prefix, count, status, retry_after, after_processing))
 
+    def clear_failures(self) -> None:
+        """Forget every failure scripted with fail_next: BSG is healthy again."""
+        self._failures.clear()
+
     def set_status(
         self, reference_or_id: str, viber_status: str, sms_status: str | None = None
     ) -> None:

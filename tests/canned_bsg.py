@@ -21,7 +21,7 @@ class Canned:
     body: Any = None
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
-    raw: bool = False  # send `body` as-is (text), not as JSON
+    raw: bool = False  # send `body` (str or bytes) as it is, not as JSON
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ class CannedBsg:
             await asyncio.sleep(canned.delay)
         answer = canned.body(body) if callable(canned.body) else canned.body
         if canned.raw:
-            return web.Response(status=canned.status, text=answer or "", headers=canned.headers)
+            payload = answer.encode() if isinstance(answer, str) else answer or b""
+            return web.Response(status=canned.status, body=payload, headers=canned.headers)
         return web.Response(
             status=canned.status,
             text=json.dumps(answer),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import socket
-import ssl
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -38,8 +39,6 @@ KEY = "live_Sup3rSecretKey_0123456789"
 DOCUMENTED_CODES = sorted(BSG_EXPLANATIONS)  # 1..12, 40, 41, 43..49, 51
 STATUS_PATH = "/viber/16"
 E = TypeVar("E", bound=BsgError)
-# Loading CA certificates takes ~30 ms per client; every test's client shares one context.
-TLS = ssl.create_default_context()
 
 
 # ---------------------------------------------------------------- fixtures and helpers
@@ -71,7 +70,6 @@ def make_client(base_url: str, **overrides: Any) -> BsgClient:
         "retry_after_max": 0.05,
     }
     options.update(overrides)
-    options.setdefault("transport", httpx.AsyncHTTPTransport(verify=TLS))
     return BsgClient(api_key=SecretStr(KEY), base_url=base_url, **options)
 
 
@@ -900,6 +898,33 @@ async def test_key_is_sent_on_every_endpoint(bsg: CannedBsg, client: BsgClient) 
     await client.create(create_request(1))
     assert len(bsg.requests) == 4
     assert all(r.headers.get("X-API-KEY") == KEY for r in bsg.requests)
+
+
+async def test_httpx_own_transport_works_too(bsg: CannedBsg) -> None:
+    bsg.script("GET", STATUS_PATH, Canned(status=503), Canned(body=status_body()))
+    transport = httpx.AsyncHTTPTransport(verify=False)  # plain HTTP: skip loading CA certificates
+    async with make_client(bsg.base_url, transport=transport) as client:
+        status = await client.status_by_id("16")
+    assert status.status is DeliveryStatus.DELIVERED
+    assert [r.headers["X-API-KEY"] for r in bsg.requests] == [KEY, KEY]
+
+
+async def test_httpx_own_transport_timeout(bsg: CannedBsg) -> None:
+    bsg.script("GET", STATUS_PATH, Canned(body=status_body(), delay=0.3))
+    transport = httpx.AsyncHTTPTransport(verify=False)
+    async with make_client(bsg.base_url, timeout=0.05, retries=1, transport=transport) as client:
+        await raises(BsgUnavailable, client.status_by_id("16"))
+    assert len(bsg.requests) == 2
+
+
+async def test_gzip_answers_are_decoded(bsg: CannedBsg, client: BsgClient) -> None:
+    payload = gzip.compress(json.dumps(status_body(status="read")).encode())
+    bsg.script(
+        "GET",
+        STATUS_PATH,
+        Canned(body=payload, raw=True, headers={"Content-Encoding": "gzip"}),
+    )
+    assert (await client.status_by_id("16")).status is DeliveryStatus.READ
 
 
 async def test_closed_client_does_not_leak_the_key(bsg: CannedBsg) -> None:
