@@ -465,7 +465,6 @@ class BsgClient:
             raise ValueError("batch_size must be at least 1")
         if retries < 0:
             raise ValueError("retries must not be negative")
-        self._api_key = api_key
         self._secret = api_key.get_secret_value()
         self.base_url = base_url.rstrip("/")
         self.batch_size = batch_size

@@ -46,6 +46,12 @@ def cmd_simulate_bsg(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(keep_db=args.keep_db, fast=not args.slow)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="viber-bot",
@@ -59,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the bot. Settings come from the environment and .env (see README).",
     )
     run.set_defaults(handler=cmd_run)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the whole flow on this machine: no Slack workspace, no BSG account, no network",
+        description=(
+            "Start a BSG simulator and a local Slack stand-in, drive the real app through its "
+            "HTTP endpoint, and print what the channel would show."
+        ),
+    )
+    demo.add_argument("--keep-db", metavar="FILE", help="keep the demo's database at FILE")
+    demo.add_argument("--slow", action="store_true", help="real-time lifecycles (minutes)")
+    demo.set_defaults(handler=cmd_demo)
 
     sim = sub.add_parser(
         "simulate-bsg",
