@@ -267,18 +267,24 @@ class ViberBot:
 
 
 async def serve(
-    bot: ViberBot, *, ready: Callable[[str], Awaitable[None] | None] | None = None
+    bot: ViberBot,
+    *,
+    ready: Callable[[str], Awaitable[None] | None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT: HTTP mode, or Socket Mode with /healthz and /metrics beside it."""
+    """Run until SIGTERM/SIGINT (or `stop` is set): HTTP mode, or Socket Mode with /healthz
+    and /metrics beside it."""
     settings = bot.settings
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    runner = web.AppRunner(bot.web_app(with_slack=not settings.socket_mode), access_log=None)
+    runner = web.AppRunner(
+        bot.web_app(with_slack=not settings.socket_mode), access_log=None, shutdown_timeout=1.0
+    )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=1.0)
+    site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     socket_handler = None
     if settings.socket_mode:
@@ -295,7 +301,8 @@ async def serve(
     else:
         log.info("HTTP mode: POST /slack/events on %s:%s", settings.host, settings.port)
     if ready is not None:
-        maybe = ready(f"http://{settings.host}:{settings.port}")
+        host, port = runner.addresses[0][:2]
+        maybe = ready(f"http://{host}:{port}")
         if maybe is not None:
             await maybe
     await stop.wait()

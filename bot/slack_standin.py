@@ -104,9 +104,16 @@ class SlackStandIn:
     """Slack's Web API (the methods viber-bot calls) plus response URLs, kept in memory."""
 
     def __init__(
-        self, *, token: str | None = None, clock: Callable[[], float] | None = None
+        self,
+        *,
+        token: str | None = None,
+        app_token: str | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.token = token
+        self.app_token = app_token
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._clock = clock or time.time
         self._runner: web.AppRunner | None = None
         self.base_url: str | None = None
@@ -139,6 +146,7 @@ class SlackStandIn:
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
             "users.info": self._users_info,
+            "apps.connections.open": self._apps_connections_open,
         }
 
     # ----------------------------------------------------------------- server lifecycle
@@ -148,6 +156,7 @@ class SlackStandIn:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{name:.*}", self._handle_response_url)
+        app.router.add_get("/socket", self._handle_socket)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -161,6 +170,8 @@ class SlackStandIn:
         return self.base_url
 
     async def stop(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -289,7 +300,10 @@ class SlackStandIn:
         if failure is not None:
             return self._failure_response(failure)
 
-        if self.token is not None and method != "api.test":
+        if method == "apps.connections.open":
+            if self.app_token is None or token != self.app_token:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+        elif self.token is not None and method != "api.test":
             if not token:
                 return web.json_response({"ok": False, "error": "not_authed"})
             if token != self.token:
@@ -312,6 +326,66 @@ class SlackStandIn:
                 request.transport.abort()
             raise asyncio.CancelledError  # the answer is lost with the connection
         return web.json_response(body)
+
+    # ------------------------------------------------------------------ Socket Mode
+
+    def _apps_connections_open(self, params: Params) -> dict[str, Any]:
+        assert self.base_url is not None
+        return {"url": self.base_url.replace("http://", "ws://").removesuffix("/api/") + "/socket"}
+
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode as Slack speaks it: `hello`, then envelopes the app acknowledges."""
+        socket = web.WebSocketResponse(heartbeat=None)
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self._sockets),
+                "connection_info": {"app_id": APP_ID},
+                "debug_info": {"host": "standin", "approximate_connection_time": 3600},
+            }
+        )
+        try:
+            async for frame in socket:
+                if frame.type != web.WSMsgType.TEXT:
+                    continue
+                try:
+                    ack = json.loads(frame.data)
+                except ValueError:
+                    continue
+                waiter = self._socket_acks.pop(str(ack.get("envelope_id")), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(ack.get("payload") or {})
+        finally:
+            self._sockets.remove(socket)
+        return socket
+
+    @property
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
+    async def socket_request(
+        self, envelope_type: str, payload: dict[str, Any], *, wait: float = 5.0
+    ) -> dict[str, Any]:
+        """Send one envelope (`slash_commands`, `interactive`, `events_api`) over Socket Mode
+        and return the app's acknowledgement payload (raises TimeoutError without one)."""
+        if not self._sockets:
+            raise RuntimeError("no Socket Mode connection")
+        envelope_id = f"env-{next(self._view_ids)}"
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._socket_acks[envelope_id] = waiter
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": envelope_type,
+                "payload": payload,
+                "accepts_response_payload": envelope_type != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return await asyncio.wait_for(waiter, wait)
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
