@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -131,6 +131,16 @@ class Notifier:
             send_id=send.id,
         )
         return 1
+
+    def refresh_parents(self, send_ids: Sequence[int], *, now: datetime) -> int:
+        """Keep "last checked" on quiet parents current, at most once per refresh period."""
+        period = timedelta(seconds=self.settings.parent_refresh)
+        queued = 0
+        for send_id in send_ids:
+            last = self.store.last_parent_render(send_id)
+            if last is not None and now - last >= period:
+                queued += self.queue_parent_update(self.store.get_send(send_id), now=now)
+        return queued
 
     def render_parent(self, send_id: int) -> tuple[str, list[dict[str, Any]]]:
         """The parent message as it should read now, from the database."""

@@ -93,7 +93,9 @@ class Poller:
                     wants_sms[message.send_id] = bool(send.options.get("content", {}).get("sms"))
                 changes.extend(self._apply(message, seen, now, wants_sms[message.send_id]))
             self.notifier.announce(changes, now=now)
-            self.store.touch_send(sorted({m.send_id for m, _ in results}), now)
+            checked_sends = sorted({m.send_id for m, _ in results})
+            self.store.touch_send(checked_sends, now)
+            self.notifier.refresh_parents(checked_sends, now=now)
         finished = self.clock()
         report = SweepReport(
             started_at=started,

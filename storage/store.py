@@ -505,6 +505,14 @@ class Store:
         ).fetchone()
         return row is not None
 
+    def last_parent_render(self, send_id: int) -> datetime | None:
+        """When the parent message was last queued for posting or updating."""
+        row = self.db.execute(
+            "SELECT max(created_at) FROM outbox WHERE send_id = ? AND kind IN ('parent', 'update')",
+            [send_id],
+        ).fetchone()
+        return _parse_dt(row[0]) if row else None
+
     def pending_outbox(self, limit: int = 500) -> list[OutboxItem]:
         """Every pending post in id order (the worker keeps per-channel order from this)."""
         rows = self.db.query(

@@ -214,3 +214,15 @@ async def test_status_command_shows_history(app, clock):
     text = answer[-1]["text"]
     assert "sent" in text and "delivered" in text
     assert "380972920280" in text  # private answers may show the full number
+
+
+async def test_quiet_parent_is_refreshed_with_last_checked_time(make_bot, clock):
+    app = await make_bot(VIBER_BOT_PARENT_REFRESH=60)
+    await app.command("send +380972920285 Stays sent")  # lifecycle 5: never changes
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    await app.settle()
+    updates = len(app.slack.calls_to("chat.update"))
+    clock.advance(61)
+    await app.wait_for(lambda: len(app.slack.calls_to("chat.update")) > updates)
+    assert "last checked" in json.dumps(app.parent()["blocks"]).lower()
+    assert app.replies() == []
