@@ -67,11 +67,33 @@ def _blank(value: str | None) -> str | None:
     return value or None
 
 
+# Invisible characters ordinary text carries: new lines and tabs, the joiners of emoji
+# sequences, the directional marks right-to-left keyboards type (LRM, RLM, ALM).
+_ALLOWED_FORMAT = frozenset("\n\t\u200c\u200d\u200e\u200f\u061c")
+# Emoji tag sequences (the flags of Scotland, Wales, ...) are spelled with tag characters.
+_EMOJI_TAGS = range(0xE0020, 0xE0080)
+# Invisible characters that carry no text of their own.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Mn", "Me", "Zs", "Zl", "Zp"})
+
+
 def _control_chars(text: str) -> bool:
+    """True when `text` holds a control or format character ordinary text does not need.
+
+    Refused: C0/C1 controls (NUL, BEL, ...), lone surrogates (not encodable, so not sendable)
+    and the bidi embedding/override/isolate controls (U+202A..U+202E, U+2066..U+2069), which
+    reorder what the recipient sees. Allowed: `_ALLOWED_FORMAT` and emoji tag characters.
+    """
     return any(
-        unicodedata.category(ch) in {"Cc", "Cf"} and ch not in "\n\t\u200d\u200c\ufe0f"
+        unicodedata.category(ch) in {"Cc", "Cf", "Cs"}
+        and ch not in _ALLOWED_FORMAT
+        and ord(ch) not in _EMOJI_TAGS
         for ch in text
     )
+
+
+def _visible(text: str) -> bool:
+    """True when `text` shows something: not only spaces, joiners and variation selectors."""
+    return any(unicodedata.category(ch) not in _INVISIBLE for ch in text)
 
 
 def _url_problem(url: str, what: str) -> str | None:
@@ -98,26 +120,17 @@ def compose(draft: Draft, settings: Settings, *, now: datetime) -> Composed:
     else:
         parsed = parse_numbers(raw_numbers, default_region=settings.default_region)
         if parsed.invalid:
-            shown = ", ".join(parsed.invalid[:10])
-            more = f" and {len(parsed.invalid) - 10} more" if len(parsed.invalid) > 10 else ""
-            hint = (
-                ""
-                if settings.default_region
-                else " Write numbers in international form, e.g. +380972920283."
-            )
-            errors["recipients"] = f"Not valid phone numbers: {shown}{more}.{hint}"
+            # Names each bad token and why ("+3801 (too short)"), control characters shown.
+            errors["recipients"] = parsed.describe_invalid()
         elif not parsed.valid:
             errors["recipients"] = "Add at least one phone number."
-        elif len(parsed.valid) > settings.max_recipients:
-            errors["recipients"] = (
-                f"{len(parsed.valid)} recipients is more than the {settings.max_recipients} "
-                "allowed in one send: split it up."
-            )
         else:
+            # VIBER_BOT_MAX_RECIPIENTS is an access rule: SendService.authorize refuses (and
+            # audits) a send over it, for the slash command and the modal alike.
             msisdns = tuple(parsed.valid)
 
     text = (draft.text or "").strip()
-    if not text:
+    if not _visible(text):
         errors["text"] = "Write the message text."
     elif len(text) > TEXT_MAX:
         errors["text"] = f"The text is {len(text)} characters; Viber allows at most {TEXT_MAX}."
@@ -143,7 +156,8 @@ def compose(draft: Draft, settings: Settings, *, now: datetime) -> Composed:
         errors["button_url"] = "A button needs a URL as well as a caption."
     if button_url and not caption and "button_caption" not in errors:
         errors["button_caption"] = "A button needs a caption as well as a URL."
-    if image and not (caption and button_url) and "button_caption" not in errors:
+    button_reported = {"button_caption", "button_url"} & errors.keys()
+    if image and not (caption and button_url) and not button_reported:
         errors["button_caption"] = (
             "BSG sends an image only with a button: add a button caption and URL."
         )

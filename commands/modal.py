@@ -50,7 +50,7 @@ def register(app: AsyncApp, deps: Services) -> None:
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         try:
             draft = draft_from_view(view.get("state", {}).get("values", {}))
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, ValueError, OverflowError, OSError):
             await ack(response_action="errors", errors={"send_at": "That time cannot be read."})
             return
         try:

@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import escape, send_modal, status_answer, usage_text
 from bot.compose import ComposeErrors, Draft, compose
-from bot.errors import AccessDenied, BsgError, BsgNotFound, BsgRefused
+from bot.errors import AccessDenied, BsgError, BsgNotFound, BsgRefused, explain_bsg_code
 from bot.models import MessageStatus
 from bot.sending import Origin
 from bot.services import Services
@@ -130,7 +130,10 @@ async def _status(ack: AsyncAck, respond: AsyncRespond, token: str, deps: Servic
             )
             return
         status = None
-        note = "BSG has no record of it."
+        if (code := stored.error_code) is not None:
+            note = f"BSG refused it (code {code}): {explain_bsg_code(code)}."
+        else:
+            note = "BSG has no record of it."
     except BsgRefused as refusal:
         await respond(response_type="ephemeral", text=escape(refusal.for_person()))
         return
