@@ -103,6 +103,8 @@ Scripting (plain attributes and methods; tests run the simulator in-process)
   it at BSG) and status answers. ``stop()`` releases every held or hanging request at once.
 - ``set_status(reference_or_id, viber_status, sms_status=None)`` freezes a message's status
   (an SMS status on a message sent without ``alt_route`` adds a fallback).
+- ``refuse_msisdn(msisdn, code=41)`` refuses that (well-formed) number per recipient with
+  ``code`` in every later create, as BSG does for a number it will not take.
 - ``messages`` (id -> :class:`SimMessage`), ``message(reference_or_id)``,
   ``status_of(reference_or_id)``, ``sms_status_of(...)``, ``sent_to(msisdn)`` (how many times
   that number was accepted), ``requests`` (``(method, path)`` of every request), ``calls``
@@ -618,6 +620,7 @@ class BsgSimulator:
         self._any_reference: dict[str, SimMessage] = {}
         self._accepted: Counter[str] = Counter()
         self._failures: list[_Failure] = []
+        self._refused_msisdns: dict[str, int] = {}
         self._next_id = 1000
         self._rng = random.Random(seed)
         self._stopping = asyncio.Event()
@@ -705,6 +708,12 @@ class BsgSimulator:
         if status == 429 and retry_after is None:
             retry_after = 1.0
         self._failures.append(_Failure(prefix, count, status, retry_after, after_processing))
+
+    def refuse_msisdn(self, msisdn: str, code: int = 41) -> None:
+        """Refuse this number per recipient with `code` (e.g. 41) in every later create."""
+        if code == 0 or code not in _DESCRIPTIONS:
+            raise ValueError(f"code must be a BSG error code the simulator knows, not {code}")
+        self._refused_msisdns[str(msisdn)] = code
 
     def clear_failures(self) -> None:
         """Forget every failure scripted with fail_next: BSG is healthy again."""
@@ -1045,8 +1054,13 @@ class BsgSimulator:
             promotional=message.get("is_promotional") in (True, 1, "1", "true"),
             scheduled_at=scheduled_at,
             alt_route=alt_route,
-            recipients=[_plan_recipient(item) for item in to],
+            recipients=[self._refuse_scripted(_plan_recipient(item)) for item in to],
         )
+
+    def _refuse_scripted(self, recipient: _Planned) -> _Planned:
+        if not recipient.error and recipient.msisdn in self._refused_msisdns:
+            recipient.error = self._refused_msisdns[recipient.msisdn]
+        return recipient
 
     @staticmethod
     def _validate_options(message: dict[str, Any]) -> tuple[str, str] | None:
