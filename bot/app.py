@@ -34,6 +34,17 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 
 SWEEP_JOB = "status-sweep"
+
+
+class _NoTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that our client wins; that is intended."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be unused" not in record.getMessage()
+
+
+bolt_log = logging.getLogger("bot.bolt")
+bolt_log.addFilter(_NoTokenNotice())
 STOP_BUDGET = 4.0  # seconds; the contract allows 5 from SIGTERM to exit
 
 
@@ -113,6 +124,7 @@ class ViberBot:
             request_verification_enabled=not settings.socket_mode,
             process_before_response=False,
             raise_error_for_unhandled_request=False,
+            logger=bolt_log,
         )
         self.bolt.error(self._on_listener_error)
         commands.register(
@@ -162,6 +174,12 @@ class ViberBot:
         self._sweeping = asyncio.current_task()
         try:
             await self.poller.sweep()
+        except asyncio.CancelledError:
+            if self._started:
+                raise
+            # stop() gave up waiting. A sweep commits only at its end, so nothing of it was
+            # stored; the next start looks again. (Re-raising would log a traceback as ERROR.)
+            log.info("sweep interrupted by the stop; it is redone on the next start")
         except Exception:  # one failed sweep must not stop the schedule
             log.exception("sweep failed")
         finally:
@@ -173,18 +191,27 @@ class ViberBot:
             await self._close()
             return
         self._started = False
+        # Pause first: shutdown() cancels a running job at once, so the sweep under way could
+        # never finish. The sweep and the outbox post under way get the same bounded grace,
+        # side by side, so the two waits do not add up.
+        self.scheduler.pause()
+        await asyncio.gather(
+            self._finish_sweep(STOP_BUDGET / 2), self.outbox.stop(grace=STOP_BUDGET / 2)
+        )
         self.scheduler.shutdown(wait=False)
-        sweeping = self._sweeping
-        if sweeping is not None and not sweeping.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(sweeping), STOP_BUDGET / 2)
-            except TimeoutError:
-                sweeping.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await sweeping
-        await self.outbox.stop(grace=STOP_BUDGET / 2)
         await self._close()
         log.info("viber-bot stopped")
+
+    async def _finish_sweep(self, grace: float) -> None:
+        sweeping = self._sweeping
+        if sweeping is None or sweeping.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(sweeping), grace)
+        except TimeoutError:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sweeping
 
     async def _close(self) -> None:
         await self.bsg.aclose()
