@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterable
@@ -17,8 +18,10 @@ class ScrubbingFormatter(logging.Formatter):
     def __init__(self, inner: logging.Formatter, secrets: Iterable[str]):
         super().__init__()
         self.inner = inner
+        # JSON lines escape quotes, backslashes and non-ASCII: look for those spellings too.
         # Longest first, so a secret containing another is replaced whole.
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        spellings = {form for s in secrets if len(s) >= 4 for form in (s, json.dumps(s)[1:-1])}
+        self.secrets = sorted(spellings, key=len, reverse=True)
 
     def format(self, record: logging.LogRecord) -> str:
         line = self.inner.format(record)

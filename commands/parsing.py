@@ -14,9 +14,14 @@ class SlashCommand:
     unknown: str | None = None  # what was typed when the verb was not understood
 
 
+def unescape_slack(text: str) -> str:
+    """Slack sends `&`, `<`, `>` in a command's text as entities; the person typed characters."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def parse_slash(text: str | None) -> SlashCommand:
     """`new`/empty, `send <numbers> <text…>`, `status <token>`, anything else is help."""
-    stripped = (text or "").strip()
+    stripped = unescape_slack(text or "").strip()
     if not stripped:
         return SlashCommand("new")
     head, _, rest = stripped.partition(" ")

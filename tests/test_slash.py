@@ -311,3 +311,11 @@ async def test_status_without_a_token_asks_which_message(app):
     [answer] = private_answers(app, response, url)
     assert "status <" in answer
     assert app.bsg.status_calls == 0
+
+
+async def test_slack_entities_in_command_text_reach_bsg_as_typed(app):
+    # Slack escapes &, < and > in a slash command's text; the person typed the characters.
+    await app.command("send +380972920280 Tom &amp; Jerry &lt;3 &gt; all")
+    await app.wait_for(lambda: app.bsg.create_calls == 1)
+    [message] = app.bsg.messages.values()
+    assert message.text == "Tom & Jerry <3 > all"
