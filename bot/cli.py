@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from bot.errors import ConfigurationError, StorageError
+from bot.errors import ConfigurationError, InputError, StorageError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return handler(args)
-    except (ConfigurationError, StorageError) as error:
+    except (ConfigurationError, StorageError, InputError) as error:
         return _fail(str(error))
     except KeyboardInterrupt:
         return 130

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,26 +31,30 @@ class HomeService:
         self.settings = settings
         self.clock = clock
         self._balance: Balance | None = None
-        self._balance_at: float | None = None
+        self._balance_at: datetime | None = None
+        # Opens at the same moment share one balance call.
+        self._balance_lock = asyncio.Lock()
 
     async def balance(self) -> Balance | None:
-        fresh = (
-            self._balance_at is not None
-            and time.monotonic() - self._balance_at < self.settings.balance_cache_seconds
-        )
-        if fresh:
+        """BSG's balance, asked at most once per VIBER_BOT_BALANCE_CACHE seconds."""
+        async with self._balance_lock:
+            now = self.clock()
+            if self._balance_at is not None:
+                age = (now - self._balance_at).total_seconds()
+                if 0 <= age < self.settings.balance_cache_seconds:
+                    return self._balance
+            try:
+                self._balance = await self.bsg.balance()
+            except BsgError as error:
+                log.warning("BSG balance unavailable: %s", error)
+                self._balance = None
+            self._balance_at = now
             return self._balance
-        try:
-            self._balance = await self.bsg.balance()
-        except BsgError as error:
-            log.warning("BSG balance unavailable: %s", error)
-            self._balance = None
-        self._balance_at = time.monotonic()
-        return self._balance
 
     def health(self) -> PollerHealth:
         sweeps = self.store.recent_sweeps(20)
-        errors = [s.last_error for s in sweeps if s.last_error][:5]
+        # An outage repeats one error sweep after sweep: list each different error once.
+        errors = list(dict.fromkeys(s.last_error for s in sweeps if s.last_error))[:5]
         return PollerHealth(
             last_sweep=sweeps[0].finished_at if sweeps else None,
             due=self.store.count_due(self.clock()),

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError
 
 from bot.errors import StorageError
 from bot.models import (
@@ -125,17 +126,27 @@ class Store:
         target = Path(path)
         if target.is_dir():
             raise StorageError(f"VIBER_BOT_DB: {target} is a directory, not a database file")
+        conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(str(target), timeout=5.0)
             db = Database(conn)
             conn.execute("PRAGMA busy_timeout = 5000")
+            # Before anything writes: a damaged page past the first tables would otherwise
+            # pass start-up and fail mid-sweep. quick_check reads every page (~0.3 s / 150 MB).
+            verdict = conn.execute("PRAGMA quick_check(1)").fetchone()
+            if verdict is None or verdict[0] != "ok":
+                problem = " ".join(str(verdict[0]).split()) if verdict else "no answer"
+                raise sqlite3.DatabaseError(f"database disk image is malformed ({problem})")
             db.enable_wal()
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
             migrations.apply(db)
             conn.execute("SELECT count(*) FROM sends").fetchone()
         except sqlite3.DatabaseError as error:
-            raise StorageError(f"VIBER_BOT_DB: cannot use {target}: {error}") from None
+            if conn is not None:
+                conn.close()
+            reason = " ".join(str(error).split())  # one line, whatever SQLite said
+            raise StorageError(f"VIBER_BOT_DB: cannot use {target}: {reason}") from None
         return cls(db)
 
     @classmethod
@@ -203,8 +214,7 @@ class Store:
             self.db["sends"].update(send_id, {"request_json": request_json})
 
     def get_send(self, send_id: int) -> Send:
-        row = self.db["sends"].get(send_id)
-        return self._send(row)
+        return self._send(self._get("sends", send_id))
 
     def find_send_by_dedupe(self, key: str) -> Send | None:
         rows = list(self.db["sends"].rows_where("dedupe_key = ?", [key], limit=1))
@@ -235,7 +245,7 @@ class Store:
     def touch_send(self, send_ids: Sequence[int], now: datetime) -> None:
         with self.atomic():
             for send_id in send_ids:
-                self.db["sends"].update(send_id, {"last_checked_at": ts(now)})
+                self._update("sends", send_id, {"last_checked_at": ts(now)})
 
     def recent_sends(self, limit: int = 10) -> list[Send]:
         rows = self.db["sends"].rows_where(order_by="id desc", limit=limit)
@@ -263,7 +273,7 @@ class Store:
     # ------------------------------------------------------------ messages
 
     def get_message(self, message_id: int) -> StoredMessage:
-        return self._message(self.db["messages"].get(message_id))
+        return self._message(self._get("messages", message_id))
 
     def find_message(self, token: str) -> StoredMessage | None:
         """A message by BSG id or by reference."""
@@ -423,7 +433,7 @@ class Store:
                             sms.currency,
                         )
                     )
-            self.db["messages"].update(message.id, update)
+            self._update("messages", message.id, update)
         if events:
             fresh = self.get_message(message.id)
             changes = [
@@ -439,15 +449,20 @@ class Store:
     def reschedule(self, message_id: int, next_poll_at: datetime) -> None:
         """Put off a message's next look (after BSG failed to answer)."""
         with self.atomic():
-            self.db["messages"].update(message_id, {"next_poll_at": ts(next_poll_at)})
+            self._update("messages", message_id, {"next_poll_at": ts(next_poll_at)})
 
     def history(self, message_id: int) -> list[StatusEvent]:
         rows = self.db["status_events"].rows_where("message_id = ?", [message_id], order_by="id")
         return [StatusEvent.model_validate(row) for row in rows]
 
     def messages(
-        self, *, status: DeliveryStatus | None = None, since: datetime | None = None
+        self,
+        *,
+        status: DeliveryStatus | None = None,
+        since: datetime | None = None,
+        latest: int | None = None,
     ) -> Iterator[StoredMessage]:
+        """Messages in id order; with `latest`, only the newest that many (still in id order)."""
         where, params = [], []
         if status is not None:
             where.append("status = ?")
@@ -455,12 +470,28 @@ class Store:
         if since is not None:
             where.append("created_at >= ?")
             params.append(ts(since))
-        rows = self.db["messages"].rows_where(" AND ".join(where) or None, params, order_by="id")
+        clause = " AND ".join(where) or None
+        if latest:
+            newest = self.db["messages"].rows_where(
+                clause, params, order_by="id desc", limit=latest
+            )
+            rows = reversed(list(newest))
+        else:
+            rows = self.db["messages"].rows_where(clause, params, order_by="id")
         for row in rows:
             yield self._message(row)
 
-    def count_messages(self) -> int:
-        return self.db["messages"].count
+    def count_messages(
+        self, *, status: DeliveryStatus | None = None, since: datetime | None = None
+    ) -> int:
+        where, params = [], []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(ts(since))
+        return self.db["messages"].count_where(" AND ".join(where) or "1", params)
 
     # ------------------------------------------------------------ outbox
 
@@ -676,8 +707,34 @@ class Store:
             "price": _dec(price),
             "currency": currency,
         }
-        event_id = self.db["status_events"].insert(row).last_pk
+        event_id = self._insert("status_events", row)
         return StatusEvent.model_validate(dict(row, id=event_id))
+
+    # sqlite-utils' Table.get/update/insert read the table's schema (and update re-reads the
+    # row) on every call: most of a sweep's write time. The poller's path uses plain SQL.
+
+    def _get(self, table: str, row_id: int) -> dict[str, Any]:
+        cursor = self.db.execute(f"SELECT * FROM [{table}] WHERE id = ?", [row_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise NotFoundError
+        return dict(zip([c[0] for c in cursor.description], row, strict=True))
+
+    def _update(self, table: str, row_id: int, values: dict[str, Any]) -> None:
+        columns = ", ".join(f"[{name}] = ?" for name in values)
+        cursor = self.db.execute(
+            f"UPDATE [{table}] SET {columns} WHERE id = ?", [*values.values(), row_id]
+        )
+        if cursor.rowcount == 0:
+            raise NotFoundError
+
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        names = ", ".join(f"[{name}]" for name in row)
+        marks = ", ".join("?" for _ in row)
+        cursor = self.db.execute(
+            f"INSERT INTO [{table}] ({names}) VALUES ({marks})", list(row.values())
+        )
+        return cursor.lastrowid or 0
 
     @staticmethod
     def _send(row: dict[str, Any]) -> Send:
