@@ -18,11 +18,13 @@ def _fail(message: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.app import ViberBot, serve
-    from bot.logs import configure_logging
     from bot.settings import load_settings
 
-    settings = load_settings()
+    settings = load_settings()  # first: a bad setting is reported before the heavy imports
+
+    from bot.app import ViberBot, serve
+    from bot.logs import configure_logging
+
     configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=settings.secrets())
     bot = ViberBot(settings)
     asyncio.run(serve(bot))
