@@ -69,8 +69,10 @@ class Transient(Exception):
 class RateLimited(Exception):
     """Slack answered 429: wait Retry-After seconds before posting to that channel again."""
 
-    def __init__(self, retry_after: float):
+    def __init__(self, retry_after: float, *, maybe_posted: bool = False):
         self.retry_after = retry_after
+        # True when the 429 answered the look-up for an earlier post that may have landed.
+        self.maybe_posted = maybe_posted
         super().__init__(f"rate limited for {retry_after}s")
 
 
@@ -208,9 +210,11 @@ class OutboxWorker:
                 wait,
             )
             self._channel_free_at[self._lane(item)] = self.clock() + timedelta(seconds=wait)
-            self.store.outbox_retry_later(
-                item.id, at=self.clock() + timedelta(seconds=wait), error="ratelimited"
-            )
+            at = self.clock() + timedelta(seconds=wait)
+            if limit.maybe_posted:
+                self.store.outbox_uncertain(item.id, at=at, error="ratelimited")
+            else:
+                self.store.outbox_retry_later(item.id, at=at, error="ratelimited")
             return False
         except Transient as failure:
             wait = min(MAX_BACKOFF, 2.0 * (2 ** min(item.attempts, 8)))
@@ -342,22 +346,45 @@ class OutboxWorker:
         log.info("send %s: parent posted in %s at %s", send_id, item.channel_id, parent_ts)
 
     async def _find_posted(self, item: OutboxItem, thread_ts: str | None) -> str | None:
-        """Look for a post of this row that may have landed before a crash; return its ts."""
-        if thread_ts is None:
-            answer = await self._call(
-                "conversations.history",
-                channel=item.channel_id,
-                limit=100,
-                include_all_metadata=True,
+        """Look for a post of this row that may have landed before a crash; return its ts.
+
+        A failed look-up leaves the row uncertain (looked for again next time), whatever Slack
+        answered. One Slack refuses for good (`not_in_channel`: chat:write.public posts where
+        the bot is no member, but cannot read there) cannot be settled: then the row is posted
+        again, as a possible second copy beats a parent or reply that never shows.
+        """
+        try:
+            if thread_ts is None:
+                answer = await self._call(
+                    "conversations.history",
+                    channel=item.channel_id,
+                    # Only what was posted since the row was queued: enough, however busy.
+                    oldest=f"{item.created_at.timestamp() - 300:.6f}",
+                    limit=200,
+                    include_all_metadata=True,
+                )
+            else:
+                answer = await self._call(
+                    "conversations.replies",
+                    channel=item.channel_id,
+                    ts=thread_ts,
+                    limit=200,
+                    include_all_metadata=True,
+                )
+        except RateLimited as limit:
+            limit.maybe_posted = True
+            raise
+        except Transient as failure:
+            failure.maybe_posted = True
+            raise
+        except Permanent as refusal:
+            log.warning(
+                "outbox %s: cannot look for an earlier post (%s); posting again, "
+                "which may show it twice",
+                item.id,
+                refusal,
             )
-        else:
-            answer = await self._call(
-                "conversations.replies",
-                channel=item.channel_id,
-                ts=thread_ts,
-                limit=200,
-                include_all_metadata=True,
-            )
+            return None
         for message in answer.get("messages") or []:
             meta = message.get("metadata") or {}
             payload = meta.get("event_payload") or {}

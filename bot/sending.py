@@ -173,7 +173,6 @@ class SendService:
                 send_id=send.id,
                 detail={"recipients": len(recipients), "source": origin.source},
             )
-        self._in_flight.add(send.id)
         self.metrics.recipients.inc(len(recipients))
         log.info(
             "send %s stored: user=%s channel=%s recipients=%d",
@@ -207,6 +206,7 @@ class SendService:
             result = await self.bsg.create(request)
         except BsgRefused as refusal:
             self.metrics.bsg_errors.labels(code=str(refusal.code)).inc()
+            whole_refusal = True
             outcomes = [
                 RecipientOutcome(reference=m.reference, error=_info(refusal)) for m in messages
             ]
@@ -217,9 +217,19 @@ class SendService:
             self._tell_unconfirmed(send)
             return SendOutcome.PENDING
         else:
+            whole_refusal = False
             outcomes = list(result.outcomes)
         outcomes = await self._resolve_already_sent(outcomes)
-        return self._record_outcomes(send, messages, outcomes)
+        verdict = self._record_outcomes(send, messages, outcomes, count_refusals=not whole_refusal)
+        # A batch BSG did not answer comes back as unconfirmed outcomes, not as an error:
+        # the sender hears about it all the same, and reconciliation settles it later.
+        by_ref = {o.reference: o for o in outcomes}
+        unconfirmed = sum(
+            1 for m in messages if m.reference not in by_ref or by_ref[m.reference].unconfirmed
+        )
+        if unconfirmed:
+            self._tell_unconfirmed(send, unconfirmed if unconfirmed < len(messages) else None)
+        return verdict
 
     async def _resolve_already_sent(
         self, outcomes: Sequence[RecipientOutcome]
@@ -247,7 +257,12 @@ class SendService:
         return resolved
 
     def _record_outcomes(
-        self, send: Send, messages: list[StoredMessage], outcomes: list[RecipientOutcome]
+        self,
+        send: Send,
+        messages: list[StoredMessage],
+        outcomes: list[RecipientOutcome],
+        *,
+        count_refusals: bool = True,
     ) -> SendOutcome:
         now = self.clock()
         by_ref = {o.reference: o for o in outcomes}
@@ -261,7 +276,8 @@ class SendService:
                     self._accept(send, message, outcome, now)
                 elif outcome.error is not None:
                     code, description = outcome.error.code, outcome.error.description
-                    self.metrics.bsg_errors.labels(code=str(code)).inc()
+                    if count_refusals:
+                        self.metrics.bsg_errors.labels(code=str(code)).inc()
                     self.store.record_refusal(
                         message.id,
                         status=DeliveryStatus.REFUSED,
@@ -390,11 +406,12 @@ class SendService:
             send_id=send.id,
         )
 
-    def _tell_unconfirmed(self, send: Send) -> None:
+    def _tell_unconfirmed(self, send: Send, recipients: int | None = None) -> None:
+        which = "" if recipients is None else f" about {recipients} of the recipients"
         text = (
-            ":hourglass: BSG did not answer in time. viber-bot will check with BSG by the "
-            "message's reference and post in the channel once it is confirmed; nothing will be "
-            "sent twice."
+            f":hourglass: BSG did not answer in time{which}. viber-bot will check with BSG by "
+            "the message's reference and post in the channel once it is confirmed; nothing "
+            "will be sent twice."
         )
         self._queue_private(send, text, self.clock())
         self.wake_outbox()

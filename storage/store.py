@@ -162,8 +162,23 @@ class Store:
     @contextmanager
     def atomic(self) -> Iterator[None]:
         """One transaction (nested calls become savepoints)."""
-        with self.db.atomic():
+        conn = self.db.conn
+        if not conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        # One savepoint name for every level (SQLite matches the innermost): a fixed statement
+        # is prepared once, where sqlite-utils' random names are parsed on every call.
+        conn.execute("SAVEPOINT store")
+        try:
             yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO SAVEPOINT store")
+                conn.execute("RELEASE SAVEPOINT store")
+            raise
+        else:
+            conn.execute("RELEASE SAVEPOINT store")
 
     def ping(self) -> None:
         self.db.conn.execute("SELECT 1").fetchone()
@@ -506,21 +521,18 @@ class Store:
     ) -> int:
         """Queue a Slack post; call inside the transaction that made the change it announces."""
         with self.atomic():
-            return (
-                self.db["outbox"]
-                .insert(
-                    {
-                        "send_id": send_id,
-                        "channel_id": channel_id,
-                        "kind": kind,
-                        "payload": json.dumps(payload, default=str),
-                        "state": "pending",
-                        "attempts": 0,
-                        "created_at": ts(now),
-                        "next_attempt_at": ts(now),
-                    }
-                )
-                .last_pk
+            return self._insert(
+                "outbox",
+                {
+                    "send_id": send_id,
+                    "channel_id": channel_id,
+                    "kind": kind,
+                    "payload": json.dumps(payload, default=str),
+                    "state": "pending",
+                    "attempts": 0,
+                    "created_at": ts(now),
+                    "next_attempt_at": ts(now),
+                },
             )
 
     def has_pending(self, send_id: int, kind: str) -> bool:

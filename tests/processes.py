@@ -1,0 +1,166 @@
+"""Run `viber-bot run` as a real subprocess: start, wait for /healthz, SIGKILL, SIGTERM, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests import slack_requests
+
+REPO = Path(__file__).resolve().parents[1]
+# Variables of ours that must not leak from the test runner's environment into the bot's.
+OWN_PREFIXES = ("SLACK_", "BSG_", "VIBER_BOT_")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def bot_env(**settings: Any) -> dict[str, str]:
+    """The environment for a bot subprocess: ours replaced, loopback never proxied."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(OWN_PREFIXES)
+        and key.upper() not in {"PORT", "HOST"}
+        and "PROXY" not in key.upper()
+    }
+    env["NO_PROXY"] = "127.0.0.1,localhost"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update({key: str(value) for key, value in settings.items()})
+    return env
+
+
+def run_once(env: dict[str, str], cwd: Path, timeout: float = 20.0) -> subprocess.CompletedProcess:
+    """`viber-bot run` to completion (for start-up failures); stdout and stderr as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+class BotProcess:
+    """One `viber-bot run` subprocess in `cwd`, its output kept in numbered log files there."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, signing_secret: str):
+        self.env = env
+        self.cwd = cwd
+        self.signing_secret = signing_secret
+        self.url = f"http://127.0.0.1:{env['PORT']}"
+        self.process: asyncio.subprocess.Process | None = None
+        self.runs = 0
+        self.http = httpx.AsyncClient(timeout=10, trust_env=False)
+
+    @property
+    def log_path(self) -> Path:
+        return self.cwd / f"bot-{self.runs}.log"
+
+    def log_of(self, run: int) -> str:
+        """What run number `run` (1 for the first start) wrote to stdout and stderr."""
+        path = self.cwd / f"bot-{run}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def logs(self) -> str:
+        """Everything every run wrote so far (for assertion messages)."""
+        return "".join(self.log_of(n) for n in range(1, self.runs + 1))
+
+    async def start(self, timeout: float = 20.0) -> None:
+        """Start the bot and wait until /healthz answers 200."""
+        assert self.process is None or self.process.returncode is not None, "already running"
+        self.runs += 1
+        with self.log_path.open("wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "run",
+                env=self.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.returncode is not None:
+                raise AssertionError(
+                    f"the bot exited with {self.process.returncode}:\n{self.logs()}"
+                )
+            try:
+                response = await self.http.get(f"{self.url}/healthz", timeout=1)
+                if response.status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the bot never became healthy:\n{self.logs()}")
+            await asyncio.sleep(0.05)
+
+    async def kill(self) -> None:
+        """SIGKILL: the process dies at once, mid-whatever, as in a crash or an OOM kill."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(self.process.wait(), 10)
+
+    async def terminate(self, timeout: float = 10.0) -> tuple[float, int]:
+        """SIGTERM; returns (seconds until it exited, exit code)."""
+        assert self.process is not None
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            await self.kill()
+            raise AssertionError(
+                f"the bot ignored SIGTERM for {timeout}s:\n{self.logs()}"
+            ) from None
+        return time.monotonic() - started, code
+
+    async def health(self) -> dict[str, Any]:
+        response = await self.http.get(f"{self.url}/healthz")
+        return response.json()
+
+    async def command(self, text: str, **fields: Any) -> httpx.Response:
+        """A signed slash command, as Slack would post it."""
+        request = slack_requests.slash_command(self.signing_secret, text=text, **fields)
+        return await self.http.post(
+            f"{self.url}/slack/events", content=request.body, headers=request.headers
+        )
+
+    async def close(self) -> None:
+        """Kill the process if it still runs (end of test) and close the HTTP client."""
+        if self.process is not None and self.process.returncode is None:
+            await self.kill()
+        await self.http.aclose()
+
+
+async def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll a predicate (sync or async) until it is truthy; AssertionError after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not met within {timeout}s")
+        await asyncio.sleep(0.02)
