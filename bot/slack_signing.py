@@ -32,9 +32,11 @@ class SignedRequest(NamedTuple):
     headers: dict[str, str]
 
 
-def signature_headers(secret: str, body: bytes, *, content_type: str = FORM) -> dict[str, str]:
-    """Slack's v0 signature headers for `body`, timestamped now."""
-    timestamp = str(int(time.time()))
+def signature_headers(
+    secret: str, body: bytes, *, content_type: str = FORM, timestamp: int | None = None
+) -> dict[str, str]:
+    """Slack's v0 signature headers for `body`, timestamped now unless told otherwise."""
+    timestamp = str(int(time.time()) if timestamp is None else timestamp)
     base = b"v0:" + timestamp.encode() + b":" + body
     digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
     return {

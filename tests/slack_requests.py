@@ -15,16 +15,14 @@ Slack writes its JSON compactly, with `/` escaped as `\\/` and non-ASCII as `\\u
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
-import json
 import secrets
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
+from bot.slack_signing import signature_headers, slack_json, trigger_id
 from bot.slack_standin import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
 
 VERIFICATION_TOKEN = "legacy-verification-token"
@@ -55,16 +53,11 @@ def sign(
     wrong_signature: bool = False,
 ) -> dict[str, str]:
     """Slack's v0 request headers for `body`; `wrong_signature` flips one hex digit."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    base = b"v0:" + str(timestamp).encode() + b":" + body
-    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    headers = signature_headers(secret, body, content_type=content_type, timestamp=timestamp)
     if wrong_signature:
-        digest = ("0" if digest[0] != "0" else "1") + digest[1:]
-    return {
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": str(timestamp),
-        "X-Slack-Signature": f"v0={digest}",
-    }
+        digest = headers["X-Slack-Signature"].removeprefix("v0=")
+        headers["X-Slack-Signature"] = "v0=" + ("0" if digest[0] != "0" else "1") + digest[1:]
+    return headers
 
 
 def stale_timestamp(age: int = STALE_AFTER + 60) -> int:
@@ -72,16 +65,7 @@ def stale_timestamp(age: int = STALE_AFTER + 60) -> int:
     return int(time.time()) - age
 
 
-def fresh_trigger_id() -> str:
-    """A trigger id shaped like Slack's (`<digits>.<digits>.<hex>`), unique per call."""
-    return (
-        f"{int(time.time() * 1000)}{next(_sequence):04d}.{TEAM_ID[1:]}0001.{secrets.token_hex(16)}"
-    )
-
-
-def slack_json(value: Any) -> str:
-    """JSON as Slack writes it: compact, `\\/` for slashes, ASCII only."""
-    return json.dumps(value, separators=(",", ":")).replace("/", "\\/")
+fresh_trigger_id = trigger_id
 
 
 def _signed(
