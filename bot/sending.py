@@ -347,16 +347,7 @@ class SendService:
                     now=now,
                     send_id=send_id,
                 )
-            self.store.audit(
-                action="send",
-                outcome=outcome.value,
-                now=now,
-                user_id=send.user_id,
-                channel_id=send.channel_id,
-                team_id=send.team_id,
-                send_id=send_id,
-                detail={"accepted": len(accepted), "refused": len(failed)},
-            )
+            self._audit_outcome(send, outcome, now, accepted=len(accepted), refused=len(failed))
             return outcome
         # Nothing went out: tell the sender privately, post nothing in the channel.
         not_sent = all(m.status == DeliveryStatus.NOT_SENT for m in failed)
@@ -381,6 +372,12 @@ class SendService:
                 [m.msisdn for m in failed],
             )
         self._queue_private(send, text, now)
+        self._audit_outcome(send, outcome, now, code=code, description=description)
+        return outcome
+
+    def _audit_outcome(
+        self, send: Send, outcome: SendOutcome, now: datetime, **detail: object
+    ) -> None:
         self.store.audit(
             action="send",
             outcome=outcome.value,
@@ -388,10 +385,9 @@ class SendService:
             user_id=send.user_id,
             channel_id=send.channel_id,
             team_id=send.team_id,
-            send_id=send_id,
-            detail={"code": code, "description": description},
+            send_id=send.id,
+            detail=detail,
         )
-        return outcome
 
     def _queue_private(self, send: Send, text: str, now: datetime) -> None:
         self.store.enqueue(
