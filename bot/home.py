@@ -6,14 +6,13 @@ import asyncio
 import logging
 from collections import defaultdict
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from bot.blocks import HomeSend, PollerHealth, app_home
 from bot.bsg import BsgClient
 from bot.clock import Clock
 from bot.errors import BsgError
-from bot.models import Balance, DeliveryStatus
+from bot.models import Balance, DeliveryStatus, total_cost
 from bot.settings import Settings
 from storage.store import Store
 
@@ -66,23 +65,16 @@ class HomeService:
         for send in self.store.recent_sends(RECENT_SENDS):
             messages = self.store.send_messages(send.id)
             counts: dict[DeliveryStatus, int] = defaultdict(int)
-            total = Decimal(0)
-            priced = False
-            currency = None
             for m in messages:
                 counts[m.status] += 1
-                for price, cur in ((m.price, m.currency), (m.sms_price, m.sms_currency)):
-                    if price is not None:
-                        total += price
-                        priced = True
-                        currency = currency or cur
+            total, currency = total_cost(messages)
             result.append(
                 HomeSend(
                     created_at=send.created_at,
                     user_id=send.user_id,
                     recipient_count=len(messages),
                     counts=dict(counts),
-                    total_cost=total if priced else None,
+                    total_cost=total,
                     currency=currency,
                     msisdns=[m.msisdn for m in messages[:3]],
                     text=send.text,

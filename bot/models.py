@@ -308,6 +308,20 @@ class StoredMessage(BaseModel):
     final: bool = False
 
 
+def total_cost(messages: list[StoredMessage]) -> tuple[Decimal | None, str | None]:
+    """What a send cost so far, Viber and SMS together (None when BSG priced nothing yet)."""
+    total = Decimal(0)
+    currency: str | None = None
+    priced = False
+    for m in messages:
+        for price, cur in ((m.price, m.currency), (m.sms_price, m.sms_currency or m.currency)):
+            if price is not None:
+                total += price
+                priced = True
+                currency = currency or cur
+    return (total if priced else None), currency
+
+
 class StatusEvent(BaseModel):
     """One observed change of a message's (or its SMS fallback's) status."""
 

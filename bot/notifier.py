@@ -6,7 +6,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from bot.blocks import (
@@ -18,7 +17,7 @@ from bot.blocks import (
     summary_reply,
 )
 from bot.clock import Clock
-from bot.models import FAILURE_STATUSES, Channel, DeliveryStatus, Send
+from bot.models import FAILURE_STATUSES, Channel, DeliveryStatus, Send, total_cost
 from bot.settings import Settings
 from storage.store import Change, Store
 
@@ -147,19 +146,9 @@ class Notifier:
         send = self.store.get_send(send_id)
         messages = self.store.send_messages(send_id)
         counts: dict[DeliveryStatus, int] = defaultdict(int)
-        total = Decimal(0)
-        currency: str | None = None
-        priced = False
         for m in messages:
             counts[m.status] += 1
-            if m.price is not None:
-                total += m.price
-                priced = True
-                currency = currency or m.currency
-            if m.sms_price is not None:
-                total += m.sms_price
-                priced = True
-                currency = currency or m.sms_currency
+        total, currency = total_cost(messages)
         content = send.options.get("content", {})
         view = ParentView(
             user_id=send.user_id,
@@ -177,7 +166,7 @@ class Notifier:
                 for m in messages
             ],
             counts=dict(counts),
-            total_cost=total if priced else None,
+            total_cost=total,
             currency=currency,
             last_checked=send.last_checked_at,
             scheduled_for=send.send_at,
