@@ -98,7 +98,7 @@ class Notifier:
         for send_id, send_changes in by_send.items():
             send = self.store.get_send(send_id)
             events = [e for change in send_changes for e in self.events_for(change)]
-            size = len(self.store.send_messages(send_id))
+            size = sum(self.store.status_counts(send_id).values())
             if events:
                 if size > self.settings.summary_threshold:
                     texts = [summary_reply(events, self.settings.mask_numbers)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -106,6 +107,18 @@ class SweepRecord:
     changed: int
     errors: int
     last_error: str | None
+
+
+@functools.cache
+def _update_sql(table: str, columns: tuple[str, ...]) -> str:
+    assignments = ", ".join(f"[{name}] = ?" for name in columns)
+    return f"UPDATE [{table}] SET {assignments} WHERE id = ?"
+
+
+@functools.cache
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f"[{name}]" for name in columns)
+    return f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' for _ in columns)})"
 
 
 def _parse_dt(value: str | None) -> datetime | None:
@@ -385,7 +398,6 @@ class Store:
         forced_status: DeliveryStatus | None = None,
     ) -> list[Change]:
         """Store what a poll saw; returns the changes (one status_event each)."""
-        changes: list[Change] = []
         update: dict[str, Any] = {
             "last_polled_at": ts(now),
             "poll_count": message.poll_count + 1,
@@ -405,61 +417,62 @@ class Store:
                 update["currency"] = seen.currency or message.currency
             if seen.bsg_id and not message.bsg_id:
                 update["bsg_id"] = seen.bsg_id
+        viber_changed = new_status is not None and new_status != message.status
+        if new_status is not None and (viber_changed or (raw and raw != message.raw_status)):
+            update["status"] = new_status.value
+            update["raw_status"] = raw
+        sms = seen.sms if seen is not None else None
+        sms_changed = sms is not None and sms.status != message.sms_status
+        if sms is not None:
+            update["sms_id"] = sms.bsg_id or message.sms_id
+            if sms.price is not None:
+                update["sms_price"] = _dec(sms.price)
+                update["sms_currency"] = sms.currency or seen.currency
+            if sms_changed:
+                update["sms_status"] = sms.status.value
+        if not (viber_changed or sms_changed):
+            # A single statement is atomic by itself; most polls see nothing new.
+            self._update("messages", message.id, update)
+            return []
+        update["last_change_at"] = ts(now)
         with self.atomic():
             events: list[StatusEvent] = []
-            if new_status is not None and (
-                new_status != message.status or (raw and raw != message.raw_status)
-            ):
-                update["status"] = new_status.value
-                update["raw_status"] = raw
-                if new_status != message.status:
-                    update["last_change_at"] = ts(now)
-                    provider_time = seen.time_dr if seen is not None else None
-                    events.append(
-                        self._event(
-                            message.id,
-                            Channel.VIBER,
-                            new_status,
-                            raw,
-                            now,
-                            provider_time,
-                            seen.price if seen else None,
-                            seen.currency if seen else None,
-                        )
+            if viber_changed:
+                events.append(
+                    self._event(
+                        message.id,
+                        Channel.VIBER,
+                        new_status,
+                        raw,
+                        now,
+                        seen.time_dr if seen is not None else None,
+                        seen.price if seen else None,
+                        seen.currency if seen else None,
                     )
-            sms = seen.sms if seen is not None else None
-            if sms is not None:
-                update["sms_id"] = sms.bsg_id or message.sms_id
-                if sms.price is not None:
-                    update["sms_price"] = _dec(sms.price)
-                    update["sms_currency"] = sms.currency or seen.currency
-                if sms.status != message.sms_status:
-                    update["sms_status"] = sms.status.value
-                    update["last_change_at"] = ts(now)
-                    events.append(
-                        self._event(
-                            message.id,
-                            Channel.SMS,
-                            sms.status,
-                            sms.raw_status,
-                            now,
-                            sms.time_dr,
-                            sms.price,
-                            sms.currency,
-                        )
-                    )
-            self._update("messages", message.id, update)
-        if events:
-            fresh = self.get_message(message.id)
-            changes = [
-                Change(
-                    fresh,
-                    event,
-                    message.status if event.channel == Channel.VIBER else message.sms_status,
                 )
-                for event in events
-            ]
-        return changes
+            if sms_changed:
+                events.append(
+                    self._event(
+                        message.id,
+                        Channel.SMS,
+                        sms.status,
+                        sms.raw_status,
+                        now,
+                        sms.time_dr,
+                        sms.price,
+                        sms.currency,
+                    )
+                )
+            self._update("messages", message.id, update)
+        fresh = self.get_message(message.id)
+        return [
+            Change(
+                fresh,
+                event,
+                message.status if event.channel == Channel.VIBER else message.sms_status,
+            )
+            for event in events
+        ]
 
     def reschedule(self, message_id: int, next_poll_at: datetime) -> None:
         """Put off a message's next look (after BSG failed to answer)."""
@@ -733,19 +746,12 @@ class Store:
         return dict(zip([c[0] for c in cursor.description], row, strict=True))
 
     def _update(self, table: str, row_id: int, values: dict[str, Any]) -> None:
-        columns = ", ".join(f"[{name}] = ?" for name in values)
-        cursor = self.db.execute(
-            f"UPDATE [{table}] SET {columns} WHERE id = ?", [*values.values(), row_id]
-        )
-        if cursor.rowcount == 0:
+        sql = _update_sql(table, tuple(values))
+        if self.db.execute(sql, [*values.values(), row_id]).rowcount == 0:
             raise NotFoundError
 
     def _insert(self, table: str, row: dict[str, Any]) -> int:
-        names = ", ".join(f"[{name}]" for name in row)
-        marks = ", ".join("?" for _ in row)
-        cursor = self.db.execute(
-            f"INSERT INTO [{table}] ({names}) VALUES ({marks})", list(row.values())
-        )
+        cursor = self.db.execute(_insert_sql(table, tuple(row)), list(row.values()))
         return cursor.lastrowid or 0
 
     @staticmethod

@@ -1,0 +1,251 @@
+"""Benchmark: GET calls and noticing delays of the poll policy over a message's validity.
+
+A simulated clock drives the real policy (`bot/schedule.py`: `PollPolicy`, `judge`) the way
+the poller applies it: polls happen on sweeps every `base` seconds, a message is looked at by
+the first sweep at or after its `next_poll_at`, and a poll that sees a new status restarts the
+back-off. The same run measures a fixed-interval poller (a look at every sweep) for comparison.
+By default a message is sent half-way between two sweeps, so the fixed poller's delay is its
+average (base / 2); the "gap" beside each delay is the worst case at that moment.
+
+    python -m benchmarks.polling_economy                 # defaults from bot/settings.py
+    python -m benchmarks.polling_economy --factor 0.3 --cap 7200
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from benchmarks import print_metrics, print_table, verdict
+from bot.models import DeliveryStatus
+from bot.schedule import PollPolicy, judge
+from bot.settings import Settings
+
+GETS_TARGET = 60
+CHANGES = (60.0, 600.0, 3600.0, 43200.0)  # seconds after sending: 1 min, 10 min, 1 h, 12 h
+START = datetime(2025, 1, 1, tzinfo=UTC)
+QUIET = DeliveryStatus.SENT
+
+
+@dataclass(frozen=True)
+class Life:
+    """One simulated message: the GETs it cost and when (seconds after sending) they came."""
+
+    polls: tuple[float, ...]
+    final_at: float | None
+    noticed_at: float | None = None
+
+    @property
+    def gets(self) -> int:
+        return len(self.polls)
+
+
+def _default(name: str) -> float:
+    return float(Settings.model_fields[name].default)
+
+
+def follow(
+    policy: PollPolicy,
+    *,
+    validity: float,
+    phase: float = 0.5,
+    change_at: float | None = None,
+    changed_to: DeliveryStatus = DeliveryStatus.DELIVERED,
+    stop_when_noticed: bool = True,
+) -> Life:
+    """Poll one message from sending until the policy calls it final (or the change is seen).
+
+    BSG reports `sent` until `change_at` (seconds after sending), then `changed_to`. Sweeps
+    run at `(phase + k) x base` seconds after sending. A poll at the very moment of the change
+    does not see it yet: the delay is to the first poll after.
+    """
+    offset = phase * policy.base
+    expires_at = PollPolicy.expires_at(START, None, int(validity))
+    due = policy.first_poll(START, None)
+    stored, last_change = QUIET, START
+    polls: list[float] = []
+    noticed_at: float | None = None
+    while True:
+        # A due message waits for the next sweep.
+        elapsed = (due - START).total_seconds()
+        sweep = offset + math.ceil((elapsed - offset) / policy.base - 1e-9) * policy.base
+        now = START + timedelta(seconds=sweep)
+        polls.append(sweep)
+        seen = changed_to if change_at is not None and sweep > change_at else QUIET
+        if seen != stored:
+            stored, last_change = seen, now
+            if noticed_at is None:
+                noticed_at = sweep
+                if stop_when_noticed:
+                    return Life(tuple(polls), None, noticed_at)
+        verdict_ = judge(
+            policy,
+            status=seen,
+            sms_status=None,
+            wants_sms=False,
+            expires_at=expires_at,
+            last_change_at=last_change,
+            now=now,
+        )
+        if verdict_.final or verdict_.next_poll_at is None:
+            return Life(tuple(polls), sweep, noticed_at)
+        due = verdict_.next_poll_at
+
+
+def _label(seconds: float) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds / 3600:g}h"
+    if seconds % 60 == 0:
+        return f"{seconds / 60:g}min"
+    return f"{seconds:g}s"
+
+
+def _gap_at(life: Life, moment: float) -> float:
+    """The interval between the polls around `moment`: the worst delay for a change then."""
+    before = [p for p in life.polls if p <= moment]
+    after = [p for p in life.polls if p > moment]
+    if not before or not after:
+        return float("nan")
+    return after[0] - before[-1]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.polling_economy",
+        description="GET calls per message and noticing delays: adaptive policy vs fixed interval.",
+    )
+    parser.add_argument(
+        "--base",
+        type=float,
+        default=_default("poll_interval"),
+        help="sweep interval and shortest gap, seconds (VIBER_BOT_POLL_INTERVAL)",
+    )
+    parser.add_argument(
+        "--factor",
+        type=float,
+        default=_default("poll_backoff_factor"),
+        help="gap = quiet time x factor (VIBER_BOT_POLL_BACKOFF_FACTOR)",
+    )
+    parser.add_argument(
+        "--cap",
+        type=float,
+        default=_default("poll_max_interval"),
+        help="longest gap, seconds (VIBER_BOT_POLL_MAX_INTERVAL)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=_default("expiry_grace"),
+        help="looking on after validity before calling it expired (VIBER_BOT_EXPIRY_GRACE)",
+    )
+    parser.add_argument(
+        "--validity", type=float, default=86400.0, help="message validity, seconds (86400)"
+    )
+    parser.add_argument(
+        "--phase",
+        type=float,
+        default=0.5,
+        help="where sending falls between two sweeps, 0..1 (0.5: half-way, the average case)",
+    )
+    parser.add_argument(
+        "--changes",
+        default=",".join(f"{c:g}" for c in CHANGES),
+        help="seconds after sending at which a status changes, comma-separated",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when the GET target is missed"
+    )
+    args = parser.parse_args(argv)
+    if args.base <= 0 or args.cap <= 0 or args.factor < 0 or args.validity < 15:
+        parser.error("--base and --cap must be > 0, --factor >= 0 and --validity >= 15")
+    if not 0 <= args.phase < 1:
+        parser.error("--phase is a fraction of the sweep interval, 0 <= phase < 1")
+    try:
+        args.change_list = [float(part) for part in args.changes.split(",") if part.strip()]
+    except ValueError:
+        parser.error("--changes takes seconds separated by commas, e.g. 60,600,3600")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    adaptive = PollPolicy(base=args.base, factor=args.factor, cap=args.cap, expiry_grace=args.grace)
+    fixed = PollPolicy(base=args.base, factor=0.0, cap=args.base, expiry_grace=args.grace)
+    policies = {"adaptive": adaptive, "fixed": fixed}
+
+    quiet = {
+        name: follow(p, validity=args.validity, phase=args.phase) for name, p in policies.items()
+    }
+    delivered = {
+        name: follow(
+            p, validity=args.validity, phase=args.phase, change_at=5.0, stop_when_noticed=False
+        )
+        for name, p in policies.items()
+    }
+    changes = {
+        name: {
+            t: follow(p, validity=args.validity, phase=args.phase, change_at=t)
+            for t in args.change_list
+        }
+        for name, p in policies.items()
+    }
+
+    metrics: list[tuple[str, object]] = [
+        ("base_s", args.base),
+        ("factor", args.factor),
+        ("cap_s", args.cap),
+        ("grace_s", args.grace),
+        ("validity_s", args.validity),
+        ("phase", args.phase),
+    ]
+    for name in policies:
+        metrics.append((f"{name}.gets_never_changes", quiet[name].gets))
+        metrics.append((f"{name}.final_after_s", quiet[name].final_at))
+        metrics.append((f"{name}.gets_delivered_never_read", delivered[name].gets))
+        for moment, life in changes[name].items():
+            noticed = life.noticed_at
+            delay = None if noticed is None else noticed - moment
+            metrics.append((f"{name}.delay_{_label(moment)}_s", delay))
+            metrics.append((f"{name}.gap_{_label(moment)}_s", _gap_at(quiet[name], moment)))
+    print_metrics("polling_economy", metrics)
+
+    gets = quiet["adaptive"].gets
+    rows: list[list[object]] = [
+        [
+            "GETs, message that never changes",
+            gets,
+            quiet["fixed"].gets,
+            f"<= {GETS_TARGET} {verdict(gets, GETS_TARGET)}",
+        ],
+        [
+            "GETs, delivered at 5 s, never read",
+            delivered["adaptive"].gets,
+            delivered["fixed"].gets,
+            "",
+        ],
+    ]
+    for moment in args.change_list:
+        cells = []
+        for name in policies:
+            life = changes[name][moment]
+            if life.noticed_at is None:
+                cells.append("never")
+            else:
+                gap = _gap_at(quiet[name], moment)
+                cells.append(f"{life.noticed_at - moment:g} s (gap {gap:g} s)")
+        rows.append([f"delay noticing a change at {_label(moment)}", *cells, ""])
+    print_table(
+        f"polling_economy: base {args.base:g} s, factor {args.factor:g}, cap {args.cap:g} s, "
+        f"validity {args.validity:g} s",
+        ["figure", "adaptive", f"fixed {args.base:g} s", "target"],
+        rows,
+    )
+    return 1 if args.strict and gets > GETS_TARGET else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The tracking benchmarks still run end to end (tiny sizes; the real figures need full runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import poll_sweep, polling_economy
+
+
+def metrics(output: str, prefix: str) -> dict[str, str]:
+    lines = [line for line in output.splitlines() if line.startswith(prefix + ".")]
+    return dict(line.removeprefix(prefix + ".").split("=", 1) for line in lines)
+
+
+def test_poll_sweep_drives_a_real_sweep_against_the_simulator_process(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = poll_sweep.main(
+        ["--messages", "120", "--delay", "0.002", "--concurrency", "8", "--per-send", "10"]
+    )
+    out = capsys.readouterr().out
+    figures = metrics(out, "poll_sweep")
+    assert code == 0
+    # Every message was asked about once and answered; a tenth had changed at BSG.
+    assert figures["checked"] == "120"
+    assert figures["errors"] == "0"
+    assert figures["changed"] == "12"
+    assert float(figures["ideal_s"]) == pytest.approx(120 * 0.002 / 8)
+    assert float(figures["wall_s"]) >= float(figures["ideal_s"])
+    assert float(figures["ratio"]) == pytest.approx(
+        float(figures["wall_s"]) / float(figures["ideal_s"]), rel=1e-3
+    )
+    for name in ("cpu_per_check_ms", "write_s", "fetch_s", "simulator_cpu_s"):
+        assert float(figures[name]) > 0, name
+    assert "wall / ideal" in out and "CPU per status check" in out
+
+
+def test_polling_economy_compares_the_policy_with_a_fixed_poller(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert polling_economy.main([]) == 0
+    out = capsys.readouterr().out
+    figures = metrics(out, "polling_economy")
+    # The issue's target, with the defaults in bot/settings.py.
+    assert int(figures["adaptive.gets_never_changes"]) <= polling_economy.GETS_TARGET
+    # A fixed poller looks every sweep until validity plus grace: (86400 + 3600) / 15.
+    assert figures["fixed.gets_never_changes"] == "6000"
+    # Half-way between sweeps, the fixed poller notices a change half a sweep later.
+    assert float(figures["fixed.delay_12h_s"]) == 7.5
+    # Early changes are seen as fast as by the fixed poller; late ones later, within the gap.
+    assert float(figures["adaptive.delay_1min_s"]) == float(figures["fixed.delay_1min_s"])
+    late = float(figures["adaptive.delay_12h_s"])
+    assert float(figures["fixed.delay_12h_s"]) < late <= float(figures["adaptive.gap_12h_s"])
+    assert "GETs, message that never changes" in out
+
+
+def test_polling_economy_sizes_and_knobs_come_from_flags(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    polling_economy.main(["--validity", "3600", "--grace", "0", "--changes", "60,600"])
+    figures = metrics(capsys.readouterr().out, "polling_economy")
+    assert figures["fixed.gets_never_changes"] == "240"  # 3600 / 15
+    assert "adaptive.delay_10min_s" in figures and "adaptive.delay_1h_s" not in figures
