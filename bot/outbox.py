@@ -183,7 +183,7 @@ class OutboxWorker:
                 # Keep order: nothing after a failed row in its lane goes before it.
                 blocked.add(lane)
                 continue
-            if item.kind != "ephemeral" and posted is not None:
+            if item.kind != "ephemeral":
                 gap = timedelta(seconds=self.settings.slack_post_interval)
                 self._channel_free_at[lane] = now + gap
                 next_wait = min(next_wait, self.settings.slack_post_interval)

@@ -83,14 +83,14 @@ class Poller:
         wants_sms: dict[int, bool] = {}
         with self.store.atomic():
             for message, seen in results:
-                if isinstance(seen, BsgError):
-                    errors += 1
-                    last_error = str(seen)
-                    self.store.reschedule(message.id, self._after_failure(message, now))
-                    continue
                 if message.send_id not in wants_sms:
                     send = self.store.get_send(message.send_id)
                     wants_sms[message.send_id] = bool(send.options.get("content", {}).get("sms"))
+                if isinstance(seen, BsgError):
+                    errors += 1
+                    last_error = str(seen)
+                    changes.extend(self._unanswered(message, now, wants_sms[message.send_id]))
+                    continue
                 changes.extend(self._apply(message, seen, now, wants_sms[message.send_id]))
             self.notifier.announce(changes, now=now)
             checked_sends = sorted({m.send_id for m, _ in results})
@@ -166,10 +166,30 @@ class Poller:
             forced_status=verdict.forced_status,
         )
 
-    def _after_failure(self, message: StoredMessage, now: datetime) -> datetime:
-        """BSG did not answer: look again later, backing off like a quiet message."""
+    def _unanswered(self, message: StoredMessage, now: datetime, wants_sms: bool) -> list[Change]:
+        """BSG did not answer: look again later, backing off like a quiet message; but a
+        message BSG stays silent about past its validity window and grace ends as expired."""
+        verdict = judge(
+            self.policy,
+            status=message.status,
+            sms_status=message.sms_status,
+            wants_sms=wants_sms,
+            expires_at=message.expires_at or (message.created_at + timedelta(days=1)),
+            last_change_at=message.last_change_at or message.created_at,
+            now=now,
+        )
+        if verdict.final:
+            return self.store.record_poll(
+                message,
+                None,
+                now=now,
+                next_poll_at=None,
+                final=True,
+                forced_status=verdict.forced_status,
+            )
         quiet = (now - (message.last_change_at or message.created_at)).total_seconds()
-        return now + timedelta(seconds=self.policy.delay(quiet))
+        self.store.reschedule(message.id, now + timedelta(seconds=self.policy.delay(quiet)))
+        return []
 
     async def _fetch_all(
         self, due: list[StoredMessage]

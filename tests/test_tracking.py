@@ -226,3 +226,15 @@ async def test_quiet_parent_is_refreshed_with_last_checked_time(make_bot, clock)
     await app.wait_for(lambda: len(app.slack.calls_to("chat.update")) > updates)
     assert "last checked" in json.dumps(app.parent()["blocks"]).lower()
     assert app.replies() == []
+
+
+async def test_message_bsg_never_answers_for_expires_after_validity_and_grace(make_bot, clock):
+    app = await make_bot(VIBER_BOT_EXPIRY_GRACE=5)
+    await submit_modal(app, recipients="+380972920285", text="Lost at BSG", validity="30")
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    app.bsg.fail_next("/viber/", 100_000, status=500)  # BSG never answers about it again
+    clock.advance(40)
+    await app.wait_for(lambda: any("xpired" in r for r in app.replies()))
+    [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    assert stored.final and stored.status == DeliveryStatus.EXPIRED
+    app.bsg.clear_failures()
