@@ -234,7 +234,10 @@ class OutboxWorker:
             log.error(
                 "outbox %s: Slack refused the %s post for good: %s", item.id, item.kind, refusal
             )
-            self.store.outbox_dead(item.id, str(refusal))
+            with self.store.atomic():
+                self.store.outbox_dead(item.id, str(refusal))
+                if item.kind == "parent":
+                    self._tell_sender_parent_failed(item, str(refusal))
             return True
         return True
 
@@ -332,6 +335,27 @@ class OutboxWorker:
         else:
             raise Permanent(f"unknown outbox kind {item.kind!r}")
         self.metrics.slack_posts.labels(kind=item.kind).inc()
+
+    def _tell_sender_parent_failed(self, item: OutboxItem, reason: str) -> None:
+        """The send went out but the channel cannot show it: say so to the sender, privately."""
+        send = self.store.get_send(item.payload["send_id"])
+        ids = [m.bsg_id for m in self.store.send_messages(send.id) if m.bsg_id][:5]
+        follow = f" Follow it with `{self.settings.command} status {ids[0]}`." if ids else ""
+        self.store.enqueue(
+            channel_id=send.channel_id,
+            kind="ephemeral",
+            payload={
+                "user_id": send.user_id,
+                "response_url": send.response_url,
+                "text": (
+                    ":warning: Your Viber message was sent through BSG, but viber-bot could not "
+                    f"post it in this channel (Slack said `{reason}`), so delivery updates "
+                    f"will not appear here. Invite the bot to the channel.{follow}"
+                ),
+            },
+            now=self.clock(),
+            send_id=send.id,
+        )
 
     def _parent_missing(self, send_id: int) -> None:
         parents = [i for i in self.store.outbox_items(send_id) if i.kind == "parent"]

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from bot.bsg import BsgClient
 from bot.clock import Clock
-from bot.errors import BsgError
+from bot.errors import BsgError, BsgNotFound
 from bot.metrics import Metrics
 from bot.models import MessageStatus, StoredMessage
 from bot.notifier import Notifier
@@ -87,8 +87,9 @@ class Poller:
                     send = self.store.get_send(message.send_id)
                     wants_sms[message.send_id] = bool(send.options.get("content", {}).get("sms"))
                 if isinstance(seen, BsgError):
-                    errors += 1
-                    last_error = str(seen)
+                    if not isinstance(seen, BsgNotFound):  # one unknown id is no outage
+                        errors += 1
+                        last_error = str(seen)
                     changes.extend(self._unanswered(message, now, wants_sms[message.send_id]))
                     continue
                 changes.extend(self._apply(message, seen, now, wants_sms[message.send_id]))

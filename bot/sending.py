@@ -98,6 +98,11 @@ class SendService:
             reason = "You are not on the list of people allowed to send Viber messages."
         elif s.allowed_channels and origin.channel_id not in s.allowed_channels:
             reason = "Viber messages cannot be sent from this channel."
+        elif origin.channel_id.startswith("D"):
+            reason = (
+                "Send from a channel, not a direct message: viber-bot posts the message and "
+                "its delivery updates in the channel it was sent from."
+            )
         elif recipients > s.max_recipients:
             reason = (
                 f"{recipients} recipients is more than the {s.max_recipients} allowed in one send."
@@ -132,6 +137,15 @@ class SendService:
         raise AccessDenied(reason)
 
     # ------------------------------------------------------------ submit & deliver
+
+    def read_denial(self, user_id: str, channel_id: str) -> str | None:
+        """Why this person may not look messages up here (the send allow-lists), or None."""
+        s = self.settings
+        if s.allowed_users and user_id not in s.allowed_users:
+            return "You are not on the list of people allowed to use viber-bot."
+        if s.allowed_channels and channel_id not in s.allowed_channels:
+            return "viber-bot cannot be used from this channel."
+        return None
 
     def submit(self, composed: Composed, origin: Origin) -> Send:
         """Store the send and one message per recipient with a fresh reference, before BSG.
@@ -435,11 +449,13 @@ class SendService:
         results = await asyncio.gather(*(look(m) for m in candidates))
         resolved = 0
         touched: set[int] = set()
+        not_sent: dict[int, list[str]] = {}
         now = self.clock()
         with self.store.atomic():
             for message, found in results:
                 send = self.store.get_send(message.send_id)
                 if isinstance(found, BsgNotFound):
+                    not_sent.setdefault(send.id, []).append(message.msisdn)
                     log.info(
                         "message %s: BSG has no reference %s: not sent",
                         message.id,
@@ -475,14 +491,20 @@ class SendService:
                 resolved += 1
                 touched.add(send.id)
             for send_id in touched:
-                self._settle(send_id, now)
+                outcome = self._settle(send_id, now)
+                if send_id in not_sent and outcome in (SendOutcome.SENT, SendOutcome.PARTIAL):
+                    # Others went out (the parent says so); tell the sender about these privately.
+                    numbers = ", ".join(not_sent[send_id][:20])
+                    self._queue_private(
+                        self.store.get_send(send_id),
+                        f":warning: {len(not_sent[send_id])} recipient(s) of your Viber message "
+                        f"were *not sent*: BSG has no record of them ({numbers}). Nothing was "
+                        "charged for them; send again if it is still needed.",
+                        now,
+                    )
         if touched:
             self.wake_outbox()
         return resolved
-
-    def pending_sends(self) -> list[int]:
-        """Sends stored but never answered by BSG in this process (for start-up recovery)."""
-        return sorted({m.send_id for m in self.store.unconfirmed(self.clock())})
 
 
 def _info(refusal: BsgRefused) -> BsgErrorInfo:

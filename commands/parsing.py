@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Any white space separates words: spaces, tabs, new lines, non-breaking spaces.
+_FIRST_GAP = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -19,28 +23,26 @@ def unescape_slack(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def _first_word(text: str) -> tuple[str, str]:
+    """The first word and the rest (the rest keeps its inner white space, e.g. new lines)."""
+    parts = _FIRST_GAP.split(text.strip(), maxsplit=1)
+    return parts[0], (parts[1] if len(parts) > 1 else "")
+
+
 def parse_slash(text: str | None) -> SlashCommand:
     """`new`/empty, `send <numbers> <text…>`, `status <token>`, anything else is help."""
     stripped = unescape_slack(text or "").strip()
     if not stripped:
         return SlashCommand("new")
-    head, _, rest = stripped.partition(" ")
-    # Slack may pass tabs or non-breaking spaces between words.
-    if "\n" in head or "\t" in head:
-        head, _, tail = head.replace("\t", "\n").partition("\n")
-        rest = (tail + " " + rest).strip()
+    head, rest = _first_word(stripped)
     verb = head.lower()
-    rest = rest.strip()
     if verb == "new":
         return SlashCommand("new")
     if verb == "send":
-        numbers, _, message = rest.partition(" ")
-        if "\n" in numbers:
-            numbers, _, more = numbers.partition("\n")
-            message = (more + " " + message).strip()
-        return SlashCommand("send", numbers=numbers.strip(), text=message.strip())
+        numbers, message = _first_word(rest)
+        return SlashCommand("send", numbers=numbers, text=message.strip())
     if verb == "status":
-        return SlashCommand("status", token=rest.split()[0] if rest.split() else "")
+        return SlashCommand("status", token=_first_word(rest)[0])
     if verb == "help":
         return SlashCommand("help")
     return SlashCommand("help", unknown=head)

@@ -12,6 +12,7 @@ from bot.blocks import escape, send_modal, status_answer, usage_text
 from bot.compose import ComposeErrors, Draft, compose
 from bot.errors import AccessDenied, BsgError, BsgNotFound, BsgRefused, explain_bsg_code
 from bot.models import MessageStatus
+from bot.phones import mask
 from bot.sending import Origin
 from bot.services import Services
 from commands.parsing import parse_slash
@@ -39,7 +40,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         elif parsed.verb == "send":
             await _send(ack, command, parsed.numbers, parsed.text, deps)
         elif parsed.verb == "status":
-            await _status(ack, respond, parsed.token, deps)
+            await _status(ack, respond, parsed.token, command, deps)
         else:
             text = usage_text(deps.settings.command, default_region=deps.settings.default_region)
             if parsed.unknown:
@@ -103,7 +104,14 @@ async def _send(
     await deps.sending.deliver(send.id)
 
 
-async def _status(ack: AsyncAck, respond: AsyncRespond, token: str, deps: Services) -> None:
+async def _status(
+    ack: AsyncAck, respond: AsyncRespond, token: str, command: dict[str, Any], deps: Services
+) -> None:
+    user_id = command.get("user_id", "")
+    denial = deps.sending.read_denial(user_id, command.get("channel_id", ""))
+    if denial is not None:
+        await ack(response_type="ephemeral", text=escape(denial))
+        return
     if not token:
         await ack(
             response_type="ephemeral",
@@ -152,6 +160,10 @@ async def _status(ack: AsyncAck, respond: AsyncRespond, token: str, deps: Servic
                 currency=stored.currency,
             )
     assert status is not None
+    owner = deps.store.get_send(stored.send_id).user_id if stored is not None else None
+    if status.msisdn and owner != user_id:
+        # Full numbers only for the person who sent it (CONTRACT: private answers to the sender).
+        status = status.model_copy(update={"msisdn": mask(status.msisdn)})
     await respond(
         response_type="ephemeral",
         text=status_answer(query=token, status=status, history=history, note=note),

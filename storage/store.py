@@ -549,8 +549,10 @@ class Store:
             )
 
     def has_pending(self, send_id: int, kind: str) -> bool:
+        """A row of this kind is queued and not yet under way (one in flight may be stale)."""
         row = self.db.execute(
-            "SELECT 1 FROM outbox WHERE send_id = ? AND kind = ? AND state = 'pending' LIMIT 1",
+            "SELECT 1 FROM outbox WHERE send_id = ? AND kind = ? AND state = 'pending' "
+            "AND in_flight = 0 LIMIT 1",
             [send_id, kind],
         ).fetchone()
         return row is not None

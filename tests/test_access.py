@@ -231,3 +231,34 @@ async def test_recipients_bsg_refused_do_not_use_up_the_quota(make_bot, bsg, clo
     await app.settle()
     [parent] = app.slack.channel_messages(CHANNEL)  # the refused send posted nothing
     assert "Access check" in parent["text"]
+
+
+async def test_status_is_for_allowed_people_and_full_numbers_only_for_the_sender(make_bot):
+    app = await make_bot(VIBER_BOT_ALLOWED_USERS="U123,UOTHER")
+    await app.command("send +380972920280 Secret customer")
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    [message] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+
+    outsider = await app.command(f"status {message.reference}", user_id="UOUTSIDER")
+    assert "not on the list" in outsider.text
+    assert "380972920280" not in outsider.text
+
+    url = app.slack.response_url()
+    await app.command(f"status {message.reference}", user_id="UOTHER", response_url=url)
+    [answer] = await app.wait_for(
+        lambda: [r for r in app.slack.responses_to(url) if "reference" in r.get("text", "")]
+    )
+    assert "380972920280" not in answer["text"] and "0280" in answer["text"]
+
+    url = app.slack.response_url()
+    await app.command(f"status {message.reference}", user_id="U123", response_url=url)
+    [answer] = await app.wait_for(
+        lambda: [r for r in app.slack.responses_to(url) if "reference" in r.get("text", "")]
+    )
+    assert "380972920280" in answer["text"]
+
+
+async def test_sending_from_a_direct_message_is_refused_with_a_reason(app):
+    response = await app.command("send +380972920280 From a DM", channel_id="D0123")
+    assert "not a direct message" in response.text
+    assert app.bsg.create_calls == 0

@@ -215,6 +215,24 @@ async def test_create_bsg_never_got_is_marked_not_sent_and_the_sender_told(make_
     assert app.slack.channel_messages(CHANNEL) == []
 
 
+async def test_batch_bsg_never_got_beside_one_it_took_is_told_privately(make_bot, bsg, clock):
+    app = await make_bot(
+        VIBER_BOT_BSG_RETRIES=0, VIBER_BOT_BSG_BATCH_SIZE=1, VIBER_BOT_RECONCILE_GRACE=30
+    )
+    bsg.fail_next("/viber/create", 1, 500)  # one batch refused before BSG recorded it
+    await app.command("send +380972920285,+380972920282 Two batches")
+    await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
+    clock.advance(31)
+    notes = await app.wait_for(lambda: [t for t in private_notes(app) if "were *not sent*" in t])
+    send = app.store.recent_sends(1)[0]
+    statuses = sorted(m.status for m in app.store.send_messages(send.id))
+    assert DeliveryStatus.NOT_SENT in statuses and len(statuses) == 2
+    [missing] = [m for m in app.store.send_messages(send.id) if m.status == DeliveryStatus.NOT_SENT]
+    assert missing.msisdn in notes[0]
+    assert bsg.sent_to(missing.msisdn) == 0
+    assert len(app.slack.channel_messages(CHANNEL)) == 1
+
+
 # ---------------------------------------------------------------- 3. duplicate submissions
 
 

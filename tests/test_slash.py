@@ -319,3 +319,11 @@ async def test_slack_entities_in_command_text_reach_bsg_as_typed(app):
     await app.wait_for(lambda: app.bsg.create_calls == 1)
     [message] = app.bsg.messages.values()
     assert message.text == "Tom & Jerry <3 > all"
+
+
+async def test_tabs_and_non_breaking_spaces_separate_words(app):
+    response = await app.command("send\u00a0+380972920280\tHello there")
+    assert "Sending to 1 recipient" in response.text
+    await app.wait_for(lambda: app.bsg.create_calls == 1)
+    [message] = app.bsg.messages.values()
+    assert message.text == "Hello there"

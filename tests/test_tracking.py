@@ -135,8 +135,8 @@ async def test_fifty_recipients_delivered_in_one_sweep_get_one_summary_reply(app
     await app.settle()
     replies = app.replies()
     assert len(replies) == 1
-    assert "50" in replies[0]
-    assert "Delivered" in replies[0] or "delivered" in replies[0]
+    assert "Delivered (50)" in replies[0]
+    assert "380972900002" not in replies[0]  # masked
 
 
 async def test_slack_rate_limits_delay_but_never_lose_or_double_replies(make_bot, clock):
@@ -238,3 +238,36 @@ async def test_message_bsg_never_answers_for_expires_after_validity_and_grace(ma
     [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
     assert stored.final and stored.status == DeliveryStatus.EXPIRED
     app.bsg.clear_failures()
+
+
+async def test_a_change_during_an_update_in_flight_still_reaches_the_parent(app, clock):
+    await app.command("send +380972920280 Stale parent")  # lifecycle 0: delivered 5 s, read 30 s
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    await app.settle()
+    app.slack.delay("chat.update", 2.0)
+    clock.advance(6)
+    send = app.store.recent_sends(1)[0]
+    await app.wait_for(
+        lambda: any(
+            i.kind == "update" and i.in_flight and i.state == "pending"
+            for i in app.store.outbox_items(send.id)
+        )
+    )
+    clock.advance(30)  # read (final) is recorded while the "delivered" update is at Slack
+    await app.wait_for(lambda: len(app.replies()) == 2, timeout=15)
+    app.slack.delay("chat.update", 0)
+    await app.settle()
+    [message] = app.store.send_messages(send.id)
+    assert message.final
+    assert "read 1" in json.dumps(app.parent()["blocks"])
+
+
+async def test_parent_that_slack_refuses_is_explained_to_the_sender(app, clock):
+    app.slack.fail_next("chat.postMessage", 1, error="channel_not_found")
+    url = app.slack.response_url()
+    await app.command("send +380972920280 Nowhere to post", response_url=url)
+    notes = await app.wait_for(
+        lambda: [r for r in app.slack.responses_to(url) if "could not post" in r.get("text", "")]
+    )
+    assert "channel_not_found" in notes[0]["text"]
+    assert app.bsg.create_calls == 1
