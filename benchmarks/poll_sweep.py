@@ -132,6 +132,8 @@ class SweepRun:
     changed: int
     errors: int
     simulator_cpu_s: float
+    naive_checked: int = 0  # the naive baseline's subset (0: not run)
+    naive_s: float = 0.0
 
 
 def _settings(db_path: Path, base_url: str, concurrency: int) -> Settings:
@@ -243,6 +245,30 @@ def _recipients(count: int, changed_share: float) -> list[tuple[str, str]]:
     return recipients
 
 
+def naive_poll(base_url: str, db_path: Path, bsg_ids: list[str]) -> float:
+    """The naive baseline, as simple bridges poll: one synchronous HTTP client (httpx.Client)
+    asking BSG about one message after another, each answer parsed and written to SQLite and
+    committed before the next request. Returns the seconds taken."""
+    import sqlite3
+
+    conn = sqlite3.connect(str(db_path), timeout=5)
+    started = time.perf_counter()
+    with httpx.Client(
+        base_url=base_url, headers={"X-API-KEY": API_KEY}, timeout=30, trust_env=False
+    ) as http:
+        for bsg_id in bsg_ids:
+            answer = http.get(f"/viber/{bsg_id}").json()
+            conn.execute(
+                "UPDATE messages SET raw_status = ?, last_polled_at = ?, "
+                "poll_count = poll_count + 1 WHERE bsg_id = ?",
+                [str(answer.get("status")), datetime.now().isoformat(), bsg_id],
+            )
+            conn.commit()
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
 async def run_once(
     simulator: SimulatorProcess,
     *,
@@ -252,6 +278,7 @@ async def run_once(
     per_send: int,
     transport: str,
     workdir: Path,
+    naive: int = 0,
 ) -> SweepRun:
     from bot.app import ViberBot
     from bot.clock import utcnow
@@ -259,7 +286,8 @@ async def run_once(
     populate_started = time.perf_counter()
     recipients = _recipients(messages, changed_share)
     ids = await _create_at_bsg(simulator.base_url, recipients)
-    settings = _settings(workdir / f"{uuid.uuid4().hex}.db", simulator.base_url, concurrency)
+    db_path = workdir / f"{uuid.uuid4().hex}.db"
+    settings = _settings(db_path, simulator.base_url, concurrency)
     bot = ViberBot(settings, bsg_transport=_transport(transport))
     try:
         _store_accepted(bot.store, recipients, ids, per_send, utcnow())
@@ -284,6 +312,9 @@ async def run_once(
         report = await poller.sweep()
         wall_end, cpu_end = time.perf_counter(), time.process_time()
         simulator_cpu_after, _ = simulator.cpu()
+        # The naive baseline over a subset of the same messages, same simulator, same run.
+        subset = [ids[reference] for _, reference in recipients[: min(naive, messages)]]
+        naive_s = naive_poll(simulator.base_url, db_path, subset) if subset else 0.0
     finally:
         await bot.stop()
     fetch_wall_start, fetch_cpu_start = marks["fetch_start"]
@@ -302,6 +333,8 @@ async def run_once(
         changed=report.changed,
         errors=report.errors,
         simulator_cpu_s=simulator_cpu_after - simulator_cpu_before,
+        naive_checked=len(subset),
+        naive_s=naive_s,
     )
 
 
@@ -332,6 +365,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="BSG client transport: BsgClient's own, or httpx's AsyncHTTPTransport",
     )
     parser.add_argument(
+        "--naive",
+        type=int,
+        default=200,
+        help="messages the naive baseline (one synchronous client, in sequence) polls after "
+        "the sweep; its time is extrapolated to --messages (200; 0 skips it)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -341,6 +381,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--strict", action="store_true", help="exit 1 when a target is missed (median figures)"
     )
     args = parser.parse_args(argv)
+    if args.naive < 0:
+        parser.error("--naive must not be negative")
     if args.messages < 1 or args.concurrency < 1 or args.repeat < 1 or args.per_send < 1:
         parser.error("--messages, --concurrency, --per-send and --repeat must be at least 1")
     if not 0 <= args.changed <= 1:
@@ -363,6 +405,7 @@ async def _run_all(args: argparse.Namespace) -> list[SweepRun]:
                     per_send=args.per_send,
                     transport=args.transport,
                     workdir=Path(workdir),
+                    naive=args.naive,
                 )
                 for _ in range(args.repeat)
             ]
@@ -381,6 +424,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = median("wall_s")
     cpu_ms = median("cpu_s") / args.messages * 1000
     ratio = wall / ideal if ideal > 0 else float("nan")
+    naive_metrics: list[tuple[str, object]] = []
+    naive_rows: list[list[object]] = []
+    if runs[-1].naive_checked:
+        naive_per_check = statistics.median(r.naive_s / r.naive_checked for r in runs)
+        naive_total = naive_per_check * args.messages
+        speedup = naive_total / wall if wall > 0 else float("nan")
+        naive_metrics = [
+            ("naive_checked", runs[-1].naive_checked),
+            ("naive_measured_s", median("naive_s")),
+            ("naive_per_check_ms", naive_per_check * 1000),
+            ("naive_extrapolated_s", naive_total),
+            ("naive_vs_ideal_ratio", naive_total / ideal if ideal > 0 else float("nan")),
+            ("speedup_vs_naive", speedup),
+        ]
+        naive_rows = [
+            [
+                f"naive baseline (s): 1 sync client, in sequence, {runs[-1].naive_checked} "
+                f"measured, x{args.messages / runs[-1].naive_checked:g} extrapolated",
+                f"{naive_total:.1f}",
+                f"{naive_per_check * 1000:.1f} ms/check",
+                "",
+            ],
+            ["speed-up of the sweep over the naive baseline", f"x{speedup:.1f}", "", ""],
+        ]
     print_metrics(
         "poll_sweep",
         [
@@ -404,6 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("errors", runs[-1].errors),
             ("simulator_cpu_s", median("simulator_cpu_s")),
             ("populate_s", median("populate_s")),
+            *naive_metrics,
         ],
     )
     rows: list[list[object]] = [
@@ -411,6 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ["wall / ideal", f"{ratio:.3f}", f"<= {RATIO_TARGET}", verdict(ratio, RATIO_TARGET)],
         ["CPU per status check (ms)", f"{cpu_ms:.3f}", f"<= {CPU_TARGET_MS}", verdict(cpu_ms, 1)],
         ["store write phase (s)", f"{median('write_s'):.3f}", "", ""],
+        *naive_rows,
     ]
     for number, run in enumerate(runs, start=1):
         rows.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -460,6 +461,7 @@ class BsgClient:
         backoff: float = 0.5,
         backoff_max: float = 10.0,
         retry_after_max: float = 30.0,
+        create_concurrency: int = 4,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -469,6 +471,10 @@ class BsgClient:
         self.base_url = base_url.rstrip("/")
         self.batch_size = batch_size
         self.retries = retries
+        if create_concurrency < 1:
+            raise ValueError("create_concurrency must be at least 1")
+        # Batches of one create under way at once (each keeps its own same-body retries).
+        self.create_concurrency = create_concurrency
         self._retry_after_max = retry_after_max
         self._transport = transport if transport is not None else AiohttpTransport()
         self._http = httpx.AsyncClient(
@@ -533,10 +539,25 @@ class BsgClient:
             recipients[start : start + self.batch_size]
             for start in range(0, len(recipients), self.batch_size)
         ]
-        for number, batch in enumerate(batches, start=1):
-            body = build_create_body(request.content, batch, request.tariff)
+        # Up to `create_concurrency` batches are under way at once; their answers are read
+        # in batch order below, so outcomes come out as if the batches had gone one by one.
+        limit = asyncio.Semaphore(self.create_concurrency)
+
+        async def post(batch: Sequence[Recipient]) -> Any:
+            async with limit:
+                body = build_create_body(request.content, batch, request.tariff)
+                return await self._call("POST", "/viber/create", body)
+
+        tasks = [asyncio.ensure_future(post(batch)) for batch in batches]
+        try:
+            await asyncio.wait(tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
+        for number, (batch, task) in enumerate(zip(batches, tasks, strict=True), start=1):
             try:
-                data = await self._call("POST", "/viber/create", body)
+                data = task.result()
                 batch_outcomes, batch_total, batch_currency, refusal = self._parse_create(
                     data, batch
                 )

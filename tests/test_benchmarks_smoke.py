@@ -1,6 +1,10 @@
-"""The tracking benchmarks still run end to end (tiny sizes; the real figures need full runs)."""
+"""The benchmarks still run end to end (tiny sizes; the real figures need full runs)."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +37,11 @@ def test_poll_sweep_drives_a_real_sweep_against_the_simulator_process(
     for name in ("cpu_per_check_ms", "write_s", "fetch_s", "simulator_cpu_s"):
         assert float(figures[name]) > 0, name
     assert "wall / ideal" in out and "CPU per status check" in out
+    # The naive baseline ran on the same messages (all 120: fewer than its default 200).
+    assert figures["naive_checked"] == "120"
+    assert float(figures["naive_extrapolated_s"]) == pytest.approx(
+        float(figures["naive_measured_s"]), rel=1e-3
+    )
 
 
 def test_polling_economy_compares_the_policy_with_a_fixed_poller(
@@ -61,3 +70,43 @@ def test_polling_economy_sizes_and_knobs_come_from_flags(
     figures = metrics(capsys.readouterr().out, "polling_economy")
     assert figures["fixed.gets_never_changes"] == "240"  # 3600 / 15
     assert "adaptive.delay_10min_s" in figures and "adaptive.delay_1h_s" not in figures
+
+
+def test_the_whole_benchmark_command_runs_at_smoke_sizes(tmp_path) -> None:
+    """`python -m benchmarks --smoke`: every benchmark end to end, once, in a child process."""
+    results = tmp_path / "RESULTS.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--results", str(results)],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    ack = metrics(out, "ack_load")
+    # Every signed command was answered and reached BSG exactly once.
+    assert ack["http_failures"] == "0"
+    assert ack["sent_exactly_once"] == ack["commands"] == ack["bsg_create_calls"] == "20"
+    assert 0 < float(ack["p50_ms"]) <= float(ack["p95_ms"]) <= float(ack["p99_ms"])
+    campaign = metrics(out, "campaign")
+    assert campaign["stored_ids"] == campaign["recipients"] == "120"
+    assert campaign["create_requests"] == campaign["batches_expected"] == "3"  # 50 + 50 + 20
+    assert campaign["slack_parent_posts"] == "1"
+    assert int(campaign["slack_updates"]) <= 3
+    sweep = metrics(out, "poll_sweep")
+    assert sweep["checked"] == "120" and sweep["naive_checked"] == "20"
+    assert float(sweep["speedup_vs_naive"]) > 1
+    memory = metrics(out, "memory")
+    assert memory["checked"] == memory["due"] == "200"
+    assert 0 < float(memory["rss_before_sweep_mb"]) <= float(memory["peak_rss_mb"])
+    database = metrics(out, "database")
+    assert database["uses_index"] == "True" and database["found"] == "100"
+    growth = metrics(out, "growth")
+    assert float(growth["n3000_vs_n300.due_ratio"]) == 10
+    assert "flat.sweep_cpu_ratio" in growth
+    # The table follows the metric lines, and the results file describes the machine.
+    assert "viber-bot benchmarks" in out.split("growth.benchmark_s=")[1]
+    written = results.read_text()
+    assert "| CPUs |" in written and "| Python |" in written and "1 ack under load" in written

@@ -1,0 +1,381 @@
+"""Benchmark: time to answer signed `send` slash commands while BSG is slow to accept.
+
+The app runs as in production (`bot.app.serve`: the ViberBot web app in HTTP mode on a port)
+in a child process; the BSG simulator and the Slack stand-in run in another, so neither shares
+the app's event loop. This process only sends the signed commands (`tests/slack_requests.py`,
+signed with `bot/slack_signing.py`) and times each HTTP response.
+
+    python -m benchmarks.ack_load                        # 200 commands, 20 in flight, 1 s creates
+    python -m benchmarks.ack_load --commands 20 --in-flight 5 --create-delay 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import resource
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks import print_metrics, print_table, verdict
+
+API_KEY = "bench_bsg_key_0123456789"
+BOT_TOKEN = "xoxb-bench-0123456789"
+SIGNING_SECRET = "bench-signing-secret-0123456789"
+CHANNEL = "C0BENCH"
+USER = "U0BENCH"
+SENDER = "Acme"
+P99_TARGET_MS = 300.0
+
+for _var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    os.environ.pop(_var, None)
+os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MB."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _spawn(target: Any, *args: Any, name: str) -> tuple[Connection, Any]:
+    context = multiprocessing.get_context("spawn")
+    conn, child = context.Pipe()
+    process = context.Process(target=target, args=(child, *args), name=name, daemon=True)
+    process.start()
+    child.close()
+    return conn, process
+
+
+def _stop(conn: Connection, process: Any) -> None:
+    with contextlib.suppress(OSError):
+        conn.send(("stop",))
+    process.join(10)
+    if process.is_alive():
+        process.terminate()
+        process.join(5)
+    conn.close()
+
+
+# ---------------------------------------------------------------- BSG and Slack, one process
+
+
+def _fakes_main(conn: Connection, options: dict[str, Any]) -> None:
+    asyncio.run(_fakes(conn, options))
+
+
+async def _fakes(conn: Connection, options: dict[str, Any]) -> None:
+    from bot.simulator import BsgSimulator
+    from bot.slack_standin import SlackStandIn
+
+    simulator = BsgSimulator(
+        api_key=API_KEY,
+        balance=10**9,
+        lifecycles=options.get("lifecycles"),
+        max_recipients=50,
+    )
+    simulator.create_delay = options.get("create_delay", 0.0)
+    simulator.get_delay = options.get("get_delay", 0.0)
+    slack = SlackStandIn(token=BOT_TOKEN)
+    conn.send((await simulator.start("127.0.0.1", 0), await slack.start("127.0.0.1", 0)))
+    while True:
+        try:
+            command, *args = await asyncio.to_thread(conn.recv)
+        except EOFError:
+            break
+        if command == "stats":
+            (msisdns,) = args
+            posts = slack.calls_to("chat.postMessage")
+            conn.send(
+                {
+                    "create_calls": simulator.create_calls,
+                    "status_calls": simulator.status_calls,
+                    "sent_to": Counter(simulator.sent_to(m) for m in msisdns),
+                    "slack_methods": Counter(name for name, _ in slack.calls),
+                    "slack_parents": sum(1 for p in posts if not p.get("thread_ts")),
+                    "slack_replies": sum(1 for p in posts if p.get("thread_ts")),
+                    "slack_updates": len(slack.calls_to("chat.update")),
+                    "slack_ephemeral": len(slack.calls_to("chat.postEphemeral")),
+                    "response_urls": len(slack.responses),
+                    "cpu_s": time.process_time(),
+                }
+            )
+        else:
+            break
+    await slack.stop()
+    await simulator.stop()
+
+
+class Fakes:
+    """The BSG simulator and the Slack stand-in, together in a child process."""
+
+    def __init__(self, **options: Any):
+        self._conn, self._process = _spawn(_fakes_main, options, name="bench-fakes")
+        if not self._conn.poll(30):
+            _stop(self._conn, self._process)
+            raise RuntimeError("the fakes did not start within 30 s")
+        self.bsg_url, self.slack_url = self._conn.recv()
+
+    def stats(self, msisdns: Sequence[str] = ()) -> dict[str, Any]:
+        self._conn.send(("stats", list(msisdns)))
+        return self._conn.recv()
+
+    def stop(self) -> None:
+        _stop(self._conn, self._process)
+
+
+# ---------------------------------------------------------------- the app, one process
+
+
+def app_env(fakes: Fakes, db_path: Path, **overrides: Any) -> dict[str, Any]:
+    env: dict[str, Any] = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fakes.slack_url,
+        "BSG_API_KEY": API_KEY,
+        "BSG_API_URL": fakes.bsg_url,
+        "VIBER_BOT_DB": str(db_path),
+        "VIBER_BOT_DEFAULT_SENDER": SENDER,
+        "VIBER_BOT_LOG_LEVEL": "WARNING",
+        "HOST": "127.0.0.1",
+        "PORT": 0,
+    }
+    env.update({key: value for key, value in overrides.items()})
+    return env
+
+
+def _app_main(conn: Connection, env: dict[str, Any]) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(_app(conn, env))
+
+
+async def _app(conn: Connection, env: dict[str, Any]) -> None:
+    from bot.app import ViberBot, serve
+    from bot.settings import load_settings
+
+    settings = load_settings(_env_file=None, **env)
+    bot = ViberBot(settings)
+    stop = asyncio.Event()
+
+    def ready(url: str) -> None:
+        conn.send(url)
+
+    async def listen() -> None:
+        with contextlib.suppress(EOFError):
+            await asyncio.to_thread(conn.recv)
+        stop.set()
+
+    listener = asyncio.create_task(listen())
+    await serve(bot, ready=ready, stop=stop)
+    listener.cancel()
+    conn.send({"peak_rss_mb": peak_rss_mb(), "cpu_s": time.process_time()})
+
+
+class AppProcess:
+    """`bot.app.serve` in a child process, HTTP mode on 127.0.0.1."""
+
+    def __init__(self, env: dict[str, Any]):
+        self._conn, self._process = _spawn(_app_main, env, name="bench-app")
+        if not self._conn.poll(60):
+            _stop(self._conn, self._process)
+            raise RuntimeError("the app did not start within 60 s")
+        self.url: str = self._conn.recv()
+        self.db_path = Path(env["VIBER_BOT_DB"])
+
+    def stop(self) -> dict[str, Any]:
+        with contextlib.suppress(OSError):
+            self._conn.send(("stop",))
+        figures: dict[str, Any] = {}
+        if self._conn.poll(20):
+            with contextlib.suppress(EOFError):
+                figures = self._conn.recv()
+        _stop(self._conn, self._process)
+        return figures
+
+    def query(self, sql: str, *params: Any) -> Any:
+        """One value from the app's database (read-only, beside the app: WAL allows it)."""
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5)
+        try:
+            return conn.execute(sql, params).fetchone()[0]
+        finally:
+            conn.close()
+
+
+async def wait_until(predicate: Any, within: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(step)
+    return bool(predicate())
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+# ---------------------------------------------------------------- the run
+
+
+async def _load(url: str, commands: int, in_flight: int) -> tuple[list[float], list[str], int]:
+    from tests.slack_requests import slash_command
+
+    msisdns = [f"38097{index:07d}5" for index in range(commands)]
+    limit = asyncio.Semaphore(in_flight)
+    times: list[float] = []
+    failures = 0
+
+    async with httpx.AsyncClient(
+        timeout=30,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
+    ) as http:
+
+        async def one(msisdn: str) -> None:
+            nonlocal failures
+            body, headers = slash_command(
+                SIGNING_SECRET,
+                text=f"send +{msisdn} Your order has shipped",
+                user_id=USER,
+                channel_id=CHANNEL,
+            )
+            async with limit:
+                started = time.perf_counter()
+                response = await http.post(f"{url}/slack/events", content=body, headers=headers)
+                times.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                failures += 1
+
+        # A few warm-up requests that are not counted would hide a cold start: none are made.
+        await asyncio.gather(*(one(m) for m in msisdns))
+    return times, msisdns, failures
+
+
+async def run(commands: int, in_flight: int, create_delay: float, workdir: Path) -> dict[str, Any]:
+    fakes = Fakes(create_delay=create_delay)
+    app = None
+    try:
+        app = AppProcess(app_env(fakes, workdir / "ack.db", VIBER_BOT_MAX_RECIPIENTS=100))
+        started = time.perf_counter()
+        times, msisdns, failures = await _load(app.url, commands, in_flight)
+        load_s = time.perf_counter() - started
+        # Every send reaches BSG: wait for the creates to come back and be stored.
+        await wait_until(
+            lambda: app.query("SELECT count(*) FROM messages WHERE bsg_id IS NOT NULL") >= commands,
+            within=create_delay * commands / max(1, in_flight) + 60,
+            step=0.2,
+        )
+        stored_s = time.perf_counter() - started
+        stored = app.query("SELECT count(*) FROM messages WHERE bsg_id IS NOT NULL")
+        stats = fakes.stats(msisdns)
+        app_figures = app.stop()
+        app = None
+    finally:
+        if app is not None:
+            app.stop()
+        fakes.stop()
+    sent_to: Counter[int] = stats["sent_to"]
+    return {
+        "commands": commands,
+        "in_flight": in_flight,
+        "create_delay_s": create_delay,
+        "p50_ms": percentile(times, 0.50),
+        "p95_ms": percentile(times, 0.95),
+        "p99_ms": percentile(times, 0.99),
+        "max_ms": max(times),
+        "mean_ms": statistics.fmean(times),
+        "http_failures": failures,
+        "load_s": load_s,
+        "all_stored_s": stored_s,
+        "stored_ids": stored,
+        "bsg_create_calls": stats["create_calls"],
+        "sent_exactly_once": sent_to.get(1, 0),
+        "sent_not_once": commands - sent_to.get(1, 0),
+        "app_peak_rss_mb": app_figures.get("peak_rss_mb", float("nan")),
+    }
+
+
+def report(figures: dict[str, Any]) -> list[list[object]]:
+    p99 = figures["p99_ms"]
+    once = figures["sent_exactly_once"] == figures["commands"]
+    return [
+        [
+            f"ack p50 / p95 / p99 (ms), {figures['commands']} sends, "
+            f"{figures['in_flight']} in flight",
+            f"{figures['p50_ms']:.1f} / {figures['p95_ms']:.1f} / {p99:.1f}",
+            f"p99 < {P99_TARGET_MS:g}",
+            verdict(p99, P99_TARGET_MS - 1e-9),
+        ],
+        [
+            "sends reaching BSG exactly once",
+            f"{figures['sent_exactly_once']} / {figures['commands']} "
+            f"({figures['bsg_create_calls']} creates)",
+            "all",
+            "ok" if once and figures["bsg_create_calls"] == figures["commands"] else "MISSED",
+        ],
+    ]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.ack_load",
+        description="p50/p95/p99 time to answer signed send commands while BSG creates slowly.",
+    )
+    parser.add_argument("--commands", type=int, default=200, help="send commands (200)")
+    parser.add_argument("--in-flight", type=int, default=20, help="commands under way (20)")
+    parser.add_argument(
+        "--create-delay", type=float, default=1.0, help="seconds BSG takes per create (1)"
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    if args.commands < 1 or args.in_flight < 1 or args.create_delay < 0:
+        parser.error("--commands and --in-flight must be >= 1, --create-delay >= 0")
+    return args
+
+
+def missed(figures: dict[str, Any]) -> bool:
+    return (
+        figures["p99_ms"] >= P99_TARGET_MS
+        or figures["sent_exactly_once"] != figures["commands"]
+        or figures["bsg_create_calls"] != figures["commands"]
+        or figures["http_failures"] > 0
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="viber-bot-bench-") as workdir:
+        figures = asyncio.run(run(args.commands, args.in_flight, args.create_delay, Path(workdir)))
+    print_metrics("ack_load", list(figures.items()))
+    print_table(
+        f"ack_load: signed send commands, BSG takes {args.create_delay:g} s per create",
+        ["figure", "measured", "target", ""],
+        report(figures),
+    )
+    return 1 if args.strict and missed(figures) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""Benchmark: the poller's due-for-poll query over a large messages table.
+
+The database is the real schema (`Store.open` applies the migrations); rows are copies of one
+send, message and parent post stored through the real `Store` API, bulk-inserted with
+`executemany` in one transaction. The query timed is the one `Store.due_for_poll` runs, with
+the poller's limit; its plan is printed (`tests/test_query_plan.py` asserts it uses the
+(final, next_poll_at) index).
+
+    python -m benchmarks.database                        # 1,000,000 rows, 1,000 due
+    python -m benchmarks.database --rows 20000 --due 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from benchmarks import print_metrics, print_table, verdict
+
+if TYPE_CHECKING:
+    from storage.store import Store
+
+QUERY_TARGET_MS = 20.0
+PER_SEND = 50
+CHANNEL = "C0BENCH"
+USER = "U0BENCH"
+SENDER = "Acme"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def populate(
+    path: Path,
+    *,
+    rows: int,
+    due: int,
+    final_share: float = 0.0,
+    now: datetime,
+    bsg_id: Callable[[int], str] = lambda index: f"9{index:011d}",
+    msisdn: Callable[[int], str] = lambda index: f"3809{index:07d}5",
+    reference: Callable[[int], str] = lambda index: f"bench-{index:09d}",
+) -> float:
+    """Fill a fresh database at `path`: `rows` accepted messages in sends of 50, each send with
+    its parent posted. The first `due` messages are due now; of the rest, `final_share` is
+    final (delivered and done) and the others are due in an hour. Returns the seconds taken."""
+    from storage.store import NewRecipient, NewSend, Store
+
+    started = time.perf_counter()
+    store = Store.open(path)
+    accepted_at = now - timedelta(minutes=1)
+    # One of each row through the real API: the template every copy is made from.
+    with store.atomic():
+        send, (message,) = store.add_send(
+            NewSend(channel_id=CHANNEL, user_id=USER, text="Your order has shipped", sender=SENDER),
+            [NewRecipient(msisdn=msisdn(0), reference="template")],
+            now=accepted_at,
+        )
+        store.record_acceptance(
+            message.id,
+            bsg_id="template",
+            price=Decimal("0.0200000"),
+            currency="EUR",
+            now=accepted_at,
+            next_poll_at=now,
+            expires_at=accepted_at + timedelta(days=1),
+        )
+        parent = store.enqueue(
+            channel_id=CHANNEL,
+            kind="parent",
+            payload={"send_id": send.id},
+            now=accepted_at,
+            send_id=send.id,
+        )
+        store.outbox_done(parent, posted_ts="1700000000.000100")
+    conn = store.db.conn
+    conn.row_factory = sqlite3.Row
+    templates = {
+        table: dict(conn.execute(f"SELECT * FROM {table}").fetchone())
+        for table in ("sends", "messages", "outbox")
+    }
+    conn.row_factory = None
+    for table in ("status_events", "outbox", "messages", "sends"):
+        conn.execute(f"DELETE FROM {table}")
+    conn.commit()
+
+    def insert(table: str, values: Callable[[int], dict[str, object]], count: int) -> None:
+        template = templates[table]
+        columns = list(template)
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        )
+
+        def generate() -> object:
+            for index in range(count):
+                row = {**template, **values(index)}
+                yield [row[column] for column in columns]
+
+        conn.executemany(sql, generate())
+
+    sends = (rows + PER_SEND - 1) // PER_SEND
+    later = _iso(now + timedelta(hours=1))
+    due_at = _iso(now - timedelta(seconds=1))
+    final_from = rows - int((rows - due) * final_share)
+    with store.atomic():
+        insert(
+            "sends",
+            lambda i: {"id": i + 1, "dedupe_key": f"bench-send-{i}", "parent_ts": f"17{i:08d}.1"},
+            sends,
+        )
+        insert(
+            "outbox",
+            lambda i: {"id": i + 1, "send_id": i + 1, "payload": f'{{"send_id": {i + 1}}}'},
+            sends,
+        )
+
+        def message(i: int) -> dict[str, object]:
+            final = i >= final_from
+            return {
+                "id": i + 1,
+                "send_id": i // PER_SEND + 1,
+                "reference": reference(i),
+                "msisdn": msisdn(i),
+                "bsg_id": bsg_id(i),
+                "next_poll_at": None if final else (due_at if i < due else later),
+                "final": 1 if final else 0,
+                "status": "delivered" if final else templates["messages"]["status"],
+            }
+
+        insert("messages", message, rows)
+    conn.execute("ANALYZE")
+    store.close()
+    return time.perf_counter() - started
+
+
+def due_query_sql(store: Store | None = None, now: datetime | None = None, limit: int = 7) -> str:
+    """The SQL `Store.due_for_poll(now, limit)` runs, values bound, caught with SQLite's trace
+    hook (not copied from the store)."""
+    from storage.store import Store
+
+    own = store is None
+    store = store or Store.memory()
+    seen: list[str] = []
+    store.db.conn.set_trace_callback(seen.append)
+    try:
+        store.due_for_poll(now or datetime.now(UTC), limit=limit)
+    finally:
+        store.db.conn.set_trace_callback(None)
+        if own:
+            store.close()
+    statements = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    if len(statements) != 1:
+        raise RuntimeError(f"due_for_poll ran {statements!r}, expected one SELECT")
+    return statements[0]
+
+
+def query_plan(conn: sqlite3.Connection, sql: str) -> list[str]:
+    return [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
+
+
+def measure(rows: int, due: int, workdir: Path, repeat: int = 7) -> dict[str, object]:
+    from bot.poller import SWEEP_LIMIT
+    from storage.store import Store
+
+    now = datetime.now(UTC)
+    path = workdir / "database.db"
+    populate_s = populate(path, rows=rows, due=due, final_share=0.5, now=now)
+    store = Store.open(path)
+    try:
+        sql = due_query_sql(store, now, SWEEP_LIMIT)
+        plan = query_plan(store.db.conn, sql)
+        conn = store.db.conn
+
+        def timed(action: Callable[[], int]) -> tuple[float, int]:
+            times, count = [], 0
+            for _ in range(repeat):
+                started = time.perf_counter()
+                count = action()
+                times.append((time.perf_counter() - started) * 1000)
+            return statistics.median(times), count
+
+        sql_ms, found = timed(lambda: len(conn.execute(sql).fetchall()))
+        call_ms, _ = timed(lambda: len(store.due_for_poll(now, limit=SWEEP_LIMIT)))
+    finally:
+        store.close()
+    return {
+        "rows": rows,
+        "due": due,
+        "found": found,
+        "limit": SWEEP_LIMIT,
+        "populate_s": populate_s,
+        "query_ms": sql_ms,  # the SQL alone: SQLite finds and returns the due rows
+        "due_for_poll_ms": call_ms,  # the Store call: the query plus a model per row
+        "uses_index": any("idx_messages_final_next_poll_at" in step for step in plan),
+        "plan": " | ".join(plan),
+    }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.database",
+        description="Time the due-for-poll query over a large messages table.",
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000, help="message rows (1000000)")
+    parser.add_argument("--due", type=int, default=1_000, help="of which due now (1000)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    if args.rows < 1 or not 0 <= args.due <= args.rows:
+        parser.error("--rows must be >= 1 and 0 <= --due <= --rows")
+    return args
+
+
+def report(figures: dict[str, object]) -> list[list[object]]:
+    query_ms = float(figures["query_ms"])  # type: ignore[arg-type]
+    return [
+        [
+            f"due query, {figures['rows']:,} rows, {figures['due']:,} due (ms)",
+            f"{query_ms:.2f}",
+            f"<= {QUERY_TARGET_MS:g}",
+            verdict(query_ms, QUERY_TARGET_MS),
+        ],
+        [
+            "Store.due_for_poll, query + models (ms)",
+            f"{float(figures['due_for_poll_ms']):.2f}",  # type: ignore[arg-type]
+            "",
+            "",
+        ],
+        [
+            "due query uses (final, next_poll_at) index",
+            figures["uses_index"],
+            "True",
+            "ok" if figures["uses_index"] else "MISSED",
+        ],
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="viber-bot-bench-") as workdir:
+        figures = measure(args.rows, args.due, Path(workdir))
+    print_metrics("database", list(figures.items()))
+    print_table(
+        f"database: due-for-poll query, {args.rows:,} rows",
+        ["figure", "measured", "target", ""],
+        report(figures),
+    )
+    missed = float(figures["query_ms"]) > QUERY_TARGET_MS or not figures["uses_index"]  # type: ignore[arg-type]
+    return 1 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
