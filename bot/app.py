@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
 from typing import Any
 
+import aiohttp
 import httpx
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -149,6 +150,10 @@ class ViberBot:
         """Start the outbox and the poller; tracking resumes from the database."""
         if self._started:
             return
+        # One connection pool for every Web API call (without it the SDK opens a session,
+        # and a connection, per call).
+        if self.slack.session is None or self.slack.session.closed:
+            self.slack.session = aiohttp.ClientSession()
         self.outbox.start()
         self.scheduler.add_job(
             self._sweep_job,
@@ -215,6 +220,8 @@ class ViberBot:
 
     async def _close(self) -> None:
         await self.bsg.aclose()
+        if self.slack.session is not None and not self.slack.session.closed:
+            await self.slack.session.close()
         self.store.close()
 
     @property

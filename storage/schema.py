@@ -149,3 +149,9 @@ def m001_initial(db: Database) -> None:
         },
         pk="id",
     )
+
+
+@migrations()
+def m002_outbox_lane_index(db: Database) -> None:
+    # The outbox worker asks for the oldest pending row of each channel.
+    db["outbox"].create_index(["state", "channel_id", "id"])

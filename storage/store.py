@@ -222,30 +222,33 @@ class Store:
                 "send_at": ts(new.send_at),
                 "validity": new.validity,
             }
-            send_id = self.db["sends"].insert(row).last_pk
-            self.db["messages"].insert_all(
-                {
-                    "send_id": send_id,
-                    "reference": r.reference,
-                    "msisdn": r.msisdn,
-                    "status": DeliveryStatus.PENDING.value,
-                    "created_at": ts(now),
-                    "poll_count": 0,
-                    "final": 0,
-                }
-                for r in recipients
+            send_id = self._insert("sends", row)
+            self._insert_many(
+                "messages",
+                [
+                    {
+                        "send_id": send_id,
+                        "reference": r.reference,
+                        "msisdn": r.msisdn,
+                        "status": DeliveryStatus.PENDING.value,
+                        "created_at": ts(now),
+                        "poll_count": 0,
+                        "final": 0,
+                    }
+                    for r in recipients
+                ],
             )
         return self.get_send(send_id), self.send_messages(send_id)
 
     def set_request_json(self, send_id: int, request_json: str) -> None:
         with self.atomic():
-            self.db["sends"].update(send_id, {"request_json": request_json})
+            self._update("sends", send_id, {"request_json": request_json})
 
     def get_send(self, send_id: int) -> Send:
         return self._send(self._get("sends", send_id))
 
     def find_send_by_dedupe(self, key: str) -> Send | None:
-        rows = list(self.db["sends"].rows_where("dedupe_key = ?", [key], limit=1))
+        rows = list(self._select("sends", "dedupe_key = ?", [key], limit=1))
         return self._send(rows[0]) if rows else None
 
     def set_send_outcome(
@@ -257,7 +260,8 @@ class Store:
         error_description: str | None = None,
     ) -> None:
         with self.atomic():
-            self.db["sends"].update(
+            self._update(
+                "sends",
                 send_id,
                 {
                     "outcome": outcome.value,
@@ -268,7 +272,7 @@ class Store:
 
     def set_parent_ts(self, send_id: int, parent_ts: str) -> None:
         with self.atomic():
-            self.db["sends"].update(send_id, {"parent_ts": parent_ts})
+            self._update("sends", send_id, {"parent_ts": parent_ts})
 
     def touch_send(self, send_ids: Sequence[int], now: datetime) -> None:
         with self.atomic():
@@ -276,19 +280,19 @@ class Store:
                 self._update("sends", send_id, {"last_checked_at": ts(now)})
 
     def recent_sends(self, limit: int = 10) -> list[Send]:
-        rows = self.db["sends"].rows_where(order_by="id desc", limit=limit)
+        rows = self._select("sends", order_by="id desc", limit=limit)
         return [self._send(row) for row in rows]
 
     def sends_since(self, since: datetime | None = None) -> Iterator[Send]:
         if since is None:
-            rows = self.db["sends"].rows_where(order_by="id")
+            rows = self._select("sends", order_by="id")
         else:
-            rows = self.db["sends"].rows_where("created_at >= ?", [ts(since)], order_by="id")
+            rows = self._select("sends", "created_at >= ?", [ts(since)], order_by="id")
         for row in rows:
             yield self._send(row)
 
     def send_messages(self, send_id: int) -> list[StoredMessage]:
-        rows = self.db["messages"].rows_where("send_id = ?", [send_id], order_by="id")
+        rows = self._select("messages", "send_id = ?", [send_id], order_by="id")
         return [self._message(row) for row in rows]
 
     def status_counts(self, send_id: int) -> dict[DeliveryStatus, int]:
@@ -306,8 +310,12 @@ class Store:
     def find_message(self, token: str) -> StoredMessage | None:
         """A message by BSG id or by reference."""
         rows = list(
-            self.db["messages"].rows_where(
-                "bsg_id = ? OR reference = ?", [token, token], order_by="id desc", limit=1
+            self._select(
+                "messages",
+                "bsg_id = ? OR reference = ?",
+                [token, token],
+                order_by="id desc",
+                limit=1,
             )
         )
         return self._message(rows[0]) if rows else None
@@ -326,7 +334,8 @@ class Store:
     ) -> None:
         """BSG took the message: it has an id and joins the poller's schedule."""
         with self.atomic():
-            self.db["messages"].update(
+            self._update(
+                "messages",
                 message_id,
                 {
                     "bsg_id": bsg_id,
@@ -352,7 +361,8 @@ class Store:
     ) -> None:
         """BSG refused the message (or never took it): final, never polled."""
         with self.atomic():
-            self.db["messages"].update(
+            self._update(
+                "messages",
                 message_id,
                 {
                     "status": status.value,
@@ -431,8 +441,13 @@ class Store:
             if sms_changed:
                 update["sms_status"] = sms.status.value
         if not (viber_changed or sms_changed):
-            # A single statement is atomic by itself; most polls see nothing new.
-            self._update("messages", message.id, update)
+            # Most polls see nothing new: one statement, no savepoint inside the sweep's
+            # transaction (outside one, still committed like every other write).
+            if self.db.conn.in_transaction:
+                self._update("messages", message.id, update)
+            else:
+                with self.atomic():
+                    self._update("messages", message.id, update)
             return []
         update["last_change_at"] = ts(now)
         with self.atomic():
@@ -480,7 +495,7 @@ class Store:
             self._update("messages", message_id, {"next_poll_at": ts(next_poll_at)})
 
     def history(self, message_id: int) -> list[StatusEvent]:
-        rows = self.db["status_events"].rows_where("message_id = ?", [message_id], order_by="id")
+        rows = self._select("status_events", "message_id = ?", [message_id], order_by="id")
         return [StatusEvent.model_validate(row) for row in rows]
 
     def messages(
@@ -500,12 +515,10 @@ class Store:
             params.append(ts(since))
         clause = " AND ".join(where) or None
         if latest:
-            newest = self.db["messages"].rows_where(
-                clause, params, order_by="id desc", limit=latest
-            )
+            newest = self._select("messages", clause, params, order_by="id desc", limit=latest)
             rows = reversed(list(newest))
         else:
-            rows = self.db["messages"].rows_where(clause, params, order_by="id")
+            rows = self._select("messages", clause, params, order_by="id")
         for row in rows:
             yield self._message(row)
 
@@ -572,14 +585,19 @@ class Store:
         return _parse_dt(row[0]) if row else None
 
     def pending_outbox(self, limit: int = 500) -> list[OutboxItem]:
-        """Every pending post in id order (the worker keeps per-channel order from this)."""
-        rows = self.db.query(
-            "SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?", [limit]
+        """The next post of each lane, in id order: the oldest pending row per channel (posts
+        in a channel go in order) and every pending private answer (they need no order)."""
+        rows = self._select(
+            "outbox",
+            "state = 'pending' AND (kind = 'ephemeral' OR id IN ("
+            "SELECT min(id) FROM outbox WHERE state = 'pending' AND kind != 'ephemeral' "
+            "GROUP BY channel_id))",
+            limit=limit,
         )
         return [self._outbox(row) for row in rows]
 
     def get_outbox(self, item_id: int) -> OutboxItem:
-        return self._outbox(self.db["outbox"].get(item_id))
+        return self._outbox(self._get("outbox", item_id))
 
     def outbox_attempt(self, item_id: int) -> None:
         """Mark a post as under way before it is made, so a crash mid-post is known on restart."""
@@ -590,7 +608,8 @@ class Store:
 
     def outbox_done(self, item_id: int, posted_ts: str | None) -> None:
         with self.atomic():
-            self.db["outbox"].update(
+            self._update(
+                "outbox",
                 item_id,
                 {"state": "done", "posted_ts": posted_ts, "last_error": None, "in_flight": 0},
             )
@@ -598,31 +617,29 @@ class Store:
     def outbox_retry_later(self, item_id: int, *, at: datetime, error: str) -> None:
         """Slack answered (not ok): the post certainly did not land; try again at `at`."""
         with self.atomic():
-            self.db["outbox"].update(
-                item_id, {"next_attempt_at": ts(at), "last_error": error, "in_flight": 0}
+            self._update(
+                "outbox", item_id, {"next_attempt_at": ts(at), "last_error": error, "in_flight": 0}
             )
 
     def outbox_uncertain(self, item_id: int, *, at: datetime, error: str) -> None:
         """No answer from Slack: the post may have landed; look for it before posting again."""
         with self.atomic():
-            self.db["outbox"].update(
-                item_id, {"next_attempt_at": ts(at), "last_error": error, "in_flight": 1}
+            self._update(
+                "outbox", item_id, {"next_attempt_at": ts(at), "last_error": error, "in_flight": 1}
             )
 
     def outbox_dead(self, item_id: int, error: str) -> None:
         with self.atomic():
-            self.db["outbox"].update(
-                item_id, {"state": "dead", "last_error": error, "in_flight": 0}
-            )
+            self._update("outbox", item_id, {"state": "dead", "last_error": error, "in_flight": 0})
 
     def outbox_depth(self) -> int:
         return self.db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
 
     def outbox_items(self, send_id: int | None = None) -> list[OutboxItem]:
         if send_id is None:
-            rows = self.db["outbox"].rows_where(order_by="id")
+            rows = self._select("outbox", order_by="id")
         else:
-            rows = self.db["outbox"].rows_where("send_id = ?", [send_id], order_by="id")
+            rows = self._select("outbox", "send_id = ?", [send_id], order_by="id")
         return [self._outbox(row) for row in rows]
 
     # ------------------------------------------------------------ audit & quota
@@ -640,7 +657,8 @@ class Store:
         detail: dict[str, Any] | None = None,
     ) -> None:
         with self.atomic():
-            self.db["audit"].insert(
+            self._insert(
+                "audit",
                 {
                     "at": ts(now),
                     "team_id": team_id,
@@ -650,11 +668,11 @@ class Store:
                     "outcome": outcome,
                     "detail": json.dumps(detail or {}, default=str),
                     "send_id": send_id,
-                }
+                },
             )
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        rows = self.db["audit"].rows_where(order_by="id desc", limit=limit)
+        rows = self._select("audit", order_by="id desc", limit=limit)
         return [dict(row, detail=json.loads(row["detail"] or "{}")) for row in rows]
 
     def recipients_sent_by(self, user_id: str, since: datetime) -> int:
@@ -684,7 +702,8 @@ class Store:
         last_error: str | None,
     ) -> None:
         with self.atomic():
-            self.db["sweeps"].insert(
+            self._insert(
+                "sweeps",
                 {
                     "started_at": ts(started_at),
                     "finished_at": ts(finished_at),
@@ -692,13 +711,13 @@ class Store:
                     "changed": changed,
                     "errors": errors,
                     "last_error": last_error,
-                }
+                },
             )
             # Keep the table small: the last thousand sweeps are plenty for health.
             self.db.execute("DELETE FROM sweeps WHERE id <= (SELECT max(id) FROM sweeps) - 1000")
 
     def recent_sweeps(self, limit: int = 10) -> list[SweepRecord]:
-        rows = self.db["sweeps"].rows_where(order_by="id desc", limit=limit)
+        rows = self._select("sweeps", order_by="id desc", limit=limit)
         return [
             SweepRecord(
                 started_at=datetime.fromisoformat(row["started_at"]),
@@ -755,6 +774,33 @@ class Store:
     def _insert(self, table: str, row: dict[str, Any]) -> int:
         cursor = self.db.execute(_insert_sql(table, tuple(row)), list(row.values()))
         return cursor.lastrowid or 0
+
+    def _insert_many(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            columns = tuple(rows[0])
+            self.db.conn.executemany(
+                _insert_sql(table, columns), [[row[c] for c in columns] for row in rows]
+            )
+
+    def _select(
+        self,
+        table: str,
+        where: str | None = None,
+        params: Sequence[Any] = (),
+        *,
+        order_by: str = "id",
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows as dicts, in plain SQL (sqlite-utils re-reads the schema on every call)."""
+        sql = f"SELECT * FROM [{table}]"
+        if where:
+            sql += f" WHERE {where}"
+        sql += f" ORDER BY {order_by}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        cursor = self.db.execute(sql, list(params))
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     @staticmethod
     def _send(row: dict[str, Any]) -> Send:
