@@ -69,6 +69,7 @@ class ViberBot:
             base_url=settings.bsg_api_url,
             timeout=settings.bsg_timeout,
             batch_size=settings.bsg_batch_size,
+            create_concurrency=settings.bsg_create_concurrency,
             retries=settings.bsg_retries,
             transport=bsg_transport,
         )

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     max_recipients: PositiveInt = Field(100, validation_alias="VIBER_BOT_MAX_RECIPIENTS")
     daily_quota: PositiveInt | None = Field(None, validation_alias="VIBER_BOT_DAILY_QUOTA")
     bsg_batch_size: int = Field(50, ge=1, le=1000, validation_alias="VIBER_BOT_BSG_BATCH_SIZE")
+    bsg_create_concurrency: int = Field(
+        4, ge=1, le=32, validation_alias="VIBER_BOT_BSG_CREATE_CONCURRENCY"
+    )
     bsg_timeout: PositiveFloat = Field(10.0, validation_alias="VIBER_BOT_BSG_TIMEOUT")
     bsg_retries: int = Field(3, ge=0, le=10, validation_alias="VIBER_BOT_BSG_RETRIES")
     slack_post_interval: float = Field(1.0, ge=0, validation_alias="VIBER_BOT_SLACK_POST_INTERVAL")
