@@ -426,3 +426,27 @@ def url_verification(
         }
     ).encode()
     return _signed(secret, body, timestamp, JSON, wrong_signature)
+
+
+# The contract's modal: block id -> element type (block_id == action_id).
+MODAL_ELEMENTS = {
+    "recipients": "plain_text_input",
+    "text": "plain_text_input",
+    "sender": "plain_text_input",
+    "image_url": "url_text_input",
+    "button_caption": "plain_text_input",
+    "button_url": "url_text_input",
+    "sms_text": "plain_text_input",
+    "sms_sender": "plain_text_input",
+    "validity": "number_input",
+    "send_at": "datetimepicker",
+    "promotional": "checkboxes",
+}
+
+
+def modal_values(fields: Mapping[str, Any], *, sender: str = "Acme") -> dict[str, Any]:
+    """State of the send modal by block id; `sender` stands pre-filled as in the real modal."""
+    values = {"sender": state_value("plain_text_input", sender)}
+    for name, value in fields.items():
+        values[name] = state_value(MODAL_ELEMENTS[name], value)
+    return values

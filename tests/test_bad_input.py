@@ -43,7 +43,7 @@ from tests.conftest import (
     RunningBot,
     start_bot,
 )
-from tests.slack_requests import state_value
+from tests.slack_requests import modal_values
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -61,20 +61,6 @@ BAD_URLS = {
 }
 BUTTON = {"button_caption": "Track", "button_url": "https://example.com/track"}
 IMAGE = "https://example.com/picture.png"
-
-KINDS = {
-    "recipients": "plain_text_input",
-    "text": "plain_text_input",
-    "sender": "plain_text_input",
-    "image_url": "url_text_input",
-    "button_caption": "plain_text_input",
-    "button_url": "url_text_input",
-    "sms_text": "plain_text_input",
-    "sms_sender": "plain_text_input",
-    "validity": "number_input",
-    "send_at": "datetimepicker",
-    "promotional": "checkboxes",
-}
 
 
 def bot_settings(tmp: Any, bsg: BsgSimulator, slack: SlackStandIn, **overrides: Any) -> Settings:
@@ -145,14 +131,6 @@ async def bot(
     await running.stop()
     await slack.stop()
     await bsg.stop()
-
-
-def modal_values(fields: dict[str, Any]) -> dict[str, Any]:
-    """Modal state for the contract's blocks; `sender` defaults to the pre-filled value."""
-    values = {"sender": state_value("plain_text_input", "Acme")}
-    for name, value in fields.items():
-        values[name] = state_value(KINDS[name], value)
-    return values
 
 
 async def submit(bot: RunningBot, fields: dict[str, Any], **extra: Any):

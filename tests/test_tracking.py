@@ -5,33 +5,12 @@ from __future__ import annotations
 import json
 
 from bot.models import DeliveryStatus
-from tests.slack_requests import state_value
-
-
-def modal_values(**fields):
-    """Modal state for the contract's blocks; fields not given are left empty."""
-    kinds = {
-        "recipients": "plain_text_input",
-        "text": "plain_text_input",
-        "sender": "plain_text_input",
-        "image_url": "url_text_input",
-        "button_caption": "plain_text_input",
-        "button_url": "url_text_input",
-        "sms_text": "plain_text_input",
-        "sms_sender": "plain_text_input",
-        "validity": "number_input",
-        "send_at": "datetimepicker",
-        "promotional": "checkboxes",
-    }
-    values = {"sender": state_value("plain_text_input", "Acme")}
-    for name, value in fields.items():
-        values[name] = state_value(kinds[name], value)
-    return values
+from tests.slack_requests import modal_values
 
 
 async def submit_modal(app, **fields):
     return await app.submit(
-        modal_values(**fields), private_metadata=json.dumps({"channel_id": "C123"})
+        modal_values(fields), private_metadata=json.dumps({"channel_id": "C123"})
     )
 
 
