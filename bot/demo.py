@@ -39,7 +39,7 @@ from bot.logs import configure_logging
 from bot.phones import mask
 from bot.settings import Settings, load_settings
 from bot.simulator import BsgSimulator
-from bot.slack_signing import SignedRequest, slash_command, view_submission
+from bot.slack_signing import SlackRequest, slash_command, view_submission
 from bot.slack_standin import SlackStandIn, render_text
 
 # Who does what in the demo's workspace. The tokens are plainly not real ones.
@@ -418,7 +418,7 @@ class Workspace:
     secret: str
     console: Console
 
-    async def _post(self, request: SignedRequest) -> httpx.Response:
+    async def _post(self, request: SlackRequest) -> httpx.Response:
         response = await self.http.post(
             "/slack/events", content=request.body, headers=request.headers
         )
