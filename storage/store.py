@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -119,6 +119,20 @@ def _update_sql(table: str, columns: tuple[str, ...]) -> str:
 def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
     names = ", ".join(f"[{name}]" for name in columns)
     return f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' for _ in columns)})"
+
+
+def _message_filter(
+    status: DeliveryStatus | None, since: datetime | None
+) -> tuple[str | None, list[Any]]:
+    """The WHERE clause (or None) and parameters for listing messages."""
+    where, params = [], []
+    if status is not None:
+        where.append("status = ?")
+        params.append(status.value)
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(ts(since))
+    return (" AND ".join(where) or None), params
 
 
 def _parse_dt(value: str | None) -> datetime | None:
@@ -285,9 +299,9 @@ class Store:
 
     def sends_since(self, since: datetime | None = None) -> Iterator[Send]:
         if since is None:
-            rows = self._select("sends", order_by="id")
+            rows = self._stream("sends", order_by="id")
         else:
-            rows = self._select("sends", "created_at >= ?", [ts(since)], order_by="id")
+            rows = self._stream("sends", "created_at >= ?", [ts(since)], order_by="id")
         for row in rows:
             yield self._send(row)
 
@@ -506,33 +520,20 @@ class Store:
         latest: int | None = None,
     ) -> Iterator[StoredMessage]:
         """Messages in id order; with `latest`, only the newest that many (still in id order)."""
-        where, params = [], []
-        if status is not None:
-            where.append("status = ?")
-            params.append(status.value)
-        if since is not None:
-            where.append("created_at >= ?")
-            params.append(ts(since))
-        clause = " AND ".join(where) or None
+        clause, params = _message_filter(status, since)
         if latest:
             newest = self._select("messages", clause, params, order_by="id desc", limit=latest)
-            rows = reversed(list(newest))
+            rows: Iterable[dict[str, Any]] = reversed(newest)
         else:
-            rows = self._select("messages", clause, params, order_by="id")
+            rows = self._stream("messages", clause, params, order_by="id")
         for row in rows:
             yield self._message(row)
 
     def count_messages(
         self, *, status: DeliveryStatus | None = None, since: datetime | None = None
     ) -> int:
-        where, params = [], []
-        if status is not None:
-            where.append("status = ?")
-            params.append(status.value)
-        if since is not None:
-            where.append("created_at >= ?")
-            params.append(ts(since))
-        return self.db["messages"].count_where(" AND ".join(where) or "1", params)
+        clause, params = _message_filter(status, since)
+        return self.db["messages"].count_where(clause or "1", params)
 
     # ------------------------------------------------------------ outbox
 
@@ -792,6 +793,18 @@ class Store:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Rows as dicts, in plain SQL (sqlite-utils re-reads the schema on every call)."""
+        return list(self._stream(table, where, params, order_by=order_by, limit=limit))
+
+    def _stream(
+        self,
+        table: str,
+        where: str | None = None,
+        params: Sequence[Any] = (),
+        *,
+        order_by: str = "id",
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Like _select, one row at a time (exports of every message stay small in memory)."""
         sql = f"SELECT * FROM [{table}]"
         if where:
             sql += f" WHERE {where}"
@@ -800,7 +813,8 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         cursor = self.db.execute(sql, list(params))
         names = [c[0] for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
 
     @staticmethod
     def _send(row: dict[str, Any]) -> Send:
