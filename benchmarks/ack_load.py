@@ -81,8 +81,8 @@ def _fakes_main(conn: Connection, options: dict[str, Any]) -> None:
 
 
 async def _fakes(conn: Connection, options: dict[str, Any]) -> None:
-    from bot.simulator import BsgSimulator
-    from bot.slack_standin import SlackStandIn
+    from bot.devtools.simulator import BsgSimulator
+    from bot.devtools.slack_standin import SlackStandIn
 
     simulator = BsgSimulator(
         api_key=API_KEY,

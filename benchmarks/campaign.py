@@ -45,7 +45,7 @@ DIGITS = "8250"  # read at 2 s, delivered at 5 s, sent forever, read at 30 s (si
 
 def create_concurrency() -> int:
     """Creates the app's BSG client has under way at once (BsgClient's default)."""
-    from bot.bsg import BsgClient
+    from bot.bsg.client import BsgClient
 
     return int(inspect.signature(BsgClient).parameters["create_concurrency"].default)
 

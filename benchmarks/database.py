@@ -169,7 +169,7 @@ def query_plan(conn: sqlite3.Connection, sql: str) -> list[str]:
 
 
 def measure(rows: int, due: int, workdir: Path, repeat: int = 7) -> dict[str, object]:
-    from bot.poller import SWEEP_LIMIT
+    from bot.tracking.poller import SWEEP_LIMIT
     from storage.store import Store
 
     now = datetime.now(UTC)

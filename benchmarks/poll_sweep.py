@@ -66,7 +66,7 @@ def _simulator_main(conn: Connection, get_delay: float) -> None:
 
 
 async def _simulate(conn: Connection, get_delay: float) -> None:
-    from bot.simulator import BsgSimulator
+    from bot.devtools.simulator import BsgSimulator
 
     simulator = BsgSimulator(api_key=API_KEY, balance=10**9, lifecycles=LIFECYCLES)
     simulator.get_delay = get_delay

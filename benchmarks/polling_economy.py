@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from benchmarks import print_metrics, print_table, verdict
-from bot.models import DeliveryStatus
-from bot.schedule import PollPolicy, judge
+from bot.domain.models import DeliveryStatus
+from bot.domain.policy import PollPolicy, judge
 from bot.settings import Settings
 
 GETS_TARGET = 60

@@ -19,17 +19,17 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 import commands
-from bot.bsg import BsgClient
+from bot.bsg.client import BsgClient
 from bot.clock import Clock, utcnow
-from bot.home import HomeService
+from bot.domain.policy import PollPolicy
 from bot.metrics import Metrics
-from bot.notifier import Notifier
-from bot.outbox import OutboxWorker
-from bot.poller import Poller
-from bot.schedule import PollPolicy
-from bot.sending import SendService
 from bot.services import Services
 from bot.settings import Settings
+from bot.slack.home import HomeService
+from bot.slack.notifier import Notifier
+from bot.slack.outbox import OutboxWorker
+from bot.tracking.poller import Poller
+from bot.tracking.sending import SendService
 from storage.store import Store
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from bot.errors import ConfigurationError, InputError, StorageError
+from bot.domain.errors import ConfigurationError, InputError, StorageError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -34,7 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_simulate_bsg(args: argparse.Namespace) -> int:
     import logging
 
-    from bot.simulator import serve_forever
+    from bot.devtools.simulator import serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     serve_forever(
@@ -49,7 +49,7 @@ def cmd_simulate_bsg(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.devtools.demo import run_demo
 
     return run_demo(keep_db=args.keep_db, fast=not args.slow)
 
@@ -88,14 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8080)
     sim.add_argument(
-        "--lifecycles", help="YAML file of lifecycles (see bot/lifecycles.example.yaml)"
+        "--lifecycles", help="YAML file of lifecycles (see bot/devtools/lifecycles.example.yaml)"
     )
     sim.add_argument("--time-scale", type=float, default=1.0, help="0.1 runs lifecycles 10x faster")
     sim.add_argument("--shape", choices=["result", "array"], default="result")
     sim.add_argument("--quirky", action="store_true", help="mix BSG's published quirky shapes")
     sim.set_defaults(handler=cmd_simulate_bsg)
 
-    from bot import operator_cli
+    from bot.ops import operator_cli
 
     operator_cli.add_commands(sub)
     return parser

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.bsg import BsgClient
+from bot.bsg.client import BsgClient
 from bot.clock import Clock
-from bot.home import HomeService
 from bot.metrics import Metrics
-from bot.sending import SendService
 from bot.settings import Settings
+from bot.slack.home import HomeService
+from bot.tracking.sending import SendService
 from storage.store import Store
 
 

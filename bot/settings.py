@@ -18,7 +18,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.errors import ConfigurationError
+from bot.domain.errors import ConfigurationError
 
 CommaList = Annotated[frozenset[str], NoDecode]
 

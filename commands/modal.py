@@ -8,11 +8,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.blocks import modal_channel
-from bot.compose import ComposeErrors, Draft, compose
-from bot.errors import AccessDenied
-from bot.sending import Origin
+from bot.domain.errors import AccessDenied
 from bot.services import Services
+from bot.slack.compose import ComposeErrors, Draft, compose
+from bot.slack.render.blocks import modal_channel
+from bot.tracking.sending import Origin
 from storage.store import DuplicateSubmission
 
 log = logging.getLogger(__name__)

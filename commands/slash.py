@@ -8,13 +8,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks import escape, send_modal, status_answer, usage_text
-from bot.compose import ComposeErrors, Draft, compose
-from bot.errors import AccessDenied, BsgError, BsgNotFound, BsgRefused, explain_bsg_code
-from bot.models import MessageStatus
-from bot.phones import mask
-from bot.sending import Origin
+from bot.domain.errors import AccessDenied, BsgError, BsgNotFound, BsgRefused, explain_bsg_code
+from bot.domain.models import MessageStatus
+from bot.domain.phones import mask
 from bot.services import Services
+from bot.slack.compose import ComposeErrors, Draft, compose
+from bot.slack.render.blocks import escape, send_modal, status_answer, usage_text
+from bot.tracking.sending import Origin
 from commands.parsing import parse_slash
 from storage.store import DuplicateSubmission
 

@@ -16,8 +16,8 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.db import NotFoundError
 
-from bot.errors import StorageError
-from bot.models import (
+from bot.domain.errors import StorageError
+from bot.domain.models import (
     Channel,
     DeliveryStatus,
     MessageStatus,

@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 
 from bot.app import ViberBot
+from bot.devtools.simulator import BsgSimulator
+from bot.devtools.slack_standin import SlackStandIn
 from bot.settings import Settings, load_settings
-from bot.simulator import BsgSimulator
-from bot.slack_standin import SlackStandIn
 from tests import slack_requests
 
 BOT_TOKEN = "xoxb-test-bot-token-0123456789"

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from bot.slack_signing import (  # noqa: F401  (the tests import these from here)
+from bot.devtools.slack_requests import (  # noqa: F401  (the tests import these from here)
     FORM,
     JSON,
     STALE_AFTER,
@@ -32,7 +32,7 @@ from bot.slack_signing import (  # noqa: F401  (the tests import these from here
     view_submission,
     view_values,
 )
-from bot.slack_standin import APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
+from bot.devtools.slack_standin import APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
 
 _sequence = itertools.count(1)
 

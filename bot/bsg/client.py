@@ -1,0 +1,955 @@
+"""The async BSG REST client: builds BSG's request bodies and parses every published answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Annotated, Any, Self, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+import httpx
+import yarl
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+)
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from bot.domain.errors import BsgNotFound, BsgProtocolError, BsgRefused, BsgUnavailable
+from bot.domain.models import (
+    Balance,
+    BsgErrorInfo,
+    CountryPrice,
+    CreateRequest,
+    CreateResult,
+    DeliveryStatus,
+    MessageContent,
+    MessageStatus,
+    PricePreview,
+    Recipient,
+    RecipientOutcome,
+    SmsStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+NOT_FOUND = 40
+INVALID_PARAMETERS = 7
+INVALID_KEY = 1
+_BODY_SNIPPET = 200
+
+# ---------------------------------------------------------------- request bodies
+
+
+def _bsg_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        # A naive send time is taken as UTC, the zone BSG expects.
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_create_body(
+    content: MessageContent, recipients: Sequence[Recipient], tariff: int = 0
+) -> dict[str, Any]:
+    """BSG's `/viber/create` body for one batch; unset options are left out so defaults apply."""
+    message: dict[str, Any] = {
+        "to": [{"msisdn": r.msisdn, "reference": r.reference} for r in recipients],
+        "text": content.text,
+        "alpha_name": content.sender,
+        "is_promotional": content.promotional,
+    }
+    if content.send_at is not None:
+        message["scheduledDatetime"] = _bsg_time(content.send_at)
+    viber: dict[str, Any] = {}
+    if content.image_url is not None:
+        viber["img"] = content.image_url
+    if content.button_caption is not None:
+        viber["caption"] = content.button_caption
+    if content.button_url is not None:
+        viber["action"] = content.button_url
+    if content.sms is not None:
+        viber["alt_route"] = {"originator": content.sms.originator, "text": content.sms.text}
+    if viber:
+        message["options"] = {"viber": viber}
+    body: dict[str, Any] = {}
+    if content.validity is not None:
+        body["validity"] = content.validity
+    body["tariff"] = tariff
+    body["messages"] = [message]
+    return body
+
+
+# ---------------------------------------------------------------- loose answers
+
+
+def _code(value: object) -> int:
+    """BSG's `error` field: 0, "0", absent/null/"" all mean no error."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        raise ValueError("error code is a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        value = value.strip() or "0"
+    try:
+        code = Decimal(value)  # type: ignore[arg-type]
+        if code == code.to_integral_value():
+            return int(code)
+    except (ArithmeticError, TypeError, ValueError):
+        pass
+    # Words or fractions: an answer nobody published.
+    raise ValueError(f"error code {str(value)[:20]!r} is not a whole number")
+
+
+def _money(value: object) -> object:
+    """Prices come as numbers or strings; anything unreadable is treated as unknown."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return None
+    try:
+        amount = Decimal(str(value)) if isinstance(value, float) else Decimal(value)  # type: ignore[arg-type]
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def _time(value: object) -> datetime | None:
+    """`YYYY-MM-DD HH:MM:SS` (no zone: UTC) or ISO 8601; zero or unreadable times are unknown."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text or text.startswith("0000"):
+            return None
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _entries(value: object) -> object:
+    """A list of objects; null means none and a lone object means one."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, dict)]
+    return value
+
+
+def _text(value: object) -> object:
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+_Code = Annotated[int, BeforeValidator(_code)]
+_Money = Annotated[Decimal | None, BeforeValidator(_money)]
+_Time = Annotated[datetime | None, BeforeValidator(_time)]
+_Text = Annotated[str | None, BeforeValidator(_text)]
+_DESCRIPTION = AliasChoices("errorDescription", "error_description", "description", "message")
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, frozen=True)
+
+
+class _CreateEntry(_Loose):
+    error: _Code = 0
+    description: str | None = Field(None, validation_alias=_DESCRIPTION)
+    reference: _Text = None
+    id: _Text = None
+    price: _Money = None
+    currency: _Text = None
+
+
+class _CreateAnswer(_Loose):
+    """`{"result": [...], "total_price", "currency"}`."""
+
+    result: list[_CreateEntry]
+    total_price: _Money = Field(None, validation_alias=AliasChoices("total_price", "totalprice"))
+    currency: _Text = None
+
+
+class _CreateMessageAnswer(_Loose):
+    """One item of `[{"error": "0", "messages": [...]}]`."""
+
+    error: _Code = 0
+    description: str | None = Field(None, validation_alias=_DESCRIPTION)
+    messages: Annotated[list[_CreateEntry], BeforeValidator(_entries)] = []
+    total_price: _Money = Field(None, validation_alias=AliasChoices("total_price", "totalprice"))
+    currency: _Text = None
+
+
+class _SmsRoute(_Loose):
+    """An `alt_route` or `alt_route_messages` entry."""
+
+    channel: _Text = None
+    id: _Text = None
+    status: _Text = None
+    price: _Money = None
+    currency: _Text = None
+    time_in: _Time = None
+    time_sent: _Time = None
+    time_dr: _Time = None
+
+
+_Routes = Annotated[list[_SmsRoute], BeforeValidator(_entries)]
+
+
+class _StatusAnswer(_Loose):
+    id: _Text = None
+    msisdn: _Text = None
+    reference: _Text = None
+    status: _Text = None
+    price: _Money = Field(None, validation_alias=AliasChoices("price", "total_price"))
+    currency: _Text = None
+    time_in: _Time = None
+    time_sent: _Time = None
+    time_dr: _Time = None
+    alt_route: _Routes = []
+    alt_route_messages: _Routes = []
+
+
+class _BalanceAnswer(_Loose):
+    amount: _Money = Field(None, validation_alias=AliasChoices("amount", "balance"))
+    currency: _Text = None
+    limit: _Money = Field(None, validation_alias=AliasChoices("limit", "credit_limit"))
+
+
+class _PriceAnswer(_Loose):
+    total_price: _Money = Field(None, validation_alias=AliasChoices("totalprice", "total_price"))
+    currency: _Text = None
+
+
+class _CountryPriceAnswer(_Loose):
+    type: _Text = None
+    country: _Text = None
+    country_name: _Text = None
+    mcc: _Text = None
+    mnc: _Text = None
+    price: _Money = None
+    currency: _Text = None
+
+
+class _PricesAnswer(_Loose):
+    prices: Annotated[list[_CountryPriceAnswer], BeforeValidator(_entries)]
+
+
+def _latest(routes: list[_SmsRoute]) -> _SmsRoute | None:
+    """The newest entry: latest time if any is given, else the last one listed."""
+    if not routes:
+        return None
+    floor = datetime.min.replace(tzinfo=UTC)
+    return max(
+        enumerate(routes),
+        key=lambda item: (max(item[1].time_dr or floor, item[1].time_in or floor), item[0]),
+    )[1]
+
+
+def _is_sms(route: _SmsRoute) -> bool:
+    return route.channel is None or route.channel.lower() == "sms"
+
+
+def _sms_status(answer: _StatusAnswer) -> SmsStatus | None:
+    """`alt_route` and `alt_route_messages` merged; the detailed entry wins where both speak."""
+    route = _latest([r for r in answer.alt_route if _is_sms(r)])
+    detail = _latest([r for r in answer.alt_route_messages if _is_sms(r)])
+    if detail is None:
+        detail, route = route, None
+    if detail is None:
+        return None
+    if route is not None and route.id and detail.id and route.id != detail.id:
+        # Two different SMS: the detailed list is the one that tells the story.
+        route = None
+
+    def pick(field: str) -> Any:
+        value = getattr(detail, field)
+        if value is None and route is not None:
+            value = getattr(route, field)
+        return value
+
+    raw = pick("status")
+    return SmsStatus(
+        bsg_id=pick("id"),
+        status=DeliveryStatus.parse(raw),
+        raw_status=raw,
+        price=pick("price"),
+        currency=pick("currency"),
+        time_in=pick("time_in"),
+        time_sent=pick("time_sent"),
+        time_dr=pick("time_dr"),
+    )
+
+
+def _flatten_errors(errors: object) -> str:
+    """Laravel's `{"field": ["problem", ...]}` as one line."""
+    if isinstance(errors, dict):
+        parts = []
+        for field, problems in errors.items():
+            if isinstance(problems, list):
+                problems = "; ".join(str(p) for p in problems)
+            parts.append(f"{field}: {problems}")
+        return "; ".join(parts)
+    if isinstance(errors, list):
+        return "; ".join(str(e) for e in errors)
+    return str(errors) if errors else ""
+
+
+def _is_bsg_code(value: object) -> bool:
+    # BSG codes are small; HTTP-style codes (401, 500) in a `code` field are not BSG's.
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 100
+
+
+def _retry_after(value: str | None) -> float | None:
+    """`Retry-After` in seconds or as an HTTP date."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+class _Transient(Exception):
+    """A failure worth retrying: timeout, connection error, HTTP 429 or 5xx."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(reason)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+_NOT_JSON = object()
+
+
+# ---------------------------------------------------------------- the transport
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """httpx's transport seam over aiohttp's client.
+
+    httpcore's pool scans every connection for every request; at the poller's concurrency
+    that costs several milliseconds of CPU per call, aiohttp's pool a tenth of it.
+    Bodies are read whole (BSG's answers are small); httpx still decodes and times out.
+    """
+
+    def __init__(self, *, max_connections: int = 100) -> None:
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+
+    def _open(self) -> aiohttp.ClientSession:
+        # Made on first use: an aiohttp session belongs to the running event loop.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                auto_decompress=False,  # httpx decodes, as with its own transport
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._session
+
+    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
+        given = request.extensions.get("timeout", {})
+        key = tuple(given.get(name) for name in ("connect", "read", "pool"))
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            connect, read, pool = key
+            acquire = None if connect is None or pool is None else connect + pool
+            timeout = aiohttp.ClientTimeout(connect=acquire, sock_connect=connect, sock_read=read)
+            self._timeouts[key] = timeout
+        return timeout
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._open()
+        body = await request.aread()
+        try:
+            async with session.request(
+                request.method,
+                yarl.URL(str(request.url), encoded=True),
+                headers=[
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
+                ],
+                data=body or None,
+                timeout=self._timeout(request),
+                allow_redirects=False,
+            ) as answer:
+                content = await answer.read()
+        except aiohttp.ConnectionTimeoutError as error:
+            raise httpx.ConnectTimeout(str(error) or "connect timeout", request=request) from error
+        except TimeoutError as error:
+            raise httpx.ReadTimeout(str(error) or "read timeout", request=request) from error
+        except aiohttp.ClientConnectorError as error:
+            raise httpx.ConnectError(str(error), request=request) from error
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as error:
+            raise httpx.RemoteProtocolError(str(error), request=request) from error
+        except aiohttp.ClientResponseError as error:
+            raise httpx.RemoteProtocolError(str(error), request=request) from error
+        except (aiohttp.ClientConnectionError, OSError) as error:
+            raise httpx.ReadError(str(error) or type(error).__name__, request=request) from error
+        except aiohttp.ClientError as error:
+            raise httpx.TransportError(str(error), request=request) from error
+        return httpx.Response(
+            answer.status,
+            headers=answer.raw_headers,
+            content=content,
+            extensions={"reason_phrase": (answer.reason or "").encode("latin-1", "replace")},
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+# ---------------------------------------------------------------- the client
+
+
+class BsgClient:
+    """One connection pool to BSG's REST API; safe to share between concurrent tasks."""
+
+    def __init__(
+        self,
+        *,
+        api_key: SecretStr,
+        base_url: str,
+        timeout: float = 10.0,
+        batch_size: int = 50,
+        retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff: float = 0.5,
+        backoff_max: float = 10.0,
+        retry_after_max: float = 30.0,
+        create_concurrency: int = 4,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if retries < 0:
+            raise ValueError("retries must not be negative")
+        self._secret = api_key.get_secret_value()
+        self.base_url = base_url.rstrip("/")
+        self.batch_size = batch_size
+        self.retries = retries
+        if create_concurrency < 1:
+            raise ValueError("create_concurrency must be at least 1")
+        # Batches of one create under way at once (each keeps its own same-body retries).
+        self.create_concurrency = create_concurrency
+        self._retry_after_max = retry_after_max
+        self._transport = transport if transport is not None else AiohttpTransport()
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=self._transport,
+            timeout=httpx.Timeout(connect=timeout, read=timeout, write=timeout, pool=timeout),
+            headers={
+                "X-API-KEY": self._secret,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+        )
+        # What the client puts on every request, for `_exchange`.
+        self._headers = self._http.headers
+        self._timeouts = self._http.timeout.as_dict()
+        self._backoff = wait_exponential_jitter(multiplier=backoff, max=backoff_max, jitter=backoff)
+        # A template: tenacity keeps per-call state on the object, so each call uses a copy.
+        self._retrying = AsyncRetrying(
+            stop=stop_after_attempt(retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Transient),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"BsgClient(base_url={self.base_url!r}, batch_size={self.batch_size}, "
+            f"retries={self.retries})"
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------ public calls
+
+    async def create(self, request: CreateRequest) -> CreateResult:
+        """Send in batches; every recipient gets an outcome (accepted, refused or unconfirmed).
+
+        Raises BsgRefused only when BSG refused every batch whole, and BsgProtocolError only
+        when no batch got an answer in any published shape.
+        """
+        outcomes: list[RecipientOutcome] = []
+        request_errors: list[BsgErrorInfo] = []
+        refusals: list[BsgRefused] = []
+        garbled: list[BsgProtocolError] = []
+        total: Decimal | None = None
+        currency: str | None = None
+        recipients = request.recipients
+        batches = [
+            recipients[start : start + self.batch_size]
+            for start in range(0, len(recipients), self.batch_size)
+        ]
+        # Up to `create_concurrency` batches are under way at once; their answers are read
+        # in batch order below, so outcomes come out as if the batches had gone one by one.
+        limit = asyncio.Semaphore(self.create_concurrency)
+
+        async def post(batch: Sequence[Recipient]) -> Any:
+            async with limit:
+                body = build_create_body(request.content, batch, request.tariff)
+                return await self._call("POST", "/viber/create", body)
+
+        tasks = [asyncio.ensure_future(post(batch)) for batch in batches]
+        try:
+            await asyncio.wait(tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
+        for number, (batch, task) in enumerate(zip(batches, tasks, strict=True), start=1):
+            try:
+                data = task.result()
+                batch_outcomes, batch_total, batch_currency, refusal = self._parse_create(
+                    data, batch
+                )
+            except BsgUnavailable as error:
+                logger.warning(
+                    "BSG create batch %d/%d unconfirmed (%d recipients): %s",
+                    number,
+                    len(batches),
+                    len(batch),
+                    error.reason,
+                )
+                outcomes.extend(
+                    RecipientOutcome(reference=r.reference, unconfirmed=True) for r in batch
+                )
+                continue
+            except BsgRefused as error:
+                refusals.append(error)
+                info = BsgErrorInfo(code=error.code, description=error.description)
+                request_errors.append(info)
+                outcomes.extend(RecipientOutcome(reference=r.reference, error=info) for r in batch)
+                logger.warning(
+                    "BSG refused create batch %d/%d whole: code %d",
+                    number,
+                    len(batches),
+                    error.code,
+                )
+                continue
+            except BsgProtocolError as error:
+                garbled.append(error)
+                outcomes.extend(
+                    RecipientOutcome(reference=r.reference, unconfirmed=True) for r in batch
+                )
+                logger.error("BSG create batch %d/%d: %s", number, len(batches), error)
+                continue
+            if refusal is not None:
+                request_errors.append(refusal)
+            outcomes.extend(batch_outcomes)
+            if batch_total is not None:
+                total = batch_total if total is None else total + batch_total
+            currency = currency or batch_currency
+        if refusals and len(refusals) == len(batches):
+            raise refusals[0]
+        if garbled and len(garbled) == len(batches):
+            raise garbled[0]
+        return CreateResult(
+            outcomes=tuple(outcomes),
+            total_price=total,
+            currency=currency,
+            request_errors=tuple(request_errors),
+        )
+
+    async def status_by_id(self, bsg_id: str) -> MessageStatus:
+        """The message's status by BSG's id; BsgNotFound when BSG has no such message."""
+        return await self._status(f"/viber/{quote(str(bsg_id), safe='')}")
+
+    async def status_by_reference(self, reference: str) -> MessageStatus:
+        """The message's status by our reference; BsgNotFound when BSG has no such message."""
+        return await self._status(f"/viber/reference/{quote(reference, safe='')}")
+
+    async def balance(self) -> Balance:
+        path = "/common/balance"
+        answer = self._validate(_BalanceAnswer, await self._call("GET", path), path)
+        if answer.amount is None:
+            raise self._protocol_error(path, "the balance answer has no amount")
+        return Balance(amount=answer.amount, currency=answer.currency, limit=answer.limit)
+
+    async def price_preview(self, request: CreateRequest) -> PricePreview:
+        """What BSG would charge for the whole request (nothing is sent)."""
+        path = "/viber/price"
+        body = build_create_body(request.content, request.recipients, request.tariff)
+        answer = self._validate(_PriceAnswer, await self._call("POST", path, body), path)
+        if answer.total_price is None:
+            raise self._protocol_error(path, "the price answer has no total price")
+        return PricePreview(total_price=answer.total_price, currency=answer.currency)
+
+    async def prices(self, tariff: int | None = None) -> list[CountryPrice]:
+        """Viber prices per destination, for the account's tariff or the one given."""
+        path = "/viber/prices" if tariff is None else f"/viber/prices/{int(tariff)}"
+        data = await self._call("GET", path)
+        if isinstance(data, list):
+            data = {"prices": data}
+        answer = self._validate(_PricesAnswer, data, path)
+        return [
+            CountryPrice(
+                country=p.country,
+                country_name=p.country_name,
+                mcc=p.mcc,
+                mnc=p.mnc,
+                price=p.price,
+                currency=p.currency,
+            )
+            for p in answer.prices
+            if p.price is not None and (p.type is None or p.type.lower() == "viber")
+        ]
+
+    # ------------------------------------------------------------ parsing
+
+    async def _status(self, path: str) -> MessageStatus:
+        data = await self._call("GET", path, not_found_on_404=True)
+        if not isinstance(data, dict) or not data.keys() & {"status", "id", "reference", "msisdn"}:
+            raise self._protocol_error(path, f"not a status answer: {self._snippet(data)}")
+        answer = self._validate(_StatusAnswer, data, path)
+        return MessageStatus(
+            bsg_id=answer.id,
+            msisdn=answer.msisdn,
+            reference=answer.reference,
+            status=DeliveryStatus.parse(answer.status),
+            raw_status=answer.status,
+            price=answer.price,
+            currency=answer.currency,
+            time_in=answer.time_in,
+            time_sent=answer.time_sent,
+            time_dr=answer.time_dr,
+            sms=_sms_status(answer),
+        )
+
+    def _parse_create(
+        self, data: Any, batch: Sequence[Recipient]
+    ) -> tuple[list[RecipientOutcome], Decimal | None, str | None, BsgErrorInfo | None]:
+        """One batch's answer as outcomes, its total, currency and a whole-message refusal."""
+        path = "/viber/create"
+        refusal: BsgErrorInfo | None = None
+        if isinstance(data, dict) and "result" in data:
+            answer = self._validate(_CreateAnswer, data, path)
+            entries, total, currency = answer.result, answer.total_price, answer.currency
+        elif isinstance(data, list) and data and all(isinstance(item, dict) for item in data):
+            items = [self._validate(_CreateMessageAnswer, item, path) for item in data]
+            entries, total, currency = [], None, None
+            for item in items:
+                if item.error:
+                    if refusal is None:
+                        refusal = self._error_info(item.error, item.description)
+                    continue
+                entries.extend(item.messages)
+                if item.total_price is not None:
+                    total = item.total_price if total is None else total + item.total_price
+                currency = currency or item.currency
+            if refusal is not None and not entries:
+                raise BsgRefused(refusal.code, refusal.description)
+        else:
+            raise self._protocol_error(path, f"not a create answer: {self._snippet(data)}")
+
+        said = {entry.reference: entry for entry in entries if entry.reference}
+        if len(said) < len(entries):
+            logger.warning(
+                "BSG create answer has %d entries without a reference", len(entries) - len(said)
+            )
+        outcomes = []
+        for recipient in batch:
+            entry = said.get(recipient.reference)
+            if entry is None:
+                # Not mentioned: refused with the message if BSG refused one, else unknown.
+                outcomes.append(
+                    RecipientOutcome(
+                        reference=recipient.reference, error=refusal, unconfirmed=refusal is None
+                    )
+                )
+            elif entry.error:
+                outcomes.append(
+                    RecipientOutcome(
+                        reference=recipient.reference,
+                        error=self._error_info(entry.error, entry.description),
+                    )
+                )
+            else:
+                outcomes.append(
+                    RecipientOutcome(
+                        reference=recipient.reference,
+                        bsg_id=entry.id,
+                        price=entry.price,
+                        currency=entry.currency or currency,
+                        # Accepted without an id: only a later look-up by reference can tell.
+                        unconfirmed=entry.id is None,
+                    )
+                )
+        if total is None:
+            priced = [o.price for o in outcomes if o.price is not None]
+            total = sum(priced, Decimal(0)) if priced else None
+        if currency is None:
+            currency = next((o.currency for o in outcomes if o.currency), None)
+        return outcomes, total, currency, refusal
+
+    def _error_info(self, code: int, description: str | None) -> BsgErrorInfo:
+        return BsgErrorInfo(code=code, description=self._scrub(description or ""))
+
+    def _validate(self, model: type[_M], data: Any, path: str) -> _M:
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            problem = error.errors(include_url=False, include_input=False)[0]
+            where = ".".join(str(part) for part in problem.get("loc", ()))
+            raise self._protocol_error(
+                path, f"unexpected answer ({where}: {problem.get('msg')}): {self._snippet(data)}"
+            ) from None
+
+    # ------------------------------------------------------------ transport
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        not_found_on_404: bool = False,
+    ) -> Any:
+        """The answer's JSON once BSG gave one; BSG errors raised as BsgError subclasses."""
+        try:
+            try:
+                # Most calls succeed at once: tenacity's machinery (a third of a status
+                # check's CPU) only starts once the first attempt has failed.
+                response = await self._send(method, path, body)
+            except _Transient as failure:
+                response = await self._retry(failure, method, path, body)
+        except _Transient as error:
+            raise BsgUnavailable(error.reason, retry_after=error.retry_after) from None
+        return self._interpret(response, method, path, not_found_on_404)
+
+    async def _retry(
+        self, failure: _Transient, method: str, path: str, body: dict[str, Any] | None
+    ) -> httpx.Response:
+        """The retries after a failed first attempt, which tenacity sees replayed as attempt 1."""
+        replayed: list[_Transient] = [failure]
+
+        async def attempt() -> httpx.Response:
+            if replayed:
+                raise replayed.pop()
+            return await self._send(method, path, body)
+
+        return await self._retrying.copy()(attempt)
+
+    async def _exchange(
+        self, method: str, path: str, body: dict[str, Any] | None
+    ) -> httpx.Response:
+        """The request `self._http.request()` would make, handed straight to the transport.
+
+        httpx's client layer (URL merging, the cookie jar, auth and redirect hooks: nothing BSG
+        uses) costs as much CPU as the transport itself, and the poller makes thousands of calls.
+        """
+        if self._http.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        request = httpx.Request(
+            method,
+            self.base_url + path,
+            headers=self._headers,
+            json=body,
+            extensions={"timeout": self._timeouts},
+        )
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
+    async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            response = await self._exchange(method, path, body)
+        except _TRANSIENT_ERRORS as error:
+            logger.debug(
+                "BSG %s %s -> %s after %.3fs",
+                method,
+                path,
+                type(error).__name__,
+                time.perf_counter() - started,
+            )
+            raise _Transient(f"{type(error).__name__} on {method} {path}") from None
+        except httpx.HTTPError as error:
+            raise BsgUnavailable(
+                f"{type(error).__name__} on {method} {path}: {self._scrub(str(error))}"
+            ) from None
+        status = response.status_code
+        logger.debug(
+            "BSG %s %s -> %d in %.3fs", method, path, status, time.perf_counter() - started
+        )
+        if status == 429 or status >= 500:
+            raise _Transient(
+                f"HTTP {status} on {method} {path}",
+                retry_after=_retry_after(response.headers.get("retry-after")),
+            )
+        return response
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, _Transient) and error.retry_after is not None:
+            return min(error.retry_after, self._retry_after_max)
+        return self._backoff(state)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        reason = error.reason if isinstance(error, _Transient) else type(error).__name__
+        pause = state.next_action.sleep if state.next_action else 0.0
+        logger.warning(
+            "BSG call failed (%s), attempt %d of %d; retrying in %.2fs",
+            reason,
+            state.attempt_number,
+            self.retries + 1,
+            pause,
+        )
+
+    def _interpret(
+        self, response: httpx.Response, method: str, path: str, not_found_on_404: bool
+    ) -> Any:
+        status = response.status_code
+        data: Any
+        if response.content.strip():
+            try:
+                data = json.loads(response.content, parse_float=Decimal)
+            except ValueError:
+                data = _NOT_JSON
+        else:
+            data = None
+        if 200 <= status < 300 and isinstance(data, dict) and "error" not in data:
+            code = data.get("code")
+            if isinstance(code, int) and 400 <= code < 600 and "message" in data:
+                # Some deployments put the HTTP error in a 200 body: read it as that status.
+                status = code
+                if status == 429 or status >= 500:
+                    raise BsgUnavailable(f"code {status} in the body of {method} {path}")
+        if 200 <= status < 300:
+            if data is _NOT_JSON or data is None:
+                raise self._protocol_error(
+                    path,
+                    f"HTTP {status} with a body that is not JSON: {self._snippet(response.text)}",
+                )
+            if isinstance(data, dict) and "error" in data:
+                self._raise_for_code(data, path, status)
+            return data
+
+        if isinstance(data, dict):
+            message = self._scrub(str(data.get("message") or data.get("errorDescription") or ""))
+            if "error" in data:
+                self._raise_for_code(data, path, status)
+            code = data.get("code")
+            if status in (401, 403):
+                raise BsgRefused(
+                    code if _is_bsg_code(code) else INVALID_KEY,
+                    message or f"HTTP {status}",
+                    http_status=status,
+                )
+            if status == 422 or "errors" in data:
+                details = self._scrub(_flatten_errors(data.get("errors")))
+                description = "; ".join(part for part in (message, details) if part)
+                raise BsgRefused(
+                    code if _is_bsg_code(code) else INVALID_PARAMETERS,
+                    description or f"HTTP {status}",
+                    http_status=status,
+                )
+            if status == 404 and not_found_on_404:
+                raise BsgNotFound(NOT_FOUND, message or "HTTP 404", http_status=status)
+            if status == 400:
+                raise BsgRefused(
+                    code if _is_bsg_code(code) else INVALID_PARAMETERS,
+                    message or "HTTP 400",
+                    http_status=status,
+                )
+        elif data is None and status == 404 and not_found_on_404:
+            raise BsgNotFound(NOT_FOUND, "HTTP 404", http_status=status)
+        elif status in (401, 403):
+            raise BsgRefused(INVALID_KEY, f"HTTP {status}", http_status=status)
+        raise self._protocol_error(
+            path, f"{method} answered HTTP {status}: {self._snippet(response.text)}"
+        )
+
+    def _raise_for_code(self, data: dict[str, Any], path: str, status: int) -> None:
+        try:
+            code = _code(data["error"])
+        except ValueError:
+            raise self._protocol_error(
+                path, f"unreadable error code: {self._snippet(data)}"
+            ) from None
+        if code == 0:
+            return
+        description = data.get("errorDescription") or data.get("message") or ""
+        description = self._scrub(str(description))
+        if code == NOT_FOUND:
+            raise BsgNotFound(code, description, http_status=status)
+        raise BsgRefused(code, description, http_status=status)
+
+    # ------------------------------------------------------------ secrets
+
+    def _scrub(self, text: str) -> str:
+        if self._secret and self._secret in text:
+            return text.replace(self._secret, "***")
+        return text
+
+    def _snippet(self, data: Any) -> str:
+        text = self._scrub(data if isinstance(data, str) else json.dumps(data, default=str))
+        if len(text) > _BODY_SNIPPET:
+            text = text[:_BODY_SNIPPET] + "…"
+        return text
+
+    def _protocol_error(self, path: str, problem: str) -> BsgProtocolError:
+        return BsgProtocolError(f"BSG {path}: {self._scrub(problem)}")

@@ -1,0 +1,176 @@
+"""Decide what the channel hears about status changes, and render the parent message."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.clock import Clock
+from bot.domain.models import FAILURE_STATUSES, Channel, DeliveryStatus, Send, total_cost
+from bot.settings import Settings
+from bot.slack.render.blocks import (
+    ParentView,
+    RecipientLine,
+    ReplyEvent,
+    parent_message,
+    reply_line,
+    summary_reply,
+)
+from storage.store import Change, Store
+
+log = logging.getLogger(__name__)
+
+# Viber changes worth a thread reply; create-time refusals are shown on the parent instead.
+TOLD_VIBER = (FAILURE_STATUSES | {DeliveryStatus.DELIVERED, DeliveryStatus.READ}) - {
+    DeliveryStatus.REFUSED,
+    DeliveryStatus.NOT_SENT,
+}
+TOLD_SMS = FAILURE_STATUSES | {DeliveryStatus.DELIVERED}
+# The status used for the "fell back to SMS" line.
+FALLBACK = DeliveryStatus.SENT
+
+
+class Notifier:
+    """Turns recorded changes into outbox rows (replies and parent updates)."""
+
+    def __init__(self, *, store: Store, settings: Settings, clock: Clock):
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+
+    def events_for(self, change: Change) -> list[ReplyEvent]:
+        """The reply events one change deserves (none, one, or two for a jump into SMS)."""
+        event = change.event
+        message = change.message
+        at = event.provider_time or event.observed_at
+        mask = self.settings.mask_numbers
+        if event.channel == Channel.VIBER:
+            if event.status not in TOLD_VIBER:
+                return []
+            return [
+                ReplyEvent(
+                    msisdn=message.msisdn,
+                    channel=Channel.VIBER,
+                    status=event.status,
+                    at=at,
+                    price=message.price,
+                    currency=message.currency,
+                    mask=mask,
+                )
+            ]
+        told: list[ReplyEvent] = []
+        price, currency = message.sms_price, message.sms_currency or message.currency
+        if change.previous is None:
+            told.append(
+                ReplyEvent(
+                    msisdn=message.msisdn,
+                    channel=Channel.SMS,
+                    status=FALLBACK,
+                    at=event.observed_at,
+                    price=None,
+                    currency=None,
+                    mask=mask,
+                )
+            )
+        if event.status in TOLD_SMS:
+            told.append(
+                ReplyEvent(
+                    msisdn=message.msisdn,
+                    channel=Channel.SMS,
+                    status=event.status,
+                    at=at,
+                    price=price,
+                    currency=currency,
+                    mask=mask,
+                )
+            )
+        return told
+
+    def announce(self, changes: Sequence[Change], *, now: datetime) -> int:
+        """Queue replies and parent updates for a sweep's changes. Call inside its transaction."""
+        by_send: dict[int, list[Change]] = defaultdict(list)
+        for change in changes:
+            by_send[change.message.send_id].append(change)
+        queued = 0
+        for send_id, send_changes in by_send.items():
+            send = self.store.get_send(send_id)
+            events = [e for change in send_changes for e in self.events_for(change)]
+            size = sum(self.store.status_counts(send_id).values())
+            if events:
+                if size > self.settings.summary_threshold:
+                    texts = [summary_reply(events, self.settings.mask_numbers)]
+                else:
+                    texts = [reply_line(e) for e in events]
+                for text in texts:
+                    self.store.enqueue(
+                        channel_id=send.channel_id,
+                        kind="reply",
+                        payload={"send_id": send_id, "text": text},
+                        now=now,
+                        send_id=send_id,
+                    )
+                    queued += 1
+            queued += self.queue_parent_update(send, now=now)
+        return queued
+
+    def queue_parent_update(self, send: Send, *, now: datetime) -> int:
+        """Queue one chat.update of the parent unless one is already waiting."""
+        if not self.store.has_outbox(send.id, "parent") or self.store.has_pending(
+            send.id, "update"
+        ):
+            return 0
+        self.store.enqueue(
+            channel_id=send.channel_id,
+            kind="update",
+            payload={"send_id": send.id},
+            now=now,
+            send_id=send.id,
+        )
+        return 1
+
+    def refresh_parents(self, send_ids: Sequence[int], *, now: datetime) -> int:
+        """Keep "last checked" on quiet parents current, at most once per refresh period."""
+        period = timedelta(seconds=self.settings.parent_refresh)
+        queued = 0
+        for send_id in send_ids:
+            last = self.store.last_parent_render(send_id)
+            if last is not None and now - last >= period:
+                queued += self.queue_parent_update(self.store.get_send(send_id), now=now)
+        return queued
+
+    def render_parent(self, send_id: int) -> tuple[str, list[dict[str, Any]]]:
+        """The parent message as it should read now, from the database."""
+        send = self.store.get_send(send_id)
+        messages = self.store.send_messages(send_id)
+        counts: dict[DeliveryStatus, int] = defaultdict(int)
+        for m in messages:
+            counts[m.status] += 1
+        total, currency = total_cost(messages)
+        content = send.options.get("content", {})
+        view = ParentView(
+            user_id=send.user_id,
+            text=send.text,
+            sender=send.sender,
+            recipients=[
+                RecipientLine(
+                    msisdn=m.msisdn,
+                    status=m.status,
+                    sms_status=m.sms_status,
+                    bsg_id=m.bsg_id,
+                    error_code=m.error_code,
+                    error_description=m.error_description,
+                )
+                for m in messages
+            ],
+            counts=dict(counts),
+            total_cost=total,
+            currency=currency,
+            last_checked=send.last_checked_at,
+            scheduled_for=send.send_at,
+            mask=self.settings.mask_numbers,
+            promotional=bool(content.get("promotional")),
+        )
+        return parent_message(view)

@@ -1,0 +1,474 @@
+"""The Slack outbox worker: posts queued messages in order per channel, exactly once as seen.
+
+Every post is a row in `outbox` before it is made. The worker marks a row in flight before the
+call and done only when Slack said ok. A row found in flight at pick-up (the process died, or
+the answer was lost) is looked for in the channel or thread by the outbox id carried in the
+message metadata before it is posted again, so a reply is never doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from bot.clock import Clock
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.slack.notifier import Notifier
+from storage.store import OutboxItem, Store
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "viber_bot_outbox"
+# Slack errors that no retry can fix: the row is set aside (logged), not retried forever.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "missing_scope",
+        "msg_too_long",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "no_text",
+        "cant_update_message",
+        "message_not_found",
+        "user_not_in_channel",
+        "invalid_arguments",
+    }
+)
+MAX_BACKOFF = 300.0
+
+
+class Transient(Exception):
+    """Slack did not give a usable answer; the post may be tried again."""
+
+    def __init__(self, reason: str, *, maybe_posted: bool):
+        self.maybe_posted = maybe_posted
+        super().__init__(reason)
+
+
+class RateLimited(Exception):
+    """Slack answered 429: wait Retry-After seconds before posting to that channel again."""
+
+    def __init__(self, retry_after: float, *, maybe_posted: bool = False):
+        self.retry_after = retry_after
+        # True when the 429 answered the look-up for an earlier post that may have landed.
+        self.maybe_posted = maybe_posted
+        super().__init__(f"rate limited for {retry_after}s")
+
+
+class Waiting(Exception):
+    """The row depends on one not posted yet (a reply before its parent)."""
+
+
+class Permanent(Exception):
+    """Slack refused the post for a reason a retry cannot fix."""
+
+
+class OutboxWorker:
+    """Drains the outbox in the app's event loop."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        client: AsyncWebClient,
+        notifier: Notifier,
+        settings: Settings,
+        clock: Clock,
+        metrics: Metrics,
+        http: aiohttp.ClientSession | None = None,
+    ):
+        self.store = store
+        self.client = client
+        self.notifier = notifier
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics
+        self._http = http
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._channel_free_at: dict[str, datetime] = {}
+        self._busy = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
+
+    async def stop(self, grace: float = 3.0) -> None:
+        """Let the post under way finish (bounded), then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    @property
+    def idle(self) -> bool:
+        return not self._busy and self.store.outbox_depth() == 0
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                wait = await self.drain()
+            except Exception:  # the worker must outlive any one bad row
+                log.exception("outbox: unexpected failure; retrying in 5 s")
+                wait = 5.0
+            self.metrics.outbox_depth.set(self.store.outbox_depth())
+            if self._stopping:
+                break
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, wait))
+
+    # ------------------------------------------------------------ one pass
+
+    async def drain(self) -> float:
+        """Post every row that may go now; return seconds until the next one may."""
+        items = self.store.pending_outbox()
+        now = self.clock()
+        next_wait = 1.0
+        blocked: set[str] = set()
+        for item in items:
+            if self._stopping:
+                break
+            lane = self._lane(item)
+            if lane in blocked:
+                continue
+            due = max(item.next_attempt_at or now, self._channel_free_at.get(lane, now))
+            if due > now:
+                blocked.add(lane)
+                next_wait = min(next_wait, (due - now).total_seconds())
+                continue
+            self._busy = True
+            try:
+                posted = await self._process(item)
+            finally:
+                self._busy = False
+            now = self.clock()
+            if not posted:
+                # Keep order: nothing after a failed row in its lane goes before it.
+                blocked.add(lane)
+                continue
+            if item.kind != "ephemeral":
+                gap = timedelta(seconds=self.settings.slack_post_interval)
+                self._channel_free_at[lane] = now + gap
+                next_wait = min(next_wait, self.settings.slack_post_interval)
+                blocked.add(lane)  # at most one post per channel per interval
+        return max(0.0, next_wait)
+
+    @staticmethod
+    def _lane(item: OutboxItem) -> str:
+        if item.kind == "ephemeral":
+            return f"ephemeral:{item.id}"
+        return item.channel_id
+
+    async def _process(self, item: OutboxItem) -> bool:
+        """Try one row; True when it is settled (done or set aside), False to retry later."""
+        try:
+            await self._retrying(item)
+        except RateLimited as limit:
+            self.metrics.slack_ratelimited.inc()
+            wait = min(limit.retry_after, MAX_BACKOFF)
+            log.warning(
+                "outbox %s: Slack rate limited %s; retrying in %.1fs",
+                item.id,
+                item.channel_id,
+                wait,
+            )
+            self._channel_free_at[self._lane(item)] = self.clock() + timedelta(seconds=wait)
+            at = self.clock() + timedelta(seconds=wait)
+            if limit.maybe_posted:
+                self.store.outbox_uncertain(item.id, at=at, error="ratelimited")
+            else:
+                self.store.outbox_retry_later(item.id, at=at, error="ratelimited")
+            return False
+        except Transient as failure:
+            wait = min(MAX_BACKOFF, 2.0 * (2 ** min(item.attempts, 8)))
+            log.warning("outbox %s: Slack failed (%s); retrying in %.0fs", item.id, failure, wait)
+            at = self.clock() + timedelta(seconds=wait)
+            if failure.maybe_posted:
+                self.store.outbox_uncertain(item.id, at=at, error=str(failure))
+            else:
+                self.store.outbox_retry_later(item.id, at=at, error=str(failure))
+            return False
+        except Waiting:
+            self.store.outbox_retry_later(
+                item.id, at=self.clock() + timedelta(seconds=1), error="waiting for the parent"
+            )
+            return False
+        except Permanent as refusal:
+            log.error(
+                "outbox %s: Slack refused the %s post for good: %s", item.id, item.kind, refusal
+            )
+            with self.store.atomic():
+                self.store.outbox_dead(item.id, str(refusal))
+                if item.kind == "parent":
+                    self._tell_sender_parent_failed(item, str(refusal))
+            return True
+        return True
+
+    async def _retrying(self, item: OutboxItem) -> None:
+        """Short in-place retries (tenacity, jittered) for transient failures, then give up."""
+
+        def transient(error: BaseException) -> bool:
+            return isinstance(error, Transient)
+
+        def log_retry(state: Any) -> None:
+            log.info(
+                "outbox %s: retry %d after %s",
+                item.id,
+                state.attempt_number,
+                state.outcome.exception(),
+            )
+
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(transient),
+                stop=stop_after_attempt(max(1, self.settings.slack_retries)),
+                wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
+                before_sleep=log_retry,
+                reraise=True,
+            ):
+                with attempt:
+                    current = self.store.get_outbox(item.id)
+                    if current.state != "pending":
+                        return
+                    await self._post(current)
+        except RetryError as exhausted:  # pragma: no cover - reraise=True re-raises the cause
+            raise exhausted.last_attempt.exception() from None
+
+    # ------------------------------------------------------------ posting
+
+    async def _post(self, item: OutboxItem) -> None:
+        send_id = item.payload.get("send_id")
+        send = self.store.get_send(send_id) if send_id is not None else None
+        metadata = {
+            "event_type": METADATA_EVENT,
+            "event_payload": {"outbox_id": item.id, "send_id": send_id},
+        }
+        if item.kind == "parent":
+            assert send is not None
+            if send.parent_ts:
+                self.store.outbox_done(item.id, send.parent_ts)
+                return
+            if item.in_flight and (found := await self._find_posted(item, None)):
+                self._parent_posted(item, send.id, found)
+                return
+            text, blocks = self.notifier.render_parent(send.id)
+            self.store.outbox_attempt(item.id)
+            answer = await self._call(
+                "chat.postMessage",
+                channel=item.channel_id,
+                text=text,
+                blocks=blocks,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            self._parent_posted(item, send.id, answer["ts"])
+        elif item.kind == "reply":
+            assert send is not None
+            if not send.parent_ts:
+                self._parent_missing(send.id)
+            if item.in_flight and (found := await self._find_posted(item, send.parent_ts)):
+                self.store.outbox_done(item.id, found)
+                return
+            self.store.outbox_attempt(item.id)
+            answer = await self._call(
+                "chat.postMessage",
+                channel=item.channel_id,
+                thread_ts=send.parent_ts,
+                text=item.payload["text"],
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            self.store.outbox_done(item.id, answer["ts"])
+        elif item.kind == "update":
+            assert send is not None
+            if not send.parent_ts:
+                self._parent_missing(send.id)
+            text, blocks = self.notifier.render_parent(send.id)
+            self.store.outbox_attempt(item.id)
+            await self._call(
+                "chat.update", channel=item.channel_id, ts=send.parent_ts, text=text, blocks=blocks
+            )
+            self.store.outbox_done(item.id, send.parent_ts)
+        elif item.kind == "ephemeral":
+            self.store.outbox_attempt(item.id)
+            await self._ephemeral(item)
+            self.store.outbox_done(item.id, None)
+        else:
+            raise Permanent(f"unknown outbox kind {item.kind!r}")
+        self.metrics.slack_posts.labels(kind=item.kind).inc()
+
+    def _tell_sender_parent_failed(self, item: OutboxItem, reason: str) -> None:
+        """The send went out but the channel cannot show it: say so to the sender, privately."""
+        send = self.store.get_send(item.payload["send_id"])
+        ids = [m.bsg_id for m in self.store.send_messages(send.id) if m.bsg_id][:5]
+        follow = f" Follow it with `{self.settings.command} status {ids[0]}`." if ids else ""
+        self.store.enqueue(
+            channel_id=send.channel_id,
+            kind="ephemeral",
+            payload={
+                "user_id": send.user_id,
+                "response_url": send.response_url,
+                "text": (
+                    ":warning: Your Viber message was sent through BSG, but viber-bot could not "
+                    f"post it in this channel (Slack said `{reason}`), so delivery updates "
+                    f"will not appear here. Invite the bot to the channel.{follow}"
+                ),
+            },
+            now=self.clock(),
+            send_id=send.id,
+        )
+
+    def _parent_missing(self, send_id: int) -> None:
+        parents = [i for i in self.store.outbox_items(send_id) if i.kind == "parent"]
+        if not parents or all(i.state == "dead" for i in parents):
+            raise Permanent("the parent message could not be posted")
+        raise Waiting("the parent message is not posted yet")
+
+    def _parent_posted(self, item: OutboxItem, send_id: int, parent_ts: str) -> None:
+        with self.store.atomic():
+            self.store.set_parent_ts(send_id, parent_ts)
+            self.store.outbox_done(item.id, parent_ts)
+        log.info("send %s: parent posted in %s at %s", send_id, item.channel_id, parent_ts)
+
+    async def _find_posted(self, item: OutboxItem, thread_ts: str | None) -> str | None:
+        """Look for a post of this row that may have landed before a crash; return its ts.
+
+        A failed look-up leaves the row uncertain (looked for again next time), whatever Slack
+        answered. One Slack refuses for good (`not_in_channel`: chat:write.public posts where
+        the bot is no member, but cannot read there) cannot be settled: then the row is posted
+        again, as a possible second copy beats a parent or reply that never shows.
+        """
+        try:
+            if thread_ts is None:
+                answer = await self._call(
+                    "conversations.history",
+                    channel=item.channel_id,
+                    # Only what was posted since the row was queued: enough, however busy.
+                    oldest=f"{item.created_at.timestamp() - 300:.6f}",
+                    limit=200,
+                    include_all_metadata=True,
+                )
+            else:
+                answer = await self._call(
+                    "conversations.replies",
+                    channel=item.channel_id,
+                    ts=thread_ts,
+                    limit=200,
+                    include_all_metadata=True,
+                )
+        except RateLimited as limit:
+            limit.maybe_posted = True
+            raise
+        except Transient as failure:
+            failure.maybe_posted = True
+            raise
+        except Permanent as refusal:
+            log.warning(
+                "outbox %s: cannot look for an earlier post (%s); posting again, "
+                "which may show it twice",
+                item.id,
+                refusal,
+            )
+            return None
+        for message in answer.get("messages") or []:
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == METADATA_EVENT and payload.get("outbox_id") == item.id:
+                log.info(
+                    "outbox %s: already posted as %s; not posting again", item.id, message["ts"]
+                )
+                return message["ts"]
+        return None
+
+    async def _ephemeral(self, item: OutboxItem) -> None:
+        payload = item.payload
+        url = payload.get("response_url")
+        if url:
+            session = self._session()
+            body = {"response_type": "ephemeral", "text": payload["text"]}
+            try:
+                async with session.post(
+                    url, json=body, timeout=aiohttp.ClientTimeout(total=10)
+                ) as r:
+                    if r.status == 429:
+                        raise RateLimited(float(r.headers.get("Retry-After", "1")))
+                    if r.status >= 500:
+                        raise Transient(f"response_url answered {r.status}", maybe_posted=False)
+                    if r.status < 300:
+                        return
+                    # 404 and friends: the response_url expired (30 min); fall back below.
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise Transient(
+                    f"response_url: {type(error).__name__}", maybe_posted=False
+                ) from None
+        await self._call(
+            "chat.postEphemeral",
+            channel=item.channel_id,
+            user=payload["user_id"],
+            text=payload["text"],
+        )
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    async def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        """One Web API call with errors sorted into RateLimited / Transient / Permanent."""
+        try:
+            response = await getattr(self.client, method.replace(".", "_"))(**params)
+        except SlackApiError as error:
+            status = error.response.status_code
+            code = error.response.get("error") if error.response.data else None
+            if status == 429 or code == "ratelimited":
+                raise RateLimited(float(error.response.headers.get("Retry-After", "1"))) from None
+            if status >= 500 or code in {
+                "internal_error",
+                "fatal_error",
+                "service_unavailable",
+                "request_timeout",
+            }:
+                raise Transient(f"{method}: {code or status}", maybe_posted=status >= 500) from None
+            raise Permanent(f"{method}: {code or status}") from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise Transient(f"{method}: {type(error).__name__}", maybe_posted=True) from None
+        return response.data if isinstance(response.data, dict) else {}

@@ -1,0 +1,219 @@
+"""The status poller: one sweep asks BSG about every due message and records what changed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.bsg.client import BsgClient
+from bot.clock import Clock
+from bot.domain.errors import BsgError, BsgNotFound
+from bot.domain.models import MessageStatus, StoredMessage
+from bot.domain.policy import PollPolicy, judge
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.slack.notifier import Notifier
+from bot.tracking.sending import SendService
+from storage.store import Change, Store
+
+log = logging.getLogger(__name__)
+
+SWEEP_LIMIT = 50_000  # due messages taken by one sweep; the rest wait for the next
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    started_at: datetime
+    finished_at: datetime
+    checked: int
+    changed: int
+    errors: int
+    last_error: str | None = None
+
+
+class Poller:
+    """Owns the sweep. Exactly one process runs it (APScheduler 3 stores are per process)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bsg: BsgClient,
+        notifier: Notifier,
+        sending: SendService,
+        settings: Settings,
+        clock: Clock,
+        policy: PollPolicy,
+        metrics: Metrics,
+        wake_outbox: Callable[[], None] = lambda: None,
+    ):
+        self.store = store
+        self.bsg = bsg
+        self.notifier = notifier
+        self.sending = sending
+        self.settings = settings
+        self.clock = clock
+        self.policy = policy
+        self.metrics = metrics
+        self.wake_outbox = wake_outbox
+        self.last_report: SweepReport | None = None
+        # Set while BSG's last answers were failures; cleared by the next good answer.
+        self.bsg_failure: str | None = None
+
+    async def sweep(self) -> SweepReport:
+        """One pass: reconcile unconfirmed sends, then poll every due message."""
+        started = self.clock()
+        clock_start = time.perf_counter()
+        try:
+            await self.sending.reconcile()
+        except Exception as error:  # a sweep must never die half-way on reconciliation
+            log.exception("reconciliation failed")
+            self.bsg_failure = f"reconciliation: {type(error).__name__}"
+        due = self.store.due_for_poll(started, limit=SWEEP_LIMIT)
+        self.metrics.messages_due.set(len(due))
+        results = await self._fetch_all(due)
+        now = self.clock()
+        changes: list[Change] = []
+        errors = 0
+        last_error: str | None = None
+        wants_sms: dict[int, bool] = {}
+        with self.store.atomic():
+            for message, seen in results:
+                if message.send_id not in wants_sms:
+                    send = self.store.get_send(message.send_id)
+                    wants_sms[message.send_id] = bool(send.options.get("content", {}).get("sms"))
+                if isinstance(seen, BsgError):
+                    if not isinstance(seen, BsgNotFound):  # one unknown id is no outage
+                        errors += 1
+                        last_error = str(seen)
+                    changes.extend(self._unanswered(message, now, wants_sms[message.send_id]))
+                    continue
+                changes.extend(self._apply(message, seen, now, wants_sms[message.send_id]))
+            self.notifier.announce(changes, now=now)
+            checked_sends = sorted({m.send_id for m, _ in results})
+            self.store.touch_send(checked_sends, now)
+            self.notifier.refresh_parents(checked_sends, now=now)
+        finished = self.clock()
+        report = SweepReport(
+            started_at=started,
+            finished_at=finished,
+            checked=len(results),
+            changed=len(changes),
+            errors=errors,
+            last_error=last_error,
+        )
+        self.store.record_sweep(
+            started_at=started,
+            finished_at=finished,
+            checked=report.checked,
+            changed=report.changed,
+            errors=errors,
+            last_error=last_error,
+        )
+        for change in changes:
+            self.metrics.transitions.labels(
+                channel=change.event.channel.value, status=change.event.status.value
+            ).inc()
+            log.info(
+                "message %s: %s %s -> %s (send=%s bsg_id=%s)",
+                change.message.id,
+                change.event.channel.value,
+                change.previous.value if change.previous else "-",
+                change.event.status.value,
+                change.message.send_id,
+                change.message.bsg_id,
+            )
+        self.metrics.sweep_duration.observe(time.perf_counter() - clock_start)
+        self.metrics.last_sweep.set(finished.timestamp())
+        if errors < len(results):
+            self.bsg_failure = None
+        if errors:
+            self.bsg_failure = last_error
+            log.warning(
+                "sweep: %d of %d status checks failed: %s", errors, len(results), last_error
+            )
+        self.last_report = report
+        if changes:
+            self.wake_outbox()
+        return report
+
+    def _apply(
+        self, message: StoredMessage, seen: MessageStatus, now: datetime, wants_sms: bool
+    ) -> list[Change]:
+        changed = seen.status != message.status or (
+            seen.sms is not None and seen.sms.status != message.sms_status
+        )
+        sms_status = seen.sms.status if seen.sms is not None else message.sms_status
+        expires_at = message.expires_at or (message.created_at + timedelta(days=1))
+        verdict = judge(
+            self.policy,
+            status=seen.status,
+            sms_status=sms_status,
+            wants_sms=wants_sms,
+            expires_at=expires_at,
+            last_change_at=now if changed else (message.last_change_at or message.created_at),
+            now=now,
+        )
+        return self.store.record_poll(
+            message,
+            seen,
+            now=now,
+            next_poll_at=verdict.next_poll_at,
+            final=verdict.final,
+            forced_status=verdict.forced_status,
+        )
+
+    def _unanswered(self, message: StoredMessage, now: datetime, wants_sms: bool) -> list[Change]:
+        """BSG did not answer: look again later, backing off like a quiet message; but a
+        message BSG stays silent about past its validity window and grace ends as expired."""
+        verdict = judge(
+            self.policy,
+            status=message.status,
+            sms_status=message.sms_status,
+            wants_sms=wants_sms,
+            expires_at=message.expires_at or (message.created_at + timedelta(days=1)),
+            last_change_at=message.last_change_at or message.created_at,
+            now=now,
+        )
+        if verdict.final:
+            return self.store.record_poll(
+                message,
+                None,
+                now=now,
+                next_poll_at=None,
+                final=True,
+                forced_status=verdict.forced_status,
+            )
+        quiet = (now - (message.last_change_at or message.created_at)).total_seconds()
+        self.store.reschedule(message.id, now + timedelta(seconds=self.policy.delay(quiet)))
+        return []
+
+    async def _fetch_all(
+        self, due: list[StoredMessage]
+    ) -> list[tuple[StoredMessage, MessageStatus | BsgError]]:
+        """Ask BSG about each message with at most `poll_concurrency` requests under way."""
+        results: list[tuple[StoredMessage, MessageStatus | BsgError]] = []
+        if not due:
+            return results
+        queue = iter(due)
+        latency = self.metrics.poll_latency
+
+        async def worker() -> None:
+            for message in queue:
+                started = time.perf_counter()
+                try:
+                    seen: MessageStatus | BsgError = await self.bsg.status_by_id(
+                        message.bsg_id or ""
+                    )
+                except BsgError as error:
+                    seen = error
+                latency.observe(time.perf_counter() - started)
+                results.append((message, seen))
+
+        workers = min(self.settings.poll_concurrency, len(due))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return results

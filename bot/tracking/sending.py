@@ -1,0 +1,511 @@
+"""The send service: access checks, storing a send before BSG, the create call, reconciliation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.bsg.client import BsgClient, build_create_body
+from bot.clock import Clock
+from bot.domain.errors import (
+    AccessDenied,
+    BsgError,
+    BsgNotFound,
+    BsgRefused,
+    QuotaExceeded,
+    explain_bsg_code,
+)
+from bot.domain.models import (
+    BsgErrorInfo,
+    CreateRequest,
+    DeliveryStatus,
+    MessageContent,
+    Recipient,
+    RecipientOutcome,
+    Send,
+    SendOutcome,
+    StoredMessage,
+)
+from bot.domain.policy import PollPolicy
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.slack.compose import Composed
+from bot.slack.render.blocks import refusal_text
+from storage.store import NewRecipient, NewSend, Store
+
+log = logging.getLogger(__name__)
+
+ALREADY_EXISTS = 43
+
+
+def new_reference() -> str:
+    """A fresh idempotency key for one recipient: 32 hex characters, as BSG allows."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a submission came from in Slack (Slack types stop here)."""
+
+    team_id: str | None
+    channel_id: str
+    user_id: str
+    source: str  # command | modal
+    dedupe_key: str | None
+    response_url: str | None = None
+
+
+def content_of(send: Send) -> MessageContent:
+    return MessageContent.model_validate(send.options["content"])
+
+
+class SendService:
+    """Everything between a validated submission and BSG's answer being stored."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bsg: BsgClient,
+        settings: Settings,
+        clock: Clock,
+        policy: PollPolicy,
+        metrics: Metrics,
+        wake_outbox: Callable[[], None] = lambda: None,
+    ):
+        self.store = store
+        self.bsg = bsg
+        self.settings = settings
+        self.clock = clock
+        self.policy = policy
+        self.metrics = metrics
+        self.wake_outbox = wake_outbox
+        self._in_flight: set[int] = set()
+
+    # ------------------------------------------------------------ access
+
+    def authorize(self, origin: Origin, recipients: int) -> None:
+        """Raise AccessDenied (audited) when this person, channel or quota may not send."""
+        s = self.settings
+        reason: str | None = None
+        action = "refused"
+        if s.allowed_users and origin.user_id not in s.allowed_users:
+            reason = "You are not on the list of people allowed to send Viber messages."
+        elif s.allowed_channels and origin.channel_id not in s.allowed_channels:
+            reason = "Viber messages cannot be sent from this channel."
+        elif origin.channel_id.startswith("D"):
+            reason = (
+                "Send from a channel, not a direct message: viber-bot posts the message and "
+                "its delivery updates in the channel it was sent from."
+            )
+        elif recipients > s.max_recipients:
+            reason = (
+                f"{recipients} recipients is more than the {s.max_recipients} allowed in one send."
+            )
+        elif s.daily_quota is not None:
+            now = self.clock()
+            day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            used = self.store.recipients_sent_by(origin.user_id, day_start)
+            if used + recipients > s.daily_quota:
+                action = "quota"
+                left = max(0, s.daily_quota - used)
+                reason = (
+                    f"This send would exceed your daily quota of {s.daily_quota} recipients "
+                    f"({used} used today, {left} left). It resets at 00:00 UTC."
+                )
+        if reason is None:
+            return
+        self.store.audit(
+            action=action,
+            outcome="denied",
+            now=self.clock(),
+            user_id=origin.user_id,
+            channel_id=origin.channel_id,
+            team_id=origin.team_id,
+            detail={"reason": reason, "recipients": recipients},
+        )
+        log.info(
+            "send refused: user=%s channel=%s reason=%s", origin.user_id, origin.channel_id, action
+        )
+        if action == "quota":
+            raise QuotaExceeded(reason)
+        raise AccessDenied(reason)
+
+    # ------------------------------------------------------------ submit & deliver
+
+    def read_denial(self, user_id: str, channel_id: str) -> str | None:
+        """Why this person may not look messages up here (the send allow-lists), or None."""
+        s = self.settings
+        if s.allowed_users and user_id not in s.allowed_users:
+            return "You are not on the list of people allowed to use viber-bot."
+        if s.allowed_channels and channel_id not in s.allowed_channels:
+            return "viber-bot cannot be used from this channel."
+        return None
+
+    def submit(self, composed: Composed, origin: Origin) -> Send:
+        """Store the send and one message per recipient with a fresh reference, before BSG.
+
+        Raises storage.store.DuplicateSubmission when the same submission was stored already.
+        """
+        now = self.clock()
+        recipients = [NewRecipient(msisdn, new_reference()) for msisdn in composed.msisdns]
+        content = composed.content
+        body = build_create_body(
+            content, [Recipient(msisdn=r.msisdn, reference=r.reference) for r in recipients], 0
+        )
+        with self.store.atomic():
+            send, _ = self.store.add_send(
+                NewSend(
+                    team_id=origin.team_id,
+                    channel_id=origin.channel_id,
+                    user_id=origin.user_id,
+                    text=content.text,
+                    sender=content.sender,
+                    options={"content": content.model_dump(mode="json")},
+                    source=origin.source,
+                    dedupe_key=origin.dedupe_key,
+                    response_url=origin.response_url,
+                    send_at=content.send_at,
+                    validity=content.validity,
+                ),
+                recipients,
+                now=now,
+            )
+            self.store.set_request_json(send.id, json.dumps(body, ensure_ascii=False))
+            self.store.audit(
+                action="send",
+                outcome="submitted",
+                now=now,
+                user_id=origin.user_id,
+                channel_id=origin.channel_id,
+                team_id=origin.team_id,
+                send_id=send.id,
+                detail={"recipients": len(recipients), "source": origin.source},
+            )
+        self.metrics.recipients.inc(len(recipients))
+        log.info(
+            "send %s stored: user=%s channel=%s recipients=%d",
+            send.id,
+            origin.user_id,
+            origin.channel_id,
+            len(recipients),
+        )
+        return self.store.get_send(send.id)
+
+    async def deliver(self, send_id: int) -> SendOutcome:
+        """Call BSG for a stored send and record what it said. Never raises for BSG's failures."""
+        self._in_flight.add(send_id)
+        try:
+            return await self._deliver(send_id)
+        finally:
+            self._in_flight.discard(send_id)
+
+    async def _deliver(self, send_id: int) -> SendOutcome:
+        send = self.store.get_send(send_id)
+        messages = [
+            m for m in self.store.send_messages(send_id) if m.status == DeliveryStatus.PENDING
+        ]
+        if not messages:
+            return send.outcome
+        request = CreateRequest(
+            content=content_of(send),
+            recipients=tuple(Recipient(msisdn=m.msisdn, reference=m.reference) for m in messages),
+        )
+        try:
+            result = await self.bsg.create(request)
+        except BsgRefused as refusal:
+            self.metrics.bsg_errors.labels(code=str(refusal.code)).inc()
+            whole_refusal = True
+            outcomes = [
+                RecipientOutcome(reference=m.reference, error=_info(refusal)) for m in messages
+            ]
+        except BsgError as error:
+            # Unavailable or unreadable: BSG may or may not hold them. Reconciliation decides.
+            self.metrics.bsg_errors.labels(code="unavailable").inc()
+            log.warning("send %s: BSG did not answer the create: %s", send_id, error)
+            self._tell_unconfirmed(send)
+            return SendOutcome.PENDING
+        else:
+            whole_refusal = False
+            outcomes = list(result.outcomes)
+        outcomes = await self._resolve_already_sent(outcomes)
+        verdict = self._record_outcomes(send, messages, outcomes, count_refusals=not whole_refusal)
+        # A batch BSG did not answer comes back as unconfirmed outcomes, not as an error:
+        # the sender hears about it all the same, and reconciliation settles it later.
+        by_ref = {o.reference: o for o in outcomes}
+        unconfirmed = sum(
+            1 for m in messages if m.reference not in by_ref or by_ref[m.reference].unconfirmed
+        )
+        if unconfirmed:
+            self._tell_unconfirmed(send, unconfirmed if unconfirmed < len(messages) else None)
+        return verdict
+
+    async def _resolve_already_sent(
+        self, outcomes: Sequence[RecipientOutcome]
+    ) -> list[RecipientOutcome]:
+        """Code 43 means BSG holds this reference already: it was sent. Look it up."""
+        resolved = []
+        for outcome in outcomes:
+            if outcome.error is not None and outcome.error.code == ALREADY_EXISTS:
+                try:
+                    found = await self.bsg.status_by_reference(outcome.reference)
+                except BsgError as error:
+                    log.warning(
+                        "reference %s: lookup after 43 failed: %s", outcome.reference, error
+                    )
+                    outcome = RecipientOutcome(reference=outcome.reference, unconfirmed=True)
+                else:
+                    outcome = RecipientOutcome(
+                        reference=outcome.reference,
+                        bsg_id=found.bsg_id,
+                        price=found.price,
+                        currency=found.currency,
+                        unconfirmed=found.bsg_id is None,
+                    )
+            resolved.append(outcome)
+        return resolved
+
+    def _record_outcomes(
+        self,
+        send: Send,
+        messages: list[StoredMessage],
+        outcomes: list[RecipientOutcome],
+        *,
+        count_refusals: bool = True,
+    ) -> SendOutcome:
+        now = self.clock()
+        by_ref = {o.reference: o for o in outcomes}
+        refused: list[tuple[StoredMessage, int, str]] = []
+        with self.store.atomic():
+            for message in messages:
+                outcome = by_ref.get(message.reference)
+                if outcome is None or outcome.unconfirmed:
+                    continue
+                if outcome.accepted:
+                    self._accept(send, message, outcome, now)
+                elif outcome.error is not None:
+                    code, description = outcome.error.code, outcome.error.description
+                    if count_refusals:
+                        self.metrics.bsg_errors.labels(code=str(code)).inc()
+                    self.store.record_refusal(
+                        message.id,
+                        status=DeliveryStatus.REFUSED,
+                        code=code,
+                        description=description,
+                        now=now,
+                    )
+                    refused.append((message, code, description))
+            verdict = self._settle(send.id, now)
+        self.metrics.sends.labels(outcome=verdict.value).inc()
+        log.info(
+            "send %s: BSG answered: outcome=%s refused=%d", send.id, verdict.value, len(refused)
+        )
+        self.wake_outbox()
+        return verdict
+
+    def _accept(
+        self, send: Send, message: StoredMessage, outcome: RecipientOutcome, now: datetime
+    ) -> None:
+        assert outcome.bsg_id is not None
+        status = DeliveryStatus.SCHEDULED if send.send_at and send.send_at > now else None
+        self.store.record_acceptance(
+            message.id,
+            bsg_id=outcome.bsg_id,
+            price=outcome.price,
+            currency=outcome.currency,
+            now=now,
+            next_poll_at=self.policy.first_poll(now, send.send_at),
+            expires_at=self.policy.expires_at(now, send.send_at, send.validity),
+            status=status or DeliveryStatus.SENT,
+        )
+        log.info(
+            "message %s accepted: send=%s bsg_id=%s reference=%s",
+            message.id,
+            send.id,
+            outcome.bsg_id,
+            message.reference,
+        )
+
+    def _settle(self, send_id: int, now: datetime) -> SendOutcome:
+        """Set the send's outcome from its messages; queue the parent or the refusal. In a txn."""
+        send = self.store.get_send(send_id)
+        messages = self.store.send_messages(send_id)
+        accepted = [m for m in messages if m.bsg_id is not None]
+        pending = [m for m in messages if m.status == DeliveryStatus.PENDING]
+        failed = [
+            m for m in messages if m.status in (DeliveryStatus.REFUSED, DeliveryStatus.NOT_SENT)
+        ]
+        if pending and not accepted:
+            return SendOutcome.PENDING
+        if accepted:
+            outcome = SendOutcome.PARTIAL if failed else SendOutcome.SENT
+            self.store.set_send_outcome(send_id, outcome)
+            if not self.store.has_outbox(send_id, "parent"):
+                self.store.enqueue(
+                    channel_id=send.channel_id,
+                    kind="parent",
+                    payload={"send_id": send_id},
+                    now=now,
+                    send_id=send_id,
+                )
+            elif not self.store.has_pending(send_id, "update"):
+                self.store.enqueue(
+                    channel_id=send.channel_id,
+                    kind="update",
+                    payload={"send_id": send_id},
+                    now=now,
+                    send_id=send_id,
+                )
+            self._audit_outcome(send, outcome, now, accepted=len(accepted), refused=len(failed))
+            return outcome
+        # Nothing went out: tell the sender privately, post nothing in the channel.
+        not_sent = all(m.status == DeliveryStatus.NOT_SENT for m in failed)
+        outcome = SendOutcome.NOT_SENT if not_sent else SendOutcome.REFUSED
+        first = next((m for m in failed if m.error_code is not None), None)
+        code = first.error_code if first else None
+        description = first.error_description if first else None
+        self.store.set_send_outcome(
+            send_id, outcome, error_code=code, error_description=description
+        )
+        if not_sent:
+            text = (
+                f":warning: Your Viber message to {len(failed)} recipient(s) was *not sent*: "
+                "BSG never confirmed it and has no record of it. Nothing was charged; "
+                "send it again if it is still needed."
+            )
+        else:
+            text = refusal_text(
+                code if code is not None else 5,
+                description,
+                explain_bsg_code(code) if code is not None else None,
+                [m.msisdn for m in failed],
+            )
+        self._queue_private(send, text, now)
+        self._audit_outcome(send, outcome, now, code=code, description=description)
+        return outcome
+
+    def _audit_outcome(
+        self, send: Send, outcome: SendOutcome, now: datetime, **detail: object
+    ) -> None:
+        self.store.audit(
+            action="send",
+            outcome=outcome.value,
+            now=now,
+            user_id=send.user_id,
+            channel_id=send.channel_id,
+            team_id=send.team_id,
+            send_id=send.id,
+            detail=detail,
+        )
+
+    def _queue_private(self, send: Send, text: str, now: datetime) -> None:
+        self.store.enqueue(
+            channel_id=send.channel_id,
+            kind="ephemeral",
+            payload={
+                "user_id": send.user_id,
+                "text": text,
+                "response_url": send.response_url,
+            },
+            now=now,
+            send_id=send.id,
+        )
+
+    def _tell_unconfirmed(self, send: Send, recipients: int | None = None) -> None:
+        which = "" if recipients is None else f" about {recipients} of the recipients"
+        text = (
+            f":hourglass: BSG did not answer in time{which}. viber-bot will check with BSG by "
+            "the message's reference and post in the channel once it is confirmed; nothing "
+            "will be sent twice."
+        )
+        self._queue_private(send, text, self.clock())
+        self.wake_outbox()
+
+    # ------------------------------------------------------------ reconciliation
+
+    async def reconcile(self) -> int:
+        """Resolve messages whose BSG id is unknown after the grace period. Returns resolved."""
+        now = self.clock()
+        cutoff = now - timedelta(seconds=self.settings.reconcile_grace)
+        candidates = [m for m in self.store.unconfirmed(cutoff) if m.send_id not in self._in_flight]
+        if not candidates:
+            return 0
+        semaphore = asyncio.Semaphore(self.settings.poll_concurrency)
+
+        async def look(message: StoredMessage) -> tuple[StoredMessage, object]:
+            async with semaphore:
+                try:
+                    return message, await self.bsg.status_by_reference(message.reference)
+                except BsgNotFound as missing:
+                    return message, missing
+                except BsgError as error:
+                    return message, error
+
+        results = await asyncio.gather(*(look(m) for m in candidates))
+        resolved = 0
+        touched: set[int] = set()
+        not_sent: dict[int, list[str]] = {}
+        now = self.clock()
+        with self.store.atomic():
+            for message, found in results:
+                send = self.store.get_send(message.send_id)
+                if isinstance(found, BsgNotFound):
+                    not_sent.setdefault(send.id, []).append(message.msisdn)
+                    log.info(
+                        "message %s: BSG has no reference %s: not sent",
+                        message.id,
+                        message.reference,
+                    )
+                    self.store.record_refusal(
+                        message.id,
+                        status=DeliveryStatus.NOT_SENT,
+                        code=None,
+                        description="BSG has no record of this message",
+                        now=now,
+                    )
+                elif isinstance(found, BsgError) or not found.bsg_id:
+                    continue
+                else:
+                    self._accept(
+                        send,
+                        message,
+                        RecipientOutcome(
+                            reference=message.reference,
+                            bsg_id=found.bsg_id,
+                            price=found.price,
+                            currency=found.currency,
+                        ),
+                        now,
+                    )
+                    log.info(
+                        "message %s: found at BSG by reference %s: id %s",
+                        message.id,
+                        message.reference,
+                        found.bsg_id,
+                    )
+                resolved += 1
+                touched.add(send.id)
+            for send_id in touched:
+                outcome = self._settle(send_id, now)
+                if send_id in not_sent and outcome in (SendOutcome.SENT, SendOutcome.PARTIAL):
+                    # Others went out (the parent says so); tell the sender about these privately.
+                    numbers = ", ".join(not_sent[send_id][:20])
+                    self._queue_private(
+                        self.store.get_send(send_id),
+                        f":warning: {len(not_sent[send_id])} recipient(s) of your Viber message "
+                        f"were *not sent*: BSG has no record of them ({numbers}). Nothing was "
+                        "charged for them; send again if it is still needed.",
+                        now,
+                    )
+        if touched:
+            self.wake_outbox()
+        return resolved
+
+
+def _info(refusal: BsgRefused) -> BsgErrorInfo:
+    return BsgErrorInfo(code=refusal.code, description=refusal.description)

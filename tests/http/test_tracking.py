@@ -1,0 +1,252 @@
+"""Delivery tracking through the real HTTP path: the poller, the notifier and the outbox."""
+
+from __future__ import annotations
+
+import json
+
+from bot.domain.models import DeliveryStatus
+from tests.slack_requests import modal_values
+
+
+async def submit_modal(app, **fields):
+    return await app.submit(
+        modal_values(fields), private_metadata=json.dumps({"channel_id": "C123"})
+    )
+
+
+async def test_sent_delivered_read_gives_two_replies_and_current_counts(app, clock):
+    await app.command("send +380972920280 Your order has shipped")
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    clock.advance(6)  # lifecycle 0: delivered after 5 s
+    await app.wait_for(lambda: len(app.replies()) == 1)
+    assert "Delivered" in app.replies()[0]
+    clock.advance(30)  # read after 30 s
+    await app.wait_for(lambda: len(app.replies()) == 2)
+    assert "Read" in app.replies()[1]
+    await app.settle()
+    parent = app.parent()
+    rendered = json.dumps(parent["blocks"])
+    assert "read 1" in rendered
+    assert "380972920280" not in rendered + json.dumps(app.replies())
+    # read is final: the message is never asked about again
+    calls = app.bsg.status_by_id_calls
+    clock.advance(3600)
+    await app.sweeps_after(3)
+    assert app.bsg.status_by_id_calls == calls
+    message = app.store.recent_sends(1)[0]
+    [stored] = app.store.send_messages(message.id)
+    assert stored.final and stored.status == DeliveryStatus.READ
+    # replies are threaded under the parent, never under a reply, and ping no one
+    for reply in app.slack.thread("C123", parent["ts"]):
+        assert reply["thread_ts"] == parent["ts"]
+        assert not reply.get("reply_broadcast")
+        assert "<!" not in reply["text"] and "<@" not in reply["text"]
+
+
+async def test_not_viber_user_falls_back_to_sms_and_sms_is_delivered(app, clock):
+    await submit_modal(
+        app, recipients="+380972920283", text="Parcel arrived", sms_text="Parcel arrived (SMS)"
+    )
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    clock.advance(13)  # lifecycle 3: not_viber_user at 10 s, SMS sent at 12 s
+    await app.wait_for(lambda: any("SMS" in r for r in app.replies()))
+    clock.advance(10)  # SMS delivered at 20 s
+    await app.wait_for(lambda: any("SMS delivered" in r for r in app.replies()))
+    replies = app.replies()
+    assert any("Fell back to SMS" in r for r in replies)
+    assert sum("SMS delivered" in r for r in replies) == 1
+    [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    assert stored.sms_status == DeliveryStatus.DELIVERED
+    assert stored.sms_id
+    await app.settle()
+    assert "SMS" in json.dumps(app.parent()["blocks"]) or stored.final
+
+
+async def test_message_pending_past_validity_expires(make_bot, clock):
+    app = await make_bot(VIBER_BOT_EXPIRY_GRACE=5)
+    await submit_modal(app, recipients="+380972920285", text="Never lands", validity="30")
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    clock.advance(40)
+    await app.wait_for(lambda: any("xpired" in r for r in app.replies()))
+    [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    assert stored.final and stored.status == DeliveryStatus.EXPIRED
+
+
+async def test_unknown_status_words_do_not_crash(app, clock):
+    await app.command("send +380972920285 Hello")
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    app.bsg.set_status(stored.reference, "teleported")
+    clock.advance(1)
+    await app.sweeps_after(2)
+    [stored] = app.store.send_messages(stored.send_id)
+    assert stored.status == DeliveryStatus.UNKNOWN
+    assert stored.raw_status == "teleported"
+    assert app.bot.health()[0] == 200
+    app.bsg.set_status(stored.reference, "delivered")
+    clock.advance(5)
+    await app.wait_for(lambda: any("Delivered" in r for r in app.replies()))
+
+
+async def test_scheduled_messages_are_not_polled_before_their_time(app, clock):
+    from datetime import timedelta
+
+    send_at = int((clock() + timedelta(hours=1)).timestamp())
+    await submit_modal(app, recipients="+380972920280", text="Later", send_at=send_at)
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    body = json.loads(app.store.recent_sends(1)[0].request_json)
+    assert body["messages"][0]["scheduledDatetime"].endswith("Z")
+    await app.sweeps_after(3)
+    assert app.bsg.status_by_id_calls == 0
+    clock.advance(3600 + 6)
+    await app.wait_for(lambda: app.bsg.status_by_id_calls > 0)
+    await app.wait_for(lambda: any("Delivered" in r for r in app.replies()))
+
+
+async def test_fifty_recipients_delivered_in_one_sweep_get_one_summary_reply(app, clock):
+    numbers = ",".join(f"+3809729{i:03d}02" for i in range(50))
+    response = await app.command(f"send {numbers} Big announcement")
+    assert "50 recipients" in response.text
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    clock.advance(6)  # lifecycle 2: all delivered at 5 s
+    await app.wait_for(lambda: len(app.replies()) >= 1)
+    await app.sweeps_after(3)
+    await app.settle()
+    replies = app.replies()
+    assert len(replies) == 1
+    assert "Delivered (50)" in replies[0]
+    assert "380972900002" not in replies[0]  # masked
+
+
+async def test_slack_rate_limits_delay_but_never_lose_or_double_replies(make_bot, clock):
+    app = await make_bot()
+    await app.command("send +380972920288 Quick one")  # lifecycle 8: delivered 1 s, read 2 s
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    app.slack.fail_next("chat.postMessage", 4, retry_after=1)
+    clock.advance(1.5)
+    await app.sweeps_after(1)
+    clock.advance(1.0)
+    await app.wait_for(lambda: len(app.replies()) == 2, timeout=20)
+    await app.settle()
+    replies = app.replies()
+    assert "Delivered" in replies[0] and "Read" in replies[1]
+    await app.sweeps_after(2)
+    assert len(app.replies()) == 2
+    assert app.bot.metrics.slack_ratelimited._value.get() >= 1
+
+
+async def test_bsg_outage_for_several_sweeps_then_recovery(app, clock):
+    await app.command("send +380972920280 Hello")
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    app.bsg.fail_next("/viber/", 2, status="timeout")
+    app.bsg.fail_next("/viber/", 10_000, status=500)
+    clock.advance(6)
+    await app.wait_for(lambda: app.bot.health()[1]["bsg"] == "degraded")
+    status, body = app.bot.health()
+    assert status == 200 and "unavailable" in body["bsg_error"]
+    for _ in range(4):  # several sweeps in a row meet the outage
+        clock.advance(5)
+        await app.sweeps_after(1)
+    assert app.replies() == []
+    assert app.bot.health()[1]["bsg"] == "degraded"
+    app.bsg.clear_failures()
+    clock.advance(60)
+    await app.wait_for(lambda: len(app.replies()) >= 1, timeout=15)
+    assert any("Read" in r or "Delivered" in r for r in app.replies())
+    assert app.bot.health()[1]["bsg"] == "ok"
+
+
+async def test_restart_between_sweeps_continues_without_duplicates(make_bot, clock):
+    first = await make_bot()
+    await first.command("send +380972920280 Survives restarts")
+    await first.wait_for(lambda: first.slack.channel_messages("C123"))
+    clock.advance(6)
+    await first.wait_for(lambda: len(first.replies()) == 1)
+    await first.settle()
+    await first.stop()
+    clock.advance(30)
+    second = await make_bot()
+    await second.wait_for(lambda: len(second.replies()) == 2)
+    await second.settle()
+    await second.sweeps_after(2)
+    replies = second.replies()
+    assert len(replies) == 2 and "Read" in replies[1]
+    assert len(second.slack.channel_messages("C123")) == 1  # one parent, never reposted
+    assert second.bsg.create_calls == 1
+
+
+async def test_status_command_shows_history(app, clock):
+    await app.command("send +380972920280 History please")
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    clock.advance(6)
+    await app.wait_for(lambda: len(app.replies()) == 1)
+    [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    response = await app.command(f"status {stored.bsg_id}")
+    assert response.status_code == 200
+    answer = await app.wait_for(
+        lambda: [
+            r
+            for r in app.slack.responses
+            if "History" in json.dumps(r) or "history" in json.dumps(r)
+        ]
+    )
+    text = answer[-1]["text"]
+    assert "sent" in text and "delivered" in text
+    assert "380972920280" in text  # private answers may show the full number
+
+
+async def test_quiet_parent_is_refreshed_with_last_checked_time(make_bot, clock):
+    app = await make_bot(VIBER_BOT_PARENT_REFRESH=60)
+    await app.command("send +380972920285 Stays sent")  # lifecycle 5: never changes
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    await app.settle()
+    updates = len(app.slack.calls_to("chat.update"))
+    clock.advance(61)
+    await app.wait_for(lambda: len(app.slack.calls_to("chat.update")) > updates)
+    assert "last checked" in json.dumps(app.parent()["blocks"]).lower()
+    assert app.replies() == []
+
+
+async def test_message_bsg_never_answers_for_expires_after_validity_and_grace(make_bot, clock):
+    app = await make_bot(VIBER_BOT_EXPIRY_GRACE=5)
+    await submit_modal(app, recipients="+380972920285", text="Lost at BSG", validity="30")
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    app.bsg.fail_next("/viber/", 100_000, status=500)  # BSG never answers about it again
+    clock.advance(40)
+    await app.wait_for(lambda: any("xpired" in r for r in app.replies()))
+    [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    assert stored.final and stored.status == DeliveryStatus.EXPIRED
+    app.bsg.clear_failures()
+
+
+async def test_a_change_during_an_update_in_flight_still_reaches_the_parent(app, clock):
+    await app.command("send +380972920280 Stale parent")  # lifecycle 0: delivered 5 s, read 30 s
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    await app.settle()
+    app.slack.delay("chat.update", 2.0)
+    clock.advance(6)
+    send = app.store.recent_sends(1)[0]
+    await app.wait_for(
+        lambda: any(
+            i.kind == "update" and i.in_flight and i.state == "pending"
+            for i in app.store.outbox_items(send.id)
+        )
+    )
+    clock.advance(30)  # read (final) is recorded while the "delivered" update is at Slack
+    await app.wait_for(lambda: len(app.replies()) == 2, timeout=15)
+    app.slack.delay("chat.update", 0)
+    await app.settle()
+    [message] = app.store.send_messages(send.id)
+    assert message.final
+    assert "read 1" in json.dumps(app.parent()["blocks"])
+
+
+async def test_parent_that_slack_refuses_is_explained_to_the_sender(app, clock):
+    app.slack.fail_next("chat.postMessage", 1, error="channel_not_found")
+    url = app.slack.response_url()
+    await app.command("send +380972920280 Nowhere to post", response_url=url)
+    notes = await app.wait_for(
+        lambda: [r for r in app.slack.responses_to(url) if "could not post" in r.get("text", "")]
+    )
+    assert "channel_not_found" in notes[0]["text"]
+    assert app.bsg.create_calls == 1

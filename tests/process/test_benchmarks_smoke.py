@@ -1,0 +1,112 @@
+"""The benchmarks still run end to end (tiny sizes; the real figures need full runs)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import poll_sweep, polling_economy
+
+
+def metrics(output: str, prefix: str) -> dict[str, str]:
+    lines = [line for line in output.splitlines() if line.startswith(prefix + ".")]
+    return dict(line.removeprefix(prefix + ".").split("=", 1) for line in lines)
+
+
+def test_poll_sweep_drives_a_real_sweep_against_the_simulator_process(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = poll_sweep.main(
+        ["--messages", "120", "--delay", "0.002", "--concurrency", "8", "--per-send", "10"]
+    )
+    out = capsys.readouterr().out
+    figures = metrics(out, "poll_sweep")
+    assert code == 0
+    # Every message was asked about once and answered; a tenth had changed at BSG.
+    assert figures["checked"] == "120"
+    assert figures["errors"] == "0"
+    assert figures["changed"] == "12"
+    assert float(figures["ideal_s"]) == pytest.approx(120 * 0.002 / 8)
+    assert float(figures["wall_s"]) >= float(figures["ideal_s"])
+    assert float(figures["ratio"]) == pytest.approx(
+        float(figures["wall_s"]) / float(figures["ideal_s"]), rel=1e-3
+    )
+    for name in ("cpu_per_check_ms", "write_s", "fetch_s", "simulator_cpu_s"):
+        assert float(figures[name]) > 0, name
+    assert "wall / ideal" in out and "CPU per status check" in out
+    # The naive baseline ran on the same messages (all 120: fewer than its default 200).
+    assert figures["naive_checked"] == "120"
+    assert float(figures["naive_extrapolated_s"]) == pytest.approx(
+        float(figures["naive_measured_s"]), rel=1e-3
+    )
+
+
+def test_polling_economy_compares_the_policy_with_a_fixed_poller(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert polling_economy.main([]) == 0
+    out = capsys.readouterr().out
+    figures = metrics(out, "polling_economy")
+    # The issue's target, with the defaults in bot/settings.py.
+    assert int(figures["adaptive.gets_never_changes"]) <= polling_economy.GETS_TARGET
+    # A fixed poller looks every sweep until validity plus grace: (86400 + 3600) / 15.
+    assert figures["fixed.gets_never_changes"] == "6000"
+    # Half-way between sweeps, the fixed poller notices a change half a sweep later.
+    assert float(figures["fixed.delay_12h_s"]) == 7.5
+    # Early changes are seen as fast as by the fixed poller; late ones later, within the gap.
+    assert float(figures["adaptive.delay_1min_s"]) == float(figures["fixed.delay_1min_s"])
+    late = float(figures["adaptive.delay_12h_s"])
+    assert float(figures["fixed.delay_12h_s"]) < late <= float(figures["adaptive.gap_12h_s"])
+    assert "GETs, message that never changes" in out
+
+
+def test_polling_economy_sizes_and_knobs_come_from_flags(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    polling_economy.main(["--validity", "3600", "--grace", "0", "--changes", "60,600"])
+    figures = metrics(capsys.readouterr().out, "polling_economy")
+    assert figures["fixed.gets_never_changes"] == "240"  # 3600 / 15
+    assert "adaptive.delay_10min_s" in figures and "adaptive.delay_1h_s" not in figures
+
+
+def test_the_whole_benchmark_command_runs_at_smoke_sizes(tmp_path) -> None:
+    """`python -m benchmarks --smoke`: every benchmark end to end, once, in a child process."""
+    results = tmp_path / "RESULTS.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--results", str(results)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    ack = metrics(out, "ack_load")
+    # Every signed command was answered and reached BSG exactly once.
+    assert ack["http_failures"] == "0"
+    assert ack["sent_exactly_once"] == ack["commands"] == ack["bsg_create_calls"] == "20"
+    assert 0 < float(ack["p50_ms"]) <= float(ack["p95_ms"]) <= float(ack["p99_ms"])
+    campaign = metrics(out, "campaign")
+    assert campaign["stored_ids"] == campaign["recipients"] == "120"
+    assert campaign["create_requests"] == campaign["batches_expected"] == "3"  # 50 + 50 + 20
+    assert campaign["slack_parent_posts"] == "1"
+    assert int(campaign["slack_updates"]) <= 3
+    sweep = metrics(out, "poll_sweep")
+    assert sweep["checked"] == "120" and sweep["naive_checked"] == "20"
+    assert float(sweep["speedup_vs_naive"]) > 1
+    memory = metrics(out, "memory")
+    assert memory["checked"] == memory["due"] == "200"
+    assert 0 < float(memory["rss_before_sweep_mb"]) <= float(memory["peak_rss_mb"])
+    database = metrics(out, "database")
+    assert database["uses_index"] == "True" and database["found"] == "100"
+    growth = metrics(out, "growth")
+    assert float(growth["n3000_vs_n300.due_ratio"]) == 10
+    assert "flat.sweep_cpu_ratio" in growth
+    # The table follows the metric lines, and the results file describes the machine.
+    assert "viber-bot benchmarks" in out.split("growth.benchmark_s=")[1]
+    written = results.read_text()
+    assert "| CPUs |" in written and "| Python |" in written and "1 ack under load" in written

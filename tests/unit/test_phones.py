@@ -1,0 +1,170 @@
+"""Parsing typed phone numbers into BSG's form, and masking them for the channel."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain.errors import InputError
+from bot.domain.models import Recipient
+from bot.domain.phones import (
+    MAX_INPUT_CHARS,
+    NO_COUNTRY_CODE,
+    display,
+    mask,
+    parse_number,
+    parse_numbers,
+)
+
+
+@pytest.mark.parametrize(
+    ("typed", "region", "digits"),
+    [
+        ("+380972920283", None, "380972920283"),
+        ("00380972920283", None, "380972920283"),
+        ("380972920283", None, "380972920283"),
+        ("+380-97-292-02-83", None, "380972920283"),
+        ("+38(097)292.02.83", None, "380972920283"),
+        ("00-380-97-292-0283", None, "380972920283"),
+        ("+442071838750", None, "442071838750"),
+        ("+390612345678", None, "390612345678"),  # Italy keeps its leading zero
+        ("+12025550123", "UA", "12025550123"),
+        ("0972920283", "UA", "380972920283"),
+        ("097-292-02-83", "UA", "380972920283"),
+        ("(097) 2920283".replace(" ", ""), "UA", "380972920283"),
+        ("380972920283", "UA", "380972920283"),  # country code first still works
+        ("2071838750", "GB", "442071838750"),  # valid GB reading beats a possible +20 one
+        ("2025550123", "US", "12025550123"),
+        ("+３８０９７２９２０２８３", None, "380972920283"),  # full-width digits
+    ],
+)
+def test_valid_numbers(typed: str, region: str | None, digits: str) -> None:
+    assert parse_number(typed, region) == digits
+    Recipient(msisdn=digits, reference="r1")  # BSG's form, as the model accepts it
+
+
+@pytest.mark.parametrize(
+    ("typed", "region", "words"),
+    [
+        ("0972920283", None, "no country code"),
+        ("972920283", None, "no country code"),
+        ("abc", None, "only digits"),
+        ("+38097292O283", None, "only digits"),  # a letter O
+        ("1-800-FLOWERS", "US", "only digits"),
+        ("+380\x00972920283", None, "only digits"),
+        ("+380\u200b972920283", None, "only digits"),  # zero-width space
+        ("+38097", None, "too short"),
+        ("+38097292028312345", None, "too long"),
+        ("+" + "1" * 60, None, "too long"),
+        ("+999123456789", None, "unknown country code"),
+        ("+0972920283", None, "country code"),
+        ("+", None, "only digits"),
+        ("38+0972920283", None, "only digits"),
+        ("+380/972920283", None, "only digits"),
+        ("0283", "UA", "too short"),
+    ],
+)
+def test_invalid_numbers(typed: str, region: str | None, words: str) -> None:
+    with pytest.raises(InputError) as raised:
+        parse_number(typed, region)
+    assert words in str(raised.value)
+    assert raised.value.field == "recipients"
+
+
+def test_error_message_names_the_token_and_how_to_fix_it() -> None:
+    with pytest.raises(InputError, match=r"'0972920283' .*no country code.*\+380972920283"):
+        parse_number("0972920283")
+
+
+def test_error_message_shows_control_characters_visibly() -> None:
+    with pytest.raises(InputError) as raised:
+        parse_number("12\x0034")
+    assert "\x00" not in str(raised.value)
+    assert "\\u0000" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+380972920283,+380972920282",
+        "+380972920283, +380972920282",
+        "+380972920283;+380972920282",
+        "+380972920283\n+380972920282",
+        "+380972920283\r\n\t +380972920282\n",
+        " ,;+380972920283 ;; , +380972920282,, ",
+    ],
+)
+def test_separators(raw: str) -> None:
+    parsed = parse_numbers(raw, default_region=None)
+    assert parsed.valid == ["380972920283", "380972920282"]
+    assert parsed.invalid == []
+    assert parsed.describe_invalid() == ""
+
+
+def test_duplicates_in_different_formats_are_merged_in_order() -> None:
+    raw = "+380972920282 +380972920283, 00380972920283;380-97-292-02-83\n0972920283 380972920282"
+    parsed = parse_numbers(raw, default_region="UA")
+    assert parsed.valid == ["380972920282", "380972920283"]
+    assert parsed.invalid == []
+
+
+def test_invalid_tokens_come_back_as_typed_once_each() -> None:
+    raw = "+380972920283 abc 0972920283 abc +38097"
+    parsed = parse_numbers(raw, default_region=None)
+    assert parsed.valid == ["380972920283"]
+    assert parsed.invalid == ["abc", "0972920283", "+38097"]
+    assert parsed.reasons["0972920283"] == NO_COUNTRY_CODE
+    message = parsed.describe_invalid()
+    for token in parsed.invalid:
+        assert token in message
+    assert "country code" in message
+
+
+def test_region_decides_national_numbers() -> None:
+    raw = "0972920283"
+    assert parse_numbers(raw, default_region=None).invalid == ["0972920283"]
+    assert parse_numbers(raw, default_region="UA").valid == ["380972920283"]
+
+
+def test_empty_input_has_no_numbers() -> None:
+    parsed = parse_numbers(" \n ,; ", default_region="UA")
+    assert parsed.valid == []
+    assert parsed.invalid == []
+
+
+def test_over_long_input_is_refused() -> None:
+    with pytest.raises(InputError) as raised:
+        parse_numbers("1" * (MAX_INPUT_CHARS + 1), default_region=None)
+    assert raised.value.field == "recipients"
+
+
+def test_many_numbers_parse_quickly() -> None:
+    raw = ",".join(f"+3809729{i:05d}" for i in range(500))
+    assert len(parse_numbers(raw, default_region=None).valid) == 500
+
+
+@pytest.mark.parametrize(
+    ("msisdn", "masked"),
+    [
+        ("380972920283", "+380 ••••• 0283"),
+        ("+380972920283", "+380 ••••• 0283"),
+        ("442071838750", "+44 •••••• 8750"),
+        ("12025550123", "+1 •••••• 0123"),
+        ("390612345678", "+39 •••••• 5678"),
+        ("999123456789", "+999 ••••• 6789"),  # no such country code: first 3, last 4
+    ],
+)
+def test_mask(msisdn: str, masked: str) -> None:
+    assert mask(msisdn) == masked
+
+
+@pytest.mark.parametrize("msisdn", ["380972920283", "12025550123", "999123456789", "1234", ""])
+def test_mask_never_shows_the_whole_number(msisdn: str) -> None:
+    shown = mask(msisdn)
+    digits = "".join(ch for ch in shown if ch.isdigit())
+    assert msisdn == "" or digits != msisdn
+    assert "•" in shown
+
+
+def test_display() -> None:
+    assert display("380972920283", masked=False) == "+380972920283"
+    assert display("380972920283", masked=True) == "+380 ••••• 0283"
