@@ -107,7 +107,7 @@ class ViberBot:
         self.poller = Poller(
             store=self.store,
             bsg=self.bsg,
-            notifier=self.notifier,
+            listener=self.notifier,
             sending=self.sending,
             settings=settings,
             clock=clock,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -146,6 +147,14 @@ class MessageContent(_Strict):
     sms: SmsFallback | None = None
     send_at: datetime | None = None
     validity: int | None = Field(default=None, ge=15, le=86400)
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A send that passed every check: digits-only numbers and strict content."""
+
+    msisdns: tuple[str, ...]
+    content: MessageContent
 
 
 class CreateRequest(_Strict):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from bot.domain.errors import InputError
-from bot.domain.models import MessageContent, SmsFallback
+from bot.domain.models import Composed, MessageContent, SmsFallback
 from bot.domain.phones import parse_numbers
 from bot.settings import Settings
 
@@ -37,14 +37,6 @@ class Draft:
     sms_sender: str | None = None
     send_at: datetime | None = None
     validity: str | int | None = None
-
-
-@dataclass(frozen=True)
-class Composed:
-    """A send that passed every check: digits-only numbers and strict content."""
-
-    msisdns: tuple[str, ...]
-    content: MessageContent
 
 
 @dataclass

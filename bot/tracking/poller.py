@@ -16,7 +16,7 @@ from bot.domain.models import MessageStatus, StoredMessage
 from bot.domain.policy import PollPolicy, judge
 from bot.metrics import Metrics
 from bot.settings import Settings
-from bot.slack.notifier import Notifier
+from bot.tracking.listener import SweepListener
 from bot.tracking.sending import SendService
 from storage.store import Change, Store
 
@@ -43,7 +43,7 @@ class Poller:
         *,
         store: Store,
         bsg: BsgClient,
-        notifier: Notifier,
+        listener: SweepListener,
         sending: SendService,
         settings: Settings,
         clock: Clock,
@@ -53,7 +53,7 @@ class Poller:
     ):
         self.store = store
         self.bsg = bsg
-        self.notifier = notifier
+        self.listener = listener
         self.sending = sending
         self.settings = settings
         self.clock = clock
@@ -93,10 +93,10 @@ class Poller:
                     changes.extend(self._unanswered(message, now, wants_sms[message.send_id]))
                     continue
                 changes.extend(self._apply(message, seen, now, wants_sms[message.send_id]))
-            self.notifier.announce(changes, now=now)
+            self.listener.announce(changes, now=now)
             checked_sends = sorted({m.send_id for m, _ in results})
             self.store.touch_send(checked_sends, now)
-            self.notifier.refresh_parents(checked_sends, now=now)
+            self.listener.refresh_parents(checked_sends, now=now)
         finished = self.clock()
         report = SweepReport(
             started_at=started,

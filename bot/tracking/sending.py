@@ -22,6 +22,7 @@ from bot.domain.errors import (
 )
 from bot.domain.models import (
     BsgErrorInfo,
+    Composed,
     CreateRequest,
     DeliveryStatus,
     MessageContent,
@@ -34,7 +35,6 @@ from bot.domain.models import (
 from bot.domain.policy import PollPolicy
 from bot.metrics import Metrics
 from bot.settings import Settings
-from bot.slack.compose import Composed
 from bot.slack.render.blocks import refusal_text
 from storage.store import NewRecipient, NewSend, Store
 
