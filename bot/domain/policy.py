@@ -1,11 +1,16 @@
-"""When to look at a message next, and when to stop looking: the poller's policy, pure."""
+"""When to look at a message next, and when to stop looking: the poller's policy, pure.
+
+What is final is decided by the one table in `bot.domain.lifecycle`; this module adds the
+times: the back-off between looks and the validity window.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.models import FAILURE_STATUSES, PENDING_STATUSES, DeliveryStatus
+from bot.domain.lifecycle import Card, Next, Phase, rule
+from bot.domain.models import DeliveryStatus
 
 DEFAULT_VALIDITY = 86400  # BSG's default, seconds
 
@@ -58,26 +63,22 @@ def judge(
     last_change_at: datetime,
     now: datetime,
 ) -> Verdict:
-    """Decide whether a message is final and, if not, when to look next."""
-    past_validity = now >= expires_at
-    past_grace = now >= expires_at + timedelta(seconds=policy.expiry_grace)
-
-    sms_open = sms_status is not None and not sms_status.is_final
-    sms_may_come = wants_sms and sms_status is None and status in FAILURE_STATUSES
-
-    if status.is_final and not sms_open and not (sms_may_come and not past_grace):
-        return Verdict(final=True, next_poll_at=None)
-    if status == DeliveryStatus.DELIVERED and past_validity and not sms_open:
-        # Delivered and never read within the window: nothing more will come.
-        return Verdict(final=True, next_poll_at=None)
-    if past_grace:
-        if status in PENDING_STATUSES:
-            return Verdict(final=True, next_poll_at=None, forced_status=DeliveryStatus.EXPIRED)
-        return Verdict(final=True, next_poll_at=None)
-
+    """Decide whether a message is final and, if not, when to look next (see lifecycle.RULES)."""
+    grace_end = expires_at + timedelta(seconds=policy.expiry_grace)
+    if now >= grace_end:
+        phase = Phase.AFTER_GRACE
+    elif now >= expires_at:
+        phase = Phase.AFTER_VALIDITY
+    else:
+        phase = Phase.BEFORE_VALIDITY
+    found = rule(status, sms_status, wants_sms=wants_sms, phase=phase)
+    if found.final:
+        forced = DeliveryStatus.EXPIRED if found.card is Card.EXPIRED else None
+        return Verdict(final=True, next_poll_at=None, forced_status=forced)
     quiet_for = max(0.0, (now - last_change_at).total_seconds())
     next_at = now + timedelta(seconds=policy.delay(quiet_for))
-    if status == DeliveryStatus.DELIVERED and not sms_open:
-        # Keep watching for `read` until the window closes, and take one last look then.
+    if found.next is Next.BY_WINDOW_END:
         next_at = min(next_at, max(expires_at, now + timedelta(seconds=policy.base)))
+    elif found.next is Next.BY_GRACE_END:
+        next_at = min(next_at, max(grace_end, now + timedelta(seconds=policy.base)))
     return Verdict(final=False, next_poll_at=next_at)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 
 from bot.domain.models import DeliveryStatus
+from bot.slack.render.blocks import status_text
 from tests.slack_requests import modal_values
+
+EXPIRED_REPLY = "⌛ Expired — +380 ••••• 0285 · "
 
 
 async def submit_modal(app, **fields):
@@ -59,7 +62,10 @@ async def test_not_viber_user_falls_back_to_sms_and_sms_is_delivered(app, clock)
     assert stored.sms_status == DeliveryStatus.DELIVERED
     assert stored.sms_id
     await app.settle()
-    assert "SMS" in json.dumps(app.parent()["blocks"]) or stored.final
+    # A fallback whose SMS was delivered is final: the card says so and polling stops.
+    assert stored.final and stored.status == DeliveryStatus.NOT_VIBER_USER
+    card = json.dumps(app.parent()["blocks"], ensure_ascii=False)
+    assert f"SMS {status_text(DeliveryStatus.DELIVERED)}" in card
 
 
 async def test_message_pending_past_validity_expires(make_bot, clock):
@@ -67,7 +73,7 @@ async def test_message_pending_past_validity_expires(make_bot, clock):
     await submit_modal(app, recipients="+380972920285", text="Never lands", validity="30")
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
     clock.advance(40)
-    await app.wait_for(lambda: any("xpired" in r for r in app.replies()))
+    await app.wait_for(lambda: any(r.startswith(EXPIRED_REPLY) for r in app.replies()))
     [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
     assert stored.final and stored.status == DeliveryStatus.EXPIRED
 
@@ -213,7 +219,7 @@ async def test_message_bsg_never_answers_for_expires_after_validity_and_grace(ma
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
     app.bsg.fail_next("/viber/", 100_000, status=500)  # BSG never answers about it again
     clock.advance(40)
-    await app.wait_for(lambda: any("xpired" in r for r in app.replies()))
+    await app.wait_for(lambda: any(r.startswith(EXPIRED_REPLY) for r in app.replies()))
     [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
     assert stored.final and stored.status == DeliveryStatus.EXPIRED
     app.bsg.clear_failures()
@@ -250,3 +256,66 @@ async def test_parent_that_slack_refuses_is_explained_to_the_sender(app, clock):
     )
     assert "channel_not_found" in notes[0]["text"]
     assert app.bsg.create_calls == 1
+
+
+def status_gets(app) -> dict[str, int]:
+    """Status GETs by BSG id the simulator has answered so far, per id."""
+    counts: dict[str, int] = {}
+    for method, path in app.bsg.requests:
+        if method == "GET" and path.startswith("/rest/viber/") and "/reference/" not in path:
+            bsg_id = path.rsplit("/", 1)[1]
+            counts[bsg_id] = counts.get(bsg_id, 0) + 1
+    return counts
+
+
+async def test_no_status_get_after_any_kind_of_final_state(make_bot, clock):
+    """Read, Viber failure, SMS delivered, every failed SMS, delivered past validity, expired:
+    once final, a message is never asked about again, over many poll intervals."""
+    app = await make_bot(VIBER_BOT_EXPIRY_GRACE=5)
+    # read quickly (8), undelivered (4), rejected at once (9): no fallback asked for
+    await app.command("send +380972920288,+380972920284,+380972920289 No fallback")
+    # SMS delivered (3), SMS undelivered (7)
+    await submit_modal(
+        app, recipients="+380972920283,+380972920287", text="Fallback", sms_text="Fallback SMS"
+    )
+    # delivered and never read (2), sent for ever (5): a 30 s window
+    await submit_modal(app, recipients="+380972920282,+380972920285", text="Short", validity="30")
+    # every other final SMS status, scripted on messages that otherwise stay "sent"
+    scripted = ["expired", "undeliverable", "rejected", "failed", "deleted"]
+    numbers = [f"+3809729201{i}5" for i in range(len(scripted))]
+    await submit_modal(app, recipients=",".join(numbers), text="Scripted", sms_text="SMS text")
+    await app.wait_for(lambda: len(app.slack.channel_messages("C123")) == 4)
+    [scripted_send] = [s for s in app.store.recent_sends(4) if s.text == "Scripted"]
+    by_msisdn = {m.msisdn: m for m in app.store.send_messages(scripted_send.id)}
+    for number, sms in zip(numbers, scripted, strict=True):
+        app.bsg.set_status(by_msisdn[number.lstrip("+")].reference, "not_viber_user", sms)
+
+    def everything_final() -> bool:
+        sends = app.store.recent_sends(4)
+        return all(m.final for s in sends for m in app.store.send_messages(s.id))
+
+    for _ in range(8):  # through every lifecycle step, one sweep at a time
+        clock.advance(6)
+        await app.sweeps_after(1)
+    await app.wait_for(everything_final)
+    messages = {
+        m.msisdn: m for s in app.store.recent_sends(4) for m in app.store.send_messages(s.id)
+    }
+    assert messages["380972920288"].status == DeliveryStatus.READ
+    assert messages["380972920284"].status == DeliveryStatus.UNDELIVERED
+    assert messages["380972920289"].status == DeliveryStatus.REJECTED
+    assert messages["380972920283"].sms_status == DeliveryStatus.DELIVERED
+    assert messages["380972920287"].sms_status == DeliveryStatus.UNDELIVERED
+    assert messages["380972920282"].status == DeliveryStatus.DELIVERED
+    assert messages["380972920285"].status == DeliveryStatus.EXPIRED
+    for number, sms in zip(numbers, scripted, strict=True):
+        assert messages[number.lstrip("+")].sms_status == DeliveryStatus(sms)
+    await app.settle()
+    before = status_gets(app)
+    assert set(before) == {m.bsg_id for m in messages.values() if m.bsg_id}
+    by_reference = app.bsg.status_by_reference_calls
+    for _ in range(6):  # at least 5 poll intervals, with the clock far past every window
+        clock.advance(3600)
+        await app.sweeps_after(1)
+    assert status_gets(app) == before
+    assert app.bsg.status_by_reference_calls == by_reference
