@@ -54,6 +54,7 @@ from bot.domain.models import (
 logger = logging.getLogger(__name__)
 
 NOT_FOUND = 40
+SMS_BATCH_MAX = 1000  # phones in one `/sms/create` or `/sms/price` (BSG's maxItems)
 INVALID_PARAMETERS = 7
 INVALID_KEY = 1
 _BODY_SNIPPET = 200
@@ -97,6 +98,38 @@ def build_create_body(
     body["tariff"] = tariff
     body["messages"] = [message]
     return body
+
+
+SMS_NOT_FOUND = 20  # `/sms/{id}` and `/sms/reference/{ref}`: "SMS not found"
+
+
+def build_sms_body(
+    *,
+    originator: str,
+    text: str,
+    recipients: Sequence[Recipient],
+    validity_hours: int | None = None,
+) -> dict[str, Any]:
+    """BSG's `/sms/create` body (`destination: phones`) for one batch of recipients."""
+    body: dict[str, Any] = {
+        "destination": "phones",
+        "phones": [{"msisdn": r.msisdn, "reference": r.reference} for r in recipients],
+        "originator": originator,
+        "body": text,
+    }
+    if validity_hours is not None:
+        body["validity"] = validity_hours
+    return body
+
+
+def build_sms_price_body(*, originator: str, text: str, msisdns: Sequence[str]) -> dict[str, Any]:
+    """BSG's `/sms/price` body (`destination: phones`): what sending would cost, nothing sent."""
+    return {
+        "destination": "phones",
+        "phones": [{"msisdn": m} for m in msisdns],
+        "originator": originator,
+        "body": text,
+    }
 
 
 # ---------------------------------------------------------------- loose answers
@@ -250,6 +283,26 @@ class _BalanceAnswer(_Loose):
 class _PriceAnswer(_Loose):
     total_price: _Money = Field(None, validation_alias=AliasChoices("totalprice", "total_price"))
     currency: _Text = None
+
+
+class _SmsCreateAnswer(_Loose):
+    """`{"result": {...}}` (one phone) or `{"task_id", "result": [...], "total_price"}`."""
+
+    result: Annotated[list[_CreateEntry], BeforeValidator(_entries)]
+    total_price: _Money = Field(None, validation_alias=AliasChoices("total_price", "totalprice"))
+    currency: _Text = None
+
+
+class _SmsStatusAnswer(_Loose):
+    id: _Text = None
+    msisdn: _Text = None
+    reference: _Text = None
+    status: _Text = None
+    price: _Money = None
+    currency: _Text = None
+    time_in: _Time = None
+    time_sent: _Time = None
+    time_dr: _Time = None
 
 
 class _CountryPriceAnswer(_Loose):
@@ -632,6 +685,130 @@ class BsgClient:
         if answer.total_price is None:
             raise self._protocol_error(path, "the price answer has no total price")
         return PricePreview(total_price=answer.total_price, currency=answer.currency)
+
+    async def sms_price(
+        self, *, originator: str, text: str, msisdns: Sequence[str]
+    ) -> PricePreview:
+        """What BSG would charge to send `text` by SMS to every number (nothing is sent)."""
+        path = "/sms/price"
+        total = Decimal(0)
+        currency: str | None = None
+        for start in range(0, len(msisdns), SMS_BATCH_MAX):
+            body = build_sms_price_body(
+                originator=originator, text=text, msisdns=msisdns[start : start + SMS_BATCH_MAX]
+            )
+            answer = self._validate(_PriceAnswer, await self._call("POST", path, body), path)
+            if answer.total_price is None:
+                raise self._protocol_error(path, "the price answer has no total price")
+            total += answer.total_price
+            currency = currency or answer.currency
+        return PricePreview(total_price=total, currency=currency)
+
+    async def sms_create(
+        self,
+        *,
+        originator: str,
+        text: str,
+        recipients: Sequence[Recipient],
+        validity_hours: int | None = None,
+    ) -> CreateResult:
+        """Send an SMS (BSG's SMS API) to each recipient under its own reference.
+
+        Like `create`: every recipient gets an outcome; a batch BSG did not answer comes back
+        unconfirmed (its references are known, so it can be looked up, never re-sent blindly).
+        """
+        path = "/sms/create"
+        outcomes: list[RecipientOutcome] = []
+        errors: list[BsgErrorInfo] = []
+        total: Decimal | None = None
+        currency: str | None = None
+        for start in range(0, len(recipients), self.batch_size):
+            batch = recipients[start : start + self.batch_size]
+            body = build_sms_body(
+                originator=originator, text=text, recipients=batch, validity_hours=validity_hours
+            )
+            try:
+                data = await self._call("POST", path, body)
+            except BsgUnavailable as error:
+                logger.warning("BSG SMS create unconfirmed (%d recipients): %s", len(batch), error)
+                outcomes.extend(
+                    RecipientOutcome(reference=r.reference, unconfirmed=True) for r in batch
+                )
+                continue
+            except BsgRefused as refusal:
+                info = BsgErrorInfo(code=refusal.code, description=refusal.description)
+                errors.append(info)
+                outcomes.extend(RecipientOutcome(reference=r.reference, error=info) for r in batch)
+                continue
+            answer = self._validate(_SmsCreateAnswer, data, path)
+            said = {e.reference: e for e in answer.result if e.reference}
+            if len(batch) == 1 and len(answer.result) == 1 and not said:
+                said = {batch[0].reference: answer.result[0]}
+            for recipient in batch:
+                entry = said.get(recipient.reference)
+                if entry is None:
+                    outcomes.append(
+                        RecipientOutcome(reference=recipient.reference, unconfirmed=True)
+                    )
+                elif entry.error:
+                    outcomes.append(
+                        RecipientOutcome(
+                            reference=recipient.reference,
+                            error=self._error_info(entry.error, entry.description),
+                        )
+                    )
+                else:
+                    outcomes.append(
+                        RecipientOutcome(
+                            reference=recipient.reference,
+                            bsg_id=entry.id,
+                            price=entry.price,
+                            currency=entry.currency or answer.currency,
+                            unconfirmed=entry.id is None,
+                        )
+                    )
+            if answer.total_price is not None:
+                total = answer.total_price if total is None else total + answer.total_price
+            currency = currency or answer.currency
+        batches = -(-len(recipients) // self.batch_size)
+        if errors and len(errors) == batches:
+            # Refused whole, every batch: the caller tells the person BSG's reason.
+            raise BsgRefused(errors[0].code, errors[0].description)
+        return CreateResult(
+            outcomes=tuple(outcomes),
+            total_price=total,
+            currency=currency,
+            request_errors=tuple(errors),
+        )
+
+    async def sms_status(self, bsg_id: str) -> SmsStatus:
+        """An SMS's status by BSG's id (`/sms/{id}`); BsgNotFound when BSG has no such SMS."""
+        return await self._sms_status(f"/sms/{quote(str(bsg_id), safe='')}")
+
+    async def sms_status_by_reference(self, reference: str) -> SmsStatus:
+        """An SMS's status by our reference; BsgNotFound when BSG has no such SMS."""
+        return await self._sms_status(f"/sms/reference/{quote(reference, safe='')}")
+
+    async def _sms_status(self, path: str) -> SmsStatus:
+        try:
+            data = await self._call("GET", path, not_found_on_404=True)
+        except BsgRefused as refusal:
+            if refusal.code == SMS_NOT_FOUND and not isinstance(refusal, BsgNotFound):
+                raise BsgNotFound(refusal.code, refusal.description) from None
+            raise
+        if not isinstance(data, dict) or not data.keys() & {"status", "id", "reference"}:
+            raise self._protocol_error(path, f"not a status answer: {self._snippet(data)}")
+        answer = self._validate(_SmsStatusAnswer, data, path)
+        return SmsStatus(
+            bsg_id=answer.id,
+            status=DeliveryStatus.parse(answer.status),
+            raw_status=answer.status,
+            price=answer.price,
+            currency=answer.currency,
+            time_in=answer.time_in,
+            time_sent=answer.time_sent,
+            time_dr=answer.time_dr,
+        )
 
     async def prices(self, tariff: int | None = None) -> list[CountryPrice]:
         """Viber prices per destination, for the account's tariff or the one given."""

@@ -22,7 +22,18 @@ Endpoints (all under ``/rest``, all need ``X-API-KEY``; a missing or wrong key g
 ``GET /common/balance``                ``{"error":0,"amount":"99.98","currency":"EUR",...}``
 ``GET /viber/prices[/{tariff}]``       price list (one flat price per Viber message)
 ``POST /viber/price``                  cost preview of a create body; nothing is sent
+``POST /sms/create``                   SMS API send (``destination`` ``phone`` or ``phones``)
+``GET /sms/{id}``                      SMS status by id (``/sms/reference/{ref}`` by reference)
+``POST /sms/price``                    SMS cost: ``sms_price`` x segments x phones
 =====================================  ==================================================
+
+SMS API messages (``/sms/create``) follow their own short lifecycle by the msisdn's last digit:
+7 -> ``sent`` then ``undelivered`` after 5 s, 9 -> ``rejected`` at once, any other -> ``sent``
+then ``delivered`` after 2 s (times scaled by ``time_scale``). Refusals: 24 payload unreadable,
+7 originator not 3..15 characters, 4 body not 1..765 characters, 14 not enough funds; per
+phone: 1 msisdn not ``^[1-9][0-9]{7,14}$``, 43 reference reused. Unknown id or reference:
+``{"error": 20, "errorDescription": "SMS not found"}``. ``price_delay`` holds both price
+answers that many real seconds (a slow BSG for the live estimate).
 
 Refusals come in the body with HTTP 200, as BSG does (``http_errors=True`` answers them with
 HTTP 400/404 instead, as some deployments do). Whole-request refusals are top level,
@@ -139,6 +150,7 @@ import yaml
 from aiohttp import web
 
 from bot.clock import Clock, utcnow
+from bot.domain.segments import count_segments
 
 logger = logging.getLogger(__name__)
 
@@ -611,6 +623,9 @@ class BsgSimulator:
         self.clock: Clock = clock or utcnow
         self.create_delay = 0.0
         self.get_delay = 0.0
+        self.price_delay = 0.0
+        self.sms: dict[str, SimSms] = {}
+        self._sms_by_reference: dict[tuple[str, str], SimSms] = {}
         self.hang_seconds = 300.0
 
         self.messages: dict[str, SimMessage] = {}
@@ -656,6 +671,12 @@ class BsgSimulator:
         )
         app.router.add_get("/rest/viber/{id}", self._status_by_id, name="status_by_id")
         app.router.add_get("/rest/common/balance", self._balance, name="balance")
+        app.router.add_post("/rest/sms/create", self._sms_create, name="sms_create")
+        app.router.add_post("/rest/sms/price", self._sms_price, name="sms_price")
+        app.router.add_get(
+            "/rest/sms/reference/{reference}", self._sms_by_ref, name="sms_status_by_reference"
+        )
+        app.router.add_get("/rest/sms/{id}", self._sms_by_id, name="sms_status")
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -1169,6 +1190,7 @@ class BsgSimulator:
         return web.json_response({"prices": prices})
 
     async def _price_preview(self, request: web.Request) -> web.Response:
+        await self._pause(self.price_delay)
         payload = await self._read_json(request)
         try:
             _, _, planned = self._validate(payload, request[_ACCOUNT], check_references=False)
@@ -1180,6 +1202,213 @@ class BsgSimulator:
             "currency": self.currency,
         }
         return web.json_response(self._with_ok(body))
+
+    # ------------------------------------------------------------ the SMS API
+
+    def _sms_plan(self, payload: Any) -> tuple[str, str, list[_Planned]]:
+        """(originator, body, phones) of an SMS create or price body; _Refusal when unusable."""
+        if not isinstance(payload, dict):
+            raise _Refusal(24, "Invalid payload JSON")
+        destination = payload.get("destination")
+        if destination == "phone":
+            items: Any = [{"msisdn": payload.get("msisdn"), "reference": payload.get("reference")}]
+        elif destination == "phones":
+            items = payload.get("phones")
+        else:
+            raise _Refusal(24, "Invalid destination")
+        if not isinstance(items, list) or not 1 <= len(items) <= 1000:
+            raise _Refusal(24, "Invalid phones")
+        originator = payload.get("originator")
+        if not isinstance(originator, str) or not 3 <= len(originator) <= 15:
+            raise _Refusal(7, "Invalid originator")
+        body = payload.get("body")
+        if not isinstance(body, str) or not 1 <= len(body) <= 765:
+            raise _Refusal(4, "Invalid body")
+        phones = []
+        for item in items:
+            if not isinstance(item, dict):
+                phones.append(_Planned("", None, 1))
+                continue
+            msisdn = str(item.get("msisdn") or "")
+            reference = item.get("reference")
+            reference = None if reference is None else str(reference)
+            if not _SMS_MSISDN.match(msisdn):
+                phones.append(_Planned(msisdn, reference, 1))
+            elif reference is not None and not _SMS_REFERENCE.match(reference):
+                phones.append(_Planned(msisdn, reference, 24))
+            else:
+                phones.append(_Planned(msisdn, reference))
+        return originator, body, phones
+
+    def _sms_cost(self, body: str, count: int) -> Decimal:
+        return self.sms_price * max(1, count_segments(body).segments) * count
+
+    async def _sms_create(self, request: web.Request) -> web.Response:
+        payload = await self._read_json(request)
+        account = request[_ACCOUNT]
+        try:
+            originator, body, phones = self._sms_plan(payload)
+        except _Refusal as refusal:
+            return self._sms_refusal(refusal.code, refusal.description)
+        for phone in phones:
+            if (
+                not phone.error
+                and phone.reference is not None
+                and (account, phone.reference) in self._sms_by_reference
+            ):
+                phone.error = 43
+        accepted = [p for p in phones if not p.error]
+        cost = self._sms_cost(body, len(accepted))
+        if cost > self.balance:
+            return self._sms_refusal(14, "Not enough balance")
+        self.balance -= cost
+        price = self._sms_cost(body, 1)
+        now = self.clock()
+        result = []
+        for phone in phones:
+            if phone.error:
+                entry: dict[str, Any] = {
+                    "error": phone.error,
+                    "errorDescription": _SMS_DESCRIPTIONS.get(phone.error, "Error"),
+                }
+                if phone.reference is not None:
+                    entry["reference"] = phone.reference
+                result.append(entry)
+                continue
+            sms = SimSms(
+                id=self._new_id(),
+                msisdn=phone.msisdn,
+                reference=phone.reference,
+                originator=originator,
+                body=body,
+                accepted_at=now,
+                price=price,
+                currency=self.currency,
+                time_scale=self.time_scale,
+            )
+            self.sms[sms.id] = sms
+            if sms.reference is not None:
+                self._sms_by_reference[(account, sms.reference)] = sms
+            result.append(
+                {
+                    "error": 0,
+                    "errorDescription": "No errors",
+                    "reference": sms.reference,
+                    "id": sms.id,
+                    "price": float(price),
+                    "currency": self.currency,
+                }
+            )
+        logger.info("BSG simulator accepted %d of %d SMS", len(accepted), len(phones))
+        await self._pause(self.create_delay)
+        if isinstance(payload, dict) and payload.get("destination") == "phone":
+            return web.json_response({"result": result[0]})
+        return web.json_response(
+            {
+                "task_id": self._new_id(),
+                "result": result,
+                "total_price": float(cost),
+                "currency": self.currency,
+            }
+        )
+
+    async def _sms_price(self, request: web.Request) -> web.Response:
+        await self._pause(self.price_delay)
+        payload = await self._read_json(request)
+        try:
+            _, body, phones = self._sms_plan(payload)
+        except _Refusal as refusal:
+            return self._sms_refusal(refusal.code, refusal.description)
+        cost = self._sms_cost(body, sum(1 for p in phones if not p.error))
+        return web.json_response(
+            {
+                "error": 0,
+                "errorDescription": "No errors",
+                "totalprice": float(cost),
+                "currency": self.currency,
+            }
+        )
+
+    async def _sms_by_id(self, request: web.Request) -> web.Response:
+        return await self._sms_status(self.sms.get(request.match_info["id"]))
+
+    async def _sms_by_ref(self, request: web.Request) -> web.Response:
+        key = (request[_ACCOUNT], request.match_info["reference"])
+        return await self._sms_status(self._sms_by_reference.get(key))
+
+    async def _sms_status(self, sms: SimSms | None) -> web.Response:
+        if self.get_delay > 0:
+            await asyncio.sleep(self.get_delay)
+        if sms is None:
+            return self._sms_refusal(20, "SMS not found")
+        status, changed_at = sms.status_at(self.clock())
+        body: dict[str, Any] = {
+            "error": 0,
+            "errorDescription": "No errors",
+            "id": sms.id,
+            "msisdn": sms.msisdn,
+            "reference": sms.reference,
+            "time_in": _format_time(sms.accepted_at),
+            "time_sent": _format_time(sms.accepted_at),
+            "time_dr": _format_time(changed_at) if status not in ("sent", "new") else None,
+            "status": status,
+            "price": float(sms.price),
+            "currency": sms.currency,
+        }
+        return web.json_response(body)
+
+    def _sms_refusal(self, code: int, description: str) -> web.Response:
+        return web.json_response({"error": code, "errorDescription": description})
+
+    def set_sms_status(self, reference_or_id: str, status: str) -> None:
+        """Freeze an SMS API message's status (by id or reference)."""
+        sms = self.sms.get(reference_or_id) or next(
+            (m for m in self.sms.values() if m.reference == reference_or_id), None
+        )
+        if sms is None:
+            raise KeyError(reference_or_id)
+        sms.forced = (status, self.clock())
+
+    def sms_sent_to(self, msisdn: str) -> int:
+        """How many SMS API messages this number was sent."""
+        return sum(1 for m in self.sms.values() if m.msisdn == msisdn)
+
+
+@dataclass
+class SimSms:
+    """One SMS accepted through the SMS API (`/sms/create`)."""
+
+    id: str
+    msisdn: str
+    reference: str | None
+    originator: str
+    body: str
+    accepted_at: datetime
+    price: Decimal
+    currency: str
+    time_scale: float
+    forced: tuple[str, datetime] | None = None
+
+    def status_at(self, now: datetime) -> tuple[str, datetime]:
+        """(status, since when) at `now`."""
+        if self.forced is not None:
+            return self.forced
+        steps = _SMS_STEPS.get(self.msisdn[-1:], _SMS_STEPS[""])
+        reached = steps[0]
+        for step in steps:
+            if (now - self.accepted_at).total_seconds() >= step[0] * self.time_scale:
+                reached = step
+        return reached[1], self.accepted_at + timedelta(seconds=reached[0] * self.time_scale)
+
+
+_SMS_STEPS: dict[str, tuple[tuple[float, str], ...]] = {
+    "": ((0, "sent"), (2, "delivered")),
+    "7": ((0, "sent"), (5, "undelivered")),
+    "9": ((0, "rejected"),),
+}
+_SMS_DESCRIPTIONS = {1: "Invalid phone", 24: "Invalid reference", 43: "Reference already exists"}
+_SMS_MSISDN = re.compile(r"^[1-9][0-9]{7,14}$")
+_SMS_REFERENCE = re.compile(r"^[a-zA-Z0-9_-]{1,50}$")
 
 
 def _integer(value: Any) -> int | None:

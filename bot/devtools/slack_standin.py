@@ -48,7 +48,7 @@ MAX_CALLBACK_ID = 255
 DEFAULT_PAGE = 100
 
 # Parameters Slack accepts as JSON-encoded strings when the body is form-encoded.
-JSON_PARAMS = ("blocks", "attachments", "metadata", "view")
+JSON_PARAMS = ("blocks", "attachments", "metadata", "view", "files")
 BLOCK_TYPES = {
     "section",
     "context",
@@ -134,6 +134,9 @@ class SlackStandIn:
         self.opened_views: list[dict[str, Any]] = []
         self.published_views: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
+        # files.uploadV2's three steps: URL issued -> bytes uploaded -> completed (shared).
+        self.files: dict[str, dict[str, Any]] = {}
+        self._file_ids = itertools.count(1)
         self._methods: dict[str, Handler] = {
             "api.test": self._api_test,
             "auth.test": self._auth_test,
@@ -146,6 +149,8 @@ class SlackStandIn:
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
             "users.info": self._users_info,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
             "apps.connections.open": self._apps_connections_open,
         }
 
@@ -157,6 +162,7 @@ class SlackStandIn:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{name:.*}", self._handle_response_url)
         app.router.add_get("/socket", self._handle_socket)
+        app.router.add_post("/upload/{file_id}", self._handle_upload)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -253,6 +259,12 @@ class SlackStandIn:
         """The message's current state (after any chat.update), or None."""
         found = self._messages.get(channel, {}).get(ts)
         return copy.deepcopy(found) if found is not None else None
+
+    def uploaded_files(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Files completed with files.completeUploadExternal (in `channel`), oldest first;
+        each has `content` (bytes), `name`, `title`, `channel`, `thread_ts`."""
+        done = [f for f in self.files.values() if f.get("completed")]
+        return [copy.deepcopy(f) for f in done if channel is None or f["channel"] == channel]
 
     def view(self, view_id: str) -> dict[str, Any] | None:
         """A modal's current state (after any views.update), or None."""
@@ -415,12 +427,14 @@ class SlackStandIn:
             else:
                 form = await request.post()
                 params.update({key: value for key, value in form.items() if isinstance(value, str)})
-                for name in JSON_PARAMS:
-                    if isinstance(params.get(name), str) and params[name]:
-                        try:
-                            params[name] = json.loads(params[name])
-                        except ValueError as exc:
-                            raise SlackCallError(f"invalid_{name}_format") from exc
+        # Form fields and query parameters carry these as JSON text (slack_sdk sends some
+        # methods' arguments, files.completeUploadExternal's among them, in the query string).
+        for name in JSON_PARAMS:
+            if isinstance(params.get(name), str) and params[name]:
+                try:
+                    params[name] = json.loads(params[name])
+                except ValueError as exc:
+                    raise SlackCallError(f"invalid_{name}_format") from exc
         token = params.pop("token", None)
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
@@ -691,6 +705,78 @@ class SlackStandIn:
                 continue
             messages.append(self._visible(self._messages[channel][ts], include))
         return self._page(messages, params)
+
+    def _files_get_upload_url(self, params: Params) -> dict[str, Any]:
+        filename = str(_require(params, "filename", "invalid_arguments"))
+        try:
+            length = int(_require(params, "length", "invalid_arguments"))
+        except ValueError:
+            raise SlackCallError("invalid_arguments") from None
+        if length < 1:
+            raise SlackCallError("invalid_arguments")
+        assert self.base_url is not None
+        file_id = f"F{next(self._file_ids):08d}"
+        self.files[file_id] = {
+            "id": file_id,
+            "name": filename,
+            "length": length,
+            "content": None,
+            "completed": False,
+        }
+        upload_url = f"{self.base_url.removesuffix('/api/')}/upload/{file_id}"
+        return {"upload_url": upload_url, "file_id": file_id}
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        found = self.files.get(request.match_info["file_id"])
+        if found is None or found["completed"]:
+            return web.Response(status=404, text="not found")
+        content = await request.read()
+        if len(content) != found["length"]:
+            # Slack refuses an upload whose size differs from the announced length.
+            return web.Response(status=400, text="length mismatch")
+        found["content"] = content
+        return web.Response(status=200, text=f"OK - {len(content)}")
+
+    def _files_complete_upload(self, params: Params) -> dict[str, Any]:
+        entries = params.get("files")
+        if not isinstance(entries, list) or not entries:
+            raise SlackCallError("invalid_arguments", messages=["[ERROR] missing files"])
+        channel = params.get("channel_id") or params.get("channel")
+        thread_ts = params.get("thread_ts")
+        if thread_ts and not channel:
+            raise SlackCallError("invalid_arguments")
+        parent = None
+        if thread_ts:
+            parent = self._stored(str(channel), str(thread_ts))
+            if parent is None:
+                raise SlackCallError("invalid_thread_ts")
+        completed = []
+        for entry in entries:
+            found = self.files.get(str(entry.get("id"))) if isinstance(entry, dict) else None
+            if found is None or found["content"] is None:
+                raise SlackCallError("file_not_found")
+            found.update(
+                completed=True,
+                title=entry.get("title") or found["name"],
+                channel=channel,
+                thread_ts=thread_ts,
+                initial_comment=params.get("initial_comment"),
+            )
+            completed.append({k: v for k, v in found.items() if k != "content"})
+        if channel:
+            # Slack shares the files as one message (in the thread when thread_ts is given).
+            self._chat_post_message(
+                {
+                    "channel": channel,
+                    "thread_ts": thread_ts,
+                    "text": params.get("initial_comment") or "",
+                    "blocks": [
+                        {"type": "section", "text": {"type": "mrkdwn", "text": f["title"]}}
+                        for f in completed
+                    ],
+                }
+            )
+        return {"files": completed}
 
     def _users_info(self, params: Params) -> dict[str, Any]:
         user_id = str(_require(params, "user", "user_not_found"))
