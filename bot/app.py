@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 import commands
 from bot.bsg.client import BsgClient
 from bot.clock import Clock, utcnow
+from bot.domain.errors import StorageError
 from bot.domain.policy import PollPolicy
 from bot.metrics import Metrics
 from bot.services import Services
@@ -62,6 +63,10 @@ class ViberBot:
     ):
         self.settings = settings
         self.clock = clock
+        if store is None and settings.postgres_url:
+            # The PostgreSQL Store lands with the async Store (issue 15); never fall back to a
+            # SQLite file named like the URL.
+            raise StorageError("VIBER_BOT_DB: PostgreSQL is not supported by this build yet")
         self.store = store or Store.open(settings.db_path)
         self.metrics = Metrics()
         self.bsg = BsgClient(
@@ -173,7 +178,7 @@ class ViberBot:
         log.info(
             "viber-bot started: poll every %ss, database %s",
             self.settings.poll_interval,
-            self.settings.db_path,
+            self.settings.database_label,
         )
 
     async def _sweep_job(self) -> None:

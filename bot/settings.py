@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import phonenumbers
 from pydantic import (
@@ -45,7 +46,8 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
     bsg_api_key: SecretStr = Field(validation_alias="BSG_API_KEY")
     bsg_api_url: str = Field("https://api.bsg.world/rest", validation_alias="BSG_API_URL")
-    db_path: Path = Field(Path("viber-bot.db"), validation_alias="VIBER_BOT_DB")
+    # A SQLite file, or a postgresql:// URL (see `postgres_url` and `db_path`).
+    database: str = Field("viber-bot.db", min_length=1, validation_alias="VIBER_BOT_DB", repr=False)
     command: str = Field("/viber", validation_alias="VIBER_BOT_COMMAND")
     default_sender: str = Field(
         validation_alias="VIBER_BOT_DEFAULT_SENDER", min_length=1, max_length=14
@@ -79,6 +81,13 @@ class Settings(BaseSettings):
     parent_refresh: float = Field(300.0, ge=1, validation_alias="VIBER_BOT_PARENT_REFRESH")
     summary_threshold: PositiveInt = Field(5, validation_alias="VIBER_BOT_SUMMARY_THRESHOLD")
     balance_cache_seconds: float = Field(300.0, ge=0, validation_alias="VIBER_BOT_BALANCE_CACHE")
+    # PostgreSQL replicas (ignored with SQLite).
+    lease_seconds: float = Field(30.0, ge=2, le=3600, validation_alias="VIBER_BOT_LEASE_SECONDS")
+    claim_batch: int = Field(500, ge=1, le=50_000, validation_alias="VIBER_BOT_CLAIM_BATCH")
+    pg_pool_size: int = Field(10, ge=2, le=200, validation_alias="VIBER_BOT_PG_POOL_SIZE")
+    heartbeat_interval: float = Field(
+        5.0, ge=0.1, le=600, validation_alias="VIBER_BOT_HEARTBEAT_INTERVAL"
+    )
     log_format: Literal["text", "json"] = Field("text", validation_alias="VIBER_BOT_LOG_FORMAT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="VIBER_BOT_LOG_LEVEL"
@@ -98,6 +107,14 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        value = value.strip()
+        if is_postgres_url(value):
+            check_postgres_url(value)
         return value
 
     @field_validator("default_region")
@@ -154,11 +171,61 @@ class Settings(BaseSettings):
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL URL when VIBER_BOT_DB is one, else None (SQLite)."""
+        return self.database if is_postgres_url(self.database) else None
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite file (meaningless when `postgres_url` is set)."""
+        return Path(self.database)
+
+    @property
+    def database_label(self) -> str:
+        """VIBER_BOT_DB fit for logs: a URL's password is left out."""
+        return redact_url(self.database) if self.postgres_url else self.database
+
     def secrets(self) -> list[str]:
         """Every secret value, for scrubbing logs and for tests that prove none leak."""
         values = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
         values.append(self.bsg_api_key)
-        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        password = postgres_password(self.database) if self.postgres_url else None
+        return found + ([password] if password else [])
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(value: str) -> bool:
+    """Whether VIBER_BOT_DB names a PostgreSQL server rather than a SQLite file."""
+    return value.strip().lower().startswith(POSTGRES_SCHEMES)
+
+
+def check_postgres_url(value: str) -> None:
+    """ValueError (never echoing the password) unless libpq can parse the URL."""
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ValueError("the port in the postgresql:// URL is not a number") from None
+    if not parts.path.strip("/"):
+        raise ValueError("the postgresql:// URL names no database (…@host:port/DATABASE)")
+
+
+def postgres_password(value: str) -> str | None:
+    return urlsplit(value).password or None
+
+
+def redact_url(value: str) -> str:
+    """The URL with its password replaced by ***."""
+    parts = urlsplit(value)
+    if not parts.password:
+        return value
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _describe(error: ValidationError) -> str:

@@ -20,6 +20,9 @@ from bot.devtools.slack_standin import SlackStandIn
 from bot.settings import Settings, load_settings
 from tests import slack_requests
 
+# The PostgreSQL server fixtures (pg_server, pg_url, own_pg_server).
+pytest_plugins = ["tests.postgres"]
+
 BOT_TOKEN = "xoxb-test-bot-token-0123456789"
 SIGNING_SECRET = "signing-secret-abcdef0123456789"
 BSG_KEY = "live_secret_bsg_key_0123456789"
