@@ -95,9 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--quirky", action="store_true", help="mix BSG's published quirky shapes")
     sim.set_defaults(handler=cmd_simulate_bsg)
 
-    from bot.ops import operator_cli
+    from bot import ops
 
-    operator_cli.add_commands(sub)
+    ops.add_commands(sub)
     return parser
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from pythonjsonlogger.json import JsonFormatter
 
-REDACTED = "[redacted]"
+from bot.domain.redact import REDACTED, longest_first
 
 
 class ScrubbingFormatter(logging.Formatter):
@@ -19,9 +19,7 @@ class ScrubbingFormatter(logging.Formatter):
         super().__init__()
         self.inner = inner
         # JSON lines escape quotes, backslashes and non-ASCII: look for those spellings too.
-        # Longest first, so a secret containing another is replaced whole.
-        spellings = {form for s in secrets if len(s) >= 4 for form in (s, json.dumps(s)[1:-1])}
-        self.secrets = sorted(spellings, key=len, reverse=True)
+        self.secrets = longest_first(form for s in secrets for form in (s, json.dumps(s)[1:-1]))
 
     def format(self, record: logging.LogRecord) -> str:
         line = self.inner.format(record)

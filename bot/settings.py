@@ -8,7 +8,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import phonenumbers
 from pydantic import (
-    AliasChoices,
     Field,
     PositiveFloat,
     PositiveInt,
@@ -24,12 +23,9 @@ from bot.domain.errors import ConfigurationError
 CommaList = Annotated[frozenset[str], NoDecode]
 
 
-def _env(name: str) -> Any:
-    return Field(validation_alias=AliasChoices(name, name.lower()), alias=name)
-
-
-class Settings(BaseSettings):
-    """The bot's configuration. Construct with `load_settings()` to get one-line errors."""
+class DatabaseSettings(BaseSettings):
+    """VIBER_BOT_DB and nothing else: what the read-only operator commands need (no Slack or
+    BSG secrets). Read like every setting, from the environment and `.env`."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -40,14 +36,42 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,
     )
 
+    # A SQLite file, or a postgresql:// URL (see `postgres_url` and `db_path`).
+    database: str = Field("viber-bot.db", min_length=1, validation_alias="VIBER_BOT_DB", repr=False)
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        value = value.strip()
+        if is_postgres_url(value):
+            check_postgres_url(value)
+        return value
+
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL URL when VIBER_BOT_DB is one, else None (SQLite)."""
+        return self.database if is_postgres_url(self.database) else None
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite file (meaningless when `postgres_url` is set)."""
+        return Path(self.database)
+
+    @property
+    def database_label(self) -> str:
+        """VIBER_BOT_DB fit for logs: a URL's password is left out."""
+        return redact_url(self.database) if self.postgres_url else self.database
+
+
+class Settings(DatabaseSettings):
+    """The bot's configuration. Construct with `load_settings()` to get one-line errors."""
+
     slack_bot_token: SecretStr = Field(validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
     bsg_api_key: SecretStr = Field(validation_alias="BSG_API_KEY")
     bsg_api_url: str = Field("https://api.bsg.world/rest", validation_alias="BSG_API_URL")
-    # A SQLite file, or a postgresql:// URL (see `postgres_url` and `db_path`).
-    database: str = Field("viber-bot.db", min_length=1, validation_alias="VIBER_BOT_DB", repr=False)
     command: str = Field("/viber", validation_alias="VIBER_BOT_COMMAND")
     default_sender: str = Field(
         validation_alias="VIBER_BOT_DEFAULT_SENDER", min_length=1, max_length=14
@@ -109,14 +133,6 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("database")
-    @classmethod
-    def _database(cls, value: str) -> str:
-        value = value.strip()
-        if is_postgres_url(value):
-            check_postgres_url(value)
-        return value
-
     @field_validator("default_region")
     @classmethod
     def _known_region(cls, value: str | None) -> str | None:
@@ -170,21 +186,6 @@ class Settings(BaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
-
-    @property
-    def postgres_url(self) -> str | None:
-        """The PostgreSQL URL when VIBER_BOT_DB is one, else None (SQLite)."""
-        return self.database if is_postgres_url(self.database) else None
-
-    @property
-    def db_path(self) -> Path:
-        """The SQLite file (meaningless when `postgres_url` is set)."""
-        return Path(self.database)
-
-    @property
-    def database_label(self) -> str:
-        """VIBER_BOT_DB fit for logs: a URL's password is left out."""
-        return redact_url(self.database) if self.postgres_url else self.database
 
     def secrets(self) -> list[str]:
         """Every secret value, for scrubbing logs and for tests that prove none leak."""

@@ -50,6 +50,7 @@ from bot.domain.models import (
     RecipientOutcome,
     SmsStatus,
 )
+from bot.domain.redact import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -1118,9 +1119,7 @@ class BsgClient:
     # ------------------------------------------------------------ secrets
 
     def _scrub(self, text: str) -> str:
-        if self._secret and self._secret in text:
-            return text.replace(self._secret, "***")
-        return text
+        return scrub(text, [self._secret])
 
     def _snippet(self, data: Any) -> str:
         text = self._scrub(data if isinstance(data, str) else json.dumps(data, default=str))

@@ -19,7 +19,7 @@ import pytest
 
 from bot import cli
 from bot.domain.models import DeliveryStatus, SendOutcome
-from bot.ops.operator_cli import EXPORT_COLUMNS
+from bot.ops.export import EXPORT_COLUMNS
 from storage.store import NewRecipient, NewSend, Store
 from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET, USER
 

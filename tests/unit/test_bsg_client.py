@@ -715,7 +715,7 @@ async def test_http_403_with_bsg_code_keeps_it(bsg: CannedBsg, client: BsgClient
 async def test_http_401_echoing_the_key_is_scrubbed(bsg: CannedBsg, client: BsgClient) -> None:
     bsg.on("POST", "/viber/create", {"code": 401, "message": f"API Key {KEY} not found"}, 401)
     error = await raises(BsgRefused, client.create(create_request(1)))
-    assert error.code == 1 and "***" in error.description
+    assert error.code == 1 and "[redacted]" in error.description
 
 
 async def test_http_422_validation_errors(bsg: CannedBsg, client: BsgClient) -> None:

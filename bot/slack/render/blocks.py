@@ -20,6 +20,7 @@ from bot.domain.models import (
     SendOutcome,
 )
 from bot.domain.phones import display
+from bot.domain.wording import amount_text, plural
 
 # ---------------------------------------------------------------- limits
 
@@ -153,17 +154,10 @@ def money(amount: Decimal, currency: str | None) -> str:
     """`0.08 USD`: at least two decimals, no trailing zeros past them."""
     if not amount.is_finite():
         return "unknown"
-    exact = amount.normalize()
-    if int(exact.as_tuple().exponent) > -2:
-        exact = exact.quantize(Decimal("0.01"))
-    words = f"{exact:f}"
+    words = amount_text(amount)
     if currency:
         words += f" {escape(currency.strip()[:8])}"
     return words
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def _mention(user_id: str) -> str:
@@ -475,7 +469,7 @@ def parent_message(view: ParentView) -> tuple[str, list[dict]]:
 
     intro = (
         f"📨 {_mention(view.user_id)} sent a {kind} Viber message as "
-        f"*{escape(view.sender)}* to {_plural(total, 'recipient')}"
+        f"*{escape(view.sender)}* to {plural(total, 'recipient')}"
     )
     if view.scheduled_for is not None:
         intro += f"\n🗓️ Scheduled for {stamp(view.scheduled_for)}"
@@ -498,7 +492,7 @@ def parent_message(view: ParentView) -> tuple[str, list[dict]]:
         blocks.append(_context(*facts))
 
     fallback = (
-        f"Viber message from {_mention(view.user_id)} to {_plural(total, 'recipient')}: "
+        f"Viber message from {_mention(view.user_id)} to {plural(total, 'recipient')}: "
         f"{preview(view.text, 100)}"
     )
     return clip(fallback, FALLBACK_TEXT_MAX), blocks[:MESSAGE_BLOCKS_MAX]
@@ -717,7 +711,7 @@ class PollerHealth:
 
 def _home_send(send: HomeSend, masked: bool) -> str:
     first = f"*{_utc(send.created_at).strftime('%Y-%m-%d %H:%M UTC')}* · {_mention(send.user_id)}"
-    first += f" · {_plural(send.recipient_count, 'recipient')}"
+    first += f" · {plural(send.recipient_count, 'recipient')}"
     if send.msisdns:
         first += f" ({_numbers(list(send.msisdns), masked, 3)})"
     facts = []
@@ -755,7 +749,7 @@ def app_home(
         if health.last_sweep is not None
         else "no sweep yet"
     )
-    poller = f"🩺 *Status poller:* {sweep} · {_plural(health.due, 'message')} due"
+    poller = f"🩺 *Status poller:* {sweep} · {plural(health.due, 'message')} due"
     errors = [f"• {escape(clip(e, 200))}" for e in health.recent_errors[:HOME_ERRORS_LISTED]]
     if errors:
         poller += "\n*Recent errors*\n" + "\n".join(errors)

@@ -1,0 +1,308 @@
+"""`viber-bot doctor`: check the settings, the database, BSG and Slack, and say how to fix each."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from rich.markup import escape
+
+from bot.domain.errors import (
+    BsgError,
+    BsgProtocolError,
+    BsgRefused,
+    BsgUnavailable,
+    StorageError,
+    explain_bsg_code,
+)
+from bot.domain.redact import scrub
+from bot.domain.wording import plural
+from bot.ops.options import database_path
+from bot.ops.output import console, price, when
+from bot.settings import Settings
+from storage.store import Store
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of `viber-bot doctor`: what was checked, how it went and how to fix it."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+def _setting_problems(error: ValidationError) -> str:
+    """Every bad setting in one line (start-up names only the first; doctor names them all)."""
+    problems = []
+    for item in error.errors():
+        loc = item.get("loc") or ()
+        name = str(loc[0]) if loc else ""
+        message = str(item.get("msg", "is invalid")).removeprefix("Value error, ")
+        if item.get("type") == "missing":
+            message = "required but not set"
+        problems.append(f"{name}: {message}" if name else message)
+    return "; ".join(problems)
+
+
+def check_settings() -> tuple[Settings | None, Check]:
+    try:
+        settings = Settings()  # type: ignore[call-arg]  # every field comes from env/.env
+    except ValidationError as error:
+        return None, Check(
+            "settings",
+            False,
+            _setting_problems(error),
+            "set each in the environment or in .env in the working directory (see README)",
+        )
+    mode = (
+        "Socket Mode" if settings.socket_mode else f"HTTP mode on {settings.host}:{settings.port}"
+    )
+    detail = f"loaded ({mode}, command {settings.command}, sender {settings.default_sender})"
+    return settings, Check("settings", True, detail)
+
+
+def _database_fix(problem: str, path: Path) -> str:
+    lowered = problem.lower()
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return (
+            f"the file is damaged or is not a viber-bot database: stop the bot, move it aside "
+            f"(mv {path} {path}.broken) and restore a backup, or start the bot to create a "
+            "fresh one (the history of earlier messages stays in the moved file)"
+        )
+    if "locked" in lowered:
+        return "another process holds a lock on it: wait and run doctor again"
+    if "directory" in lowered:
+        return "point VIBER_BOT_DB at a file, e.g. VIBER_BOT_DB=/data/viber-bot.db"
+    return (
+        f"check that {path} is readable and writable by this user, or point VIBER_BOT_DB elsewhere"
+    )
+
+
+def check_database(path: Path) -> Check:
+    if not path.exists() and not path.is_symlink():
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            return Check(
+                "database",
+                False,
+                f"{path}: the directory {folder} does not exist",
+                "create the directory, or point VIBER_BOT_DB at a file in an existing one",
+            )
+        if not os.access(folder, os.W_OK):
+            return Check(
+                "database",
+                False,
+                f"{path} does not exist and {folder} is not writable",
+                f"let this user write to {folder}, or point VIBER_BOT_DB elsewhere",
+            )
+        return Check("database", True, f"{path} does not exist yet; `viber-bot run` creates it")
+    try:
+        store = Store.open(path)
+    except StorageError as error:
+        return Check("database", False, str(error), _database_fix(str(error), path))
+    try:
+        now = datetime.now(UTC)
+        messages = store.count_messages()
+        due = store.count_due(now)
+        waiting = store.outbox_depth()
+        sweeps = store.recent_sweeps(1)
+    except Exception as error:  # a file that opens but cannot be read is still damaged
+        return Check("database", False, f"{path}: {error}", _database_fix(str(error), path))
+    finally:
+        store.close()
+    last = (
+        f"last sweep {when(sweeps[0].finished_at)} UTC"
+        if sweeps and sweeps[0].finished_at
+        else "no sweep yet"
+    )
+    return Check(
+        "database",
+        True,
+        f"{path}: {plural(messages, 'message')}, {due} due for a status check, "
+        f"{plural(waiting, 'Slack post')} waiting, {last}",
+    )
+
+
+async def check_bsg(settings: Settings) -> Check:
+    from bot.bsg.client import BsgClient
+
+    url = settings.bsg_api_url
+    client = BsgClient(
+        api_key=settings.bsg_api_key,
+        base_url=url,
+        timeout=settings.bsg_timeout,
+        retries=0,
+    )
+    try:
+        balance = await client.balance()
+    except BsgRefused as error:
+        said = f", HTTP {error.http_status}" if error.http_status else ""
+        what = f"(code {error.code}{said}): {error.description or '-'}"
+        if error.code == 1 or error.http_status in (401, 403):
+            return Check(
+                "BSG",
+                False,
+                f"BSG at {url} refused the API key {what}",
+                "check BSG_API_KEY: copy the key from BSG's dashboard (live keys start with live_)",
+            )
+        return Check(
+            "BSG", False, f"BSG refused the balance request {what}", explain_bsg_code(error.code)
+        )
+    except BsgUnavailable as error:
+        return Check(
+            "BSG",
+            False,
+            f"BSG could not be reached at {url}: {error.reason}",
+            "check BSG_API_URL (BSG's is https://api.bsg.world/rest) and that this machine can "
+            "reach it (network, proxy, firewall); if both are right, BSG may be down",
+        )
+    except BsgProtocolError as error:
+        return Check(
+            "BSG",
+            False,
+            f"{url} does not answer like BSG's REST API: {error}",
+            "check BSG_API_URL: it is BSG's REST base URL, e.g. https://api.bsg.world/rest",
+        )
+    except BsgError as error:
+        return Check("BSG", False, f"BSG at {url}: {error}", "run doctor again in a minute")
+    finally:
+        await client.aclose()
+    amount = price(balance.amount, balance.currency)
+    return Check("BSG", True, f"API key accepted at {url}; balance {amount}")
+
+
+_SLACK_TOKEN_FIX = (
+    "copy the Bot User OAuth Token (xoxb-…) from your app's OAuth & Permissions page at "
+    "https://api.slack.com/apps into SLACK_BOT_TOKEN"
+)
+_SLACK_ERRORS = {
+    "invalid_auth": ("Slack rejected SLACK_BOT_TOKEN (invalid_auth)", _SLACK_TOKEN_FIX),
+    "not_authed": ("no token reached Slack (not_authed)", _SLACK_TOKEN_FIX),
+    "account_inactive": (
+        "the token's app or workspace is inactive (account_inactive)",
+        "reinstall the app to the workspace and copy the new bot token into SLACK_BOT_TOKEN",
+    ),
+    "token_revoked": (
+        "the token was revoked (token_revoked)",
+        "reinstall the app to the workspace and copy the new bot token into SLACK_BOT_TOKEN",
+    ),
+    "token_expired": (
+        "the token expired (token_expired)",
+        "turn off token rotation for the app, or reinstall it and copy the new bot token",
+    ),
+    "ratelimited": ("Slack rate-limited the check (ratelimited)", "run doctor again in a minute"),
+}
+
+
+async def check_slack(settings: Settings) -> Check:
+    import aiohttp
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    url = settings.slack_api_url
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=url,
+        retry_handlers=[],
+        timeout=10,
+    )
+    try:
+        answer = await client.auth_test()
+    except SlackApiError as error:
+        code = error.response.get("error") if isinstance(error.response.data, dict) else None
+        if code in _SLACK_ERRORS:
+            detail, fix = _SLACK_ERRORS[code]
+            return Check("Slack", False, f"{detail} at {url}", fix)
+        if code:
+            return Check(
+                "Slack",
+                False,
+                f"Slack answered auth.test with {code} at {url}",
+                "see https://api.slack.com/methods/auth.test for what it means",
+            )
+        return Check(
+            "Slack",
+            False,
+            f"{url} answered HTTP {error.response.status_code}, not like Slack's Web API",
+            "check SLACK_API_URL (Slack's is https://slack.com/api/)",
+        )
+    except (aiohttp.ClientError, TimeoutError, OSError) as error:
+        return Check(
+            "Slack",
+            False,
+            f"Slack could not be reached at {url}: {type(error).__name__}",
+            "check SLACK_API_URL and that this machine can reach it (network, proxy, firewall)",
+        )
+    except Exception as error:  # a diagnosis must report, not crash
+        return Check(
+            "Slack",
+            False,
+            f"auth.test at {url} failed: {type(error).__name__}: {error}",
+            "check SLACK_API_URL (Slack's is https://slack.com/api/)",
+        )
+    if not answer.get("bot_id"):
+        return Check(
+            "Slack",
+            False,
+            f"SLACK_BOT_TOKEN belongs to a person ({answer.get('user')}), not to the bot",
+            _SLACK_TOKEN_FIX,
+        )
+    return Check(
+        "Slack",
+        True,
+        f"authenticated as {answer.get('user')} in {answer.get('team')} "
+        f"({answer.get('team_id')}) at {url}",
+    )
+
+
+async def _remote_checks(settings: Settings) -> list[Check]:
+    return list(await asyncio.gather(check_bsg(settings), check_slack(settings)))
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    settings, first = check_settings()
+    checks = [first]
+    checks.append(check_database(settings.db_path if settings else database_path()))
+    if settings is not None:
+        checks += asyncio.run(_remote_checks(settings))
+    else:
+        for name in ("BSG", "Slack"):
+            checks.append(Check(name, False, "not checked: the settings must load first"))
+    secrets = settings.secrets() if settings else []
+    out = console()
+    width = max(len(c.name) for c in checks)
+    for check in checks:
+        mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
+        detail = escape(scrub(check.detail, secrets))
+        out.print(f"{mark} {check.name:<{width}}  {detail}", soft_wrap=True)
+        if check.fix:
+            fix = escape(scrub(check.fix, secrets))
+            out.print(f"  {'':<{width}}  [bold]fix:[/bold] {fix}", soft_wrap=True)
+    failed = sum(not c.ok for c in checks)
+    if failed:
+        out.print(f"{failed} of {len(checks)} checks failed.")
+        return 1
+    out.print(f"All {len(checks)} checks passed.")
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    """Register `doctor` on the `viber-bot` parser."""
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the settings, the database, BSG (balance) and Slack (auth.test)",
+        description=(
+            "Check the settings, the database, BSG (through the balance call) and Slack "
+            "(through auth.test), printing ✓ or ✗ per check with how to fix it. "
+            "Exit status 0 when every check passes, 1 otherwise. No secret is printed."
+        ),
+    )
+    doctor.set_defaults(handler=cmd_doctor)

@@ -1,0 +1,175 @@
+"""`viber-bot export`: sends and per-recipient outcomes and costs as CSV, streamed."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.domain.errors import InputError
+from bot.domain.models import Send
+from bot.domain.wording import decimal_json
+from bot.ops.options import SINCE_HELP, open_existing_database, parse_since
+from bot.ops.output import console
+from storage.store import Store
+
+EXPORT_PROGRESS_EVERY = 500
+
+EXPORT_COLUMNS = (
+    "send_id",
+    "send_created_at",
+    "user_id",
+    "channel_id",
+    "sender",
+    "text",
+    "outcome",
+    "message_id",
+    "msisdn",
+    "reference",
+    "bsg_id",
+    "status",
+    "sms_status",
+    "price",
+    "currency",
+    "sms_price",
+    "sms_currency",
+    "error_code",
+    "error_description",
+)
+
+# Spreadsheets run a cell starting with these as a formula; text typed in Slack must not.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def export_rows(store: Store, since: datetime | None) -> Iterator[dict[str, Any]]:
+    """One row per recipient message with its send's columns, streamed in id order.
+
+    Messages and sends are both read in id order and merged, so memory stays flat for any
+    number of rows; a send without messages still gets one row.
+    """
+    sends = store.sends_since(since)
+    current: Send | None = next(sends, None)
+    emitted = False
+
+    def send_columns(send: Send) -> dict[str, Any]:
+        return {
+            "send_id": send.id,
+            "send_created_at": send.created_at.isoformat(),
+            "user_id": send.user_id,
+            "channel_id": send.channel_id,
+            "sender": _spreadsheet_safe(send.sender),
+            "text": _spreadsheet_safe(send.text),
+            "outcome": send.outcome.value,
+            "error_code": send.error_code,
+            "error_description": send.error_description,
+        }
+
+    for message in store.messages(since=since):
+        while current is not None and current.id < message.send_id:
+            if not emitted:
+                yield send_columns(current)
+            current, emitted = next(sends, None), False
+        if current is not None and current.id == message.send_id:
+            send = current
+            emitted = True
+        else:  # a message created after --since of a send created before it
+            send = store.get_send(message.send_id)
+        row = send_columns(send)
+        row.update(
+            message_id=message.id,
+            msisdn=message.msisdn,
+            reference=message.reference,
+            bsg_id=message.bsg_id,
+            status=message.status.value,
+            sms_status=message.sms_status.value if message.sms_status else None,
+            price=decimal_json(message.price),
+            currency=message.currency,
+            sms_price=decimal_json(message.sms_price),
+            sms_currency=message.sms_currency,
+            # The recipient's own error: a send-level one would be wrong for accepted recipients.
+            error_code=message.error_code,
+            error_description=message.error_description,
+        )
+        yield row
+    while current is not None:
+        if not emitted:
+            yield send_columns(current)
+        current, emitted = next(sends, None), False
+
+
+def _write_csv(store: Store, since: datetime | None, out: TextIO, show_progress: bool) -> int:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    total = store.count_messages() if since is None else None
+    out = console(stderr=True)
+    progress = Progress(
+        TextColumn("exporting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+        disable=not (show_progress and out.is_terminal),
+    )
+    written = 0
+    with progress:
+        task = progress.add_task("export", total=total)
+        for row in export_rows(store, since):
+            writer.writerow(row)
+            written += 1
+            if written % EXPORT_PROGRESS_EVERY == 0:
+                progress.update(task, completed=written)
+    return written
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    since = parse_since(args.since)
+    store = open_existing_database()
+    try:
+        if args.csv == "-":
+            written = _write_csv(store, since, sys.stdout, show_progress=False)
+            return 0
+        target = Path(args.csv)
+        if not target.parent.is_dir():
+            raise InputError(f"--csv: the directory {target.parent} does not exist")
+        try:
+            with target.open("w", newline="", encoding="utf-8") as out:
+                written = _write_csv(store, since, out, show_progress=True)
+        except OSError as error:
+            raise InputError(f"--csv: cannot write {target}: {error.strerror or error}") from None
+    finally:
+        store.close()
+    print(f"Exported {written} rows to {target}", file=sys.stderr)
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    """Register `export` on the `viber-bot` parser."""
+    export = sub.add_parser(
+        "export",
+        help="write sends and per-recipient outcomes and costs as CSV",
+        description=(
+            "Write one CSV row per recipient message with its send's columns: send id, time, "
+            "user, channel, sender, text, outcome, number, reference, BSG id, status, SMS status, "
+            "prices and errors. Cells that a spreadsheet would run as a formula get a leading '."
+        ),
+    )
+    export.add_argument("--csv", required=True, metavar="FILE", help="the CSV file ('-': stdout)")
+    export.add_argument("--since", metavar="DATE", help=SINCE_HELP)
+    export.set_defaults(handler=cmd_export)
