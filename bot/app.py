@@ -26,7 +26,9 @@ from bot.domain.policy import PollPolicy
 from bot.metrics import Metrics
 from bot.services import Services
 from bot.settings import Settings
+from bot.slack.estimate import EstimateService
 from bot.slack.home import HomeService
+from bot.slack.live_estimate import LiveEstimate
 from bot.slack.notifier import Notifier
 from bot.slack.outbox import OutboxWorker
 from bot.tracking.poller import Poller
@@ -134,6 +136,8 @@ class ViberBot:
             logger=bolt_log,
         )
         self.bolt.error(self._on_listener_error)
+        self.estimates = EstimateService(bsg=self.bsg, settings=settings)
+        self.live_estimate = LiveEstimate(client=self.slack, estimates=self.estimates)
         commands.register(
             self.bolt,
             Services(
@@ -144,6 +148,8 @@ class ViberBot:
                 home=self.home,
                 clock=clock,
                 metrics=self.metrics,
+                estimates=self.estimates,
+                live_estimate=self.live_estimate,
             ),
         )
         self.scheduler = AsyncIOScheduler(timezone=UTC)

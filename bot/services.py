@@ -8,7 +8,9 @@ from bot.bsg.client import BsgClient
 from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.settings import Settings
+from bot.slack.estimate import EstimateService
 from bot.slack.home import HomeService
+from bot.slack.live_estimate import LiveEstimate
 from bot.tracking.sending import SendService
 from storage.store import Store
 
@@ -22,3 +24,5 @@ class Services:
     home: HomeService
     clock: Clock
     metrics: Metrics
+    estimates: EstimateService
+    live_estimate: LiveEstimate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -112,6 +113,12 @@ class Settings(DatabaseSettings):
     heartbeat_interval: float = Field(
         5.0, ge=0.1, le=600, validation_alias="VIBER_BOT_HEARTBEAT_INTERVAL"
     )
+    # Estimate and review (CONTRACT "More settings"; the last three beyond it).
+    review_above: int = Field(20, ge=0, validation_alias="VIBER_BOT_REVIEW_ABOVE")
+    review_cost: Decimal | None = Field(None, ge=0, validation_alias="VIBER_BOT_REVIEW_COST")
+    estimate_timeout: PositiveFloat = Field(3.0, validation_alias="VIBER_BOT_ESTIMATE_TIMEOUT")
+    estimate_cache: float = Field(300.0, ge=0, validation_alias="VIBER_BOT_ESTIMATE_CACHE")
+    quick_confirm_ttl: PositiveFloat = Field(600.0, validation_alias="VIBER_BOT_QUICK_CONFIRM_TTL")
     log_format: Literal["text", "json"] = Field("text", validation_alias="VIBER_BOT_LOG_FORMAT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="VIBER_BOT_LOG_LEVEL"
@@ -125,7 +132,12 @@ class Settings(DatabaseSettings):
         return value
 
     @field_validator(
-        "slack_signing_secret", "slack_app_token", "default_region", "daily_quota", mode="before"
+        "slack_signing_secret",
+        "slack_app_token",
+        "default_region",
+        "daily_quota",
+        "review_cost",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

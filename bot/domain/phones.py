@@ -45,6 +45,8 @@ class ParsedNumbers:
     invalid: list[str] = field(default_factory=list)
     # Why each invalid token was refused, keyed by the token as typed.
     reasons: dict[str, str] = field(default_factory=dict)
+    # Valid numbers typed again (in any format) after their first time.
+    duplicates: int = 0
 
     def describe_invalid(self) -> str:
         """One line naming the bad tokens, for the person who typed them ('' when none)."""
@@ -72,15 +74,20 @@ def parse_numbers(raw: str, *, default_region: str | None) -> ParsedNumbers:
         )
     valid: dict[str, None] = {}
     reasons: dict[str, str] = {}
+    duplicates = 0
     for token in _SEPARATORS.split(raw):
         if not token:
             continue
         digits, reason = _check(token, default_region)
         if digits is not None:
+            if digits in valid:
+                duplicates += 1
             valid.setdefault(digits, None)
         else:
             reasons.setdefault(token, reason)
-    return ParsedNumbers(valid=list(valid), invalid=list(reasons), reasons=reasons)
+    return ParsedNumbers(
+        valid=list(valid), invalid=list(reasons), reasons=reasons, duplicates=duplicates
+    )
 
 
 def parse_number(token: str, default_region: str | None = None) -> str:

@@ -211,6 +211,7 @@ def _input(
     *,
     optional: bool = False,
     hint: str | None = None,
+    dispatch: bool = False,
 ) -> dict:
     block = {
         "type": "input",
@@ -219,6 +220,12 @@ def _input(
         "element": {**element, "action_id": block_id},
         "optional": optional,
     }
+    if dispatch:
+        # Each change is sent as a block action: the live estimate follows what is typed.
+        block["dispatch_action"] = True
+        block["element"]["dispatch_action_config"] = {
+            "trigger_actions_on": ["on_character_entered"]
+        }
     if hint:
         block["hint"] = _plain(hint, 2000)
     return block
@@ -248,6 +255,13 @@ def _url_input(placeholder: str) -> dict:
 # ---------------------------------------------------------------- the send modal
 
 
+def estimate_placeholder() -> dict:
+    """The modal's `estimate` context block before anything is typed (live_estimate fills it)."""
+    return _context("📊 Estimate: add recipients and the text to see counts and price") | {
+        "block_id": "estimate"
+    }
+
+
 def send_modal(
     *,
     channel_id: str,
@@ -270,13 +284,16 @@ def send_modal(
             "Recipients",
             _text_input(multiline=True, placeholder="+380972920283, +380972920282"),
             hint=numbers_hint,
+            dispatch=True,
         ),
         _input(
             "text",
             "Message",
             _text_input(multiline=True, max_length=TEXT_MAX, placeholder="Your order has shipped"),
             hint=f"Up to {TEXT_MAX} characters.",
+            dispatch=True,
         ),
+        estimate_placeholder(),
         _input(
             "sender",
             "Sender name",
@@ -328,6 +345,7 @@ def send_modal(
             _text_input(multiline=True, max_length=SMS_TEXT_MAX),
             optional=True,
             hint="Sent by SMS when Viber cannot deliver. Leave empty for no SMS fallback.",
+            dispatch=True,
         ),
         _input(
             "sms_sender",
