@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -192,13 +193,18 @@ POSTGRES_ONLY_COLUMNS = {"messages": {"lease_owner", "lease_until"}}
 POSTGRES_ONLY_TABLES = {"outbox_lanes", "replicas", "schema_migrations"}
 
 
-async def schema_version(conn: psycopg.AsyncConnection) -> int:
+def schema_version(conn: psycopg.Connection[Any]) -> int:
     """The version the database is at (0 when viber-bot never migrated it)."""
-    exists = await (await conn.execute("SELECT to_regclass('schema_migrations')")).fetchone()
-    if exists is None or exists[0] is None:
+    exists = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
+    if exists is None or _first(exists) is None:
         return 0
-    row = await (await conn.execute("SELECT max(version) FROM schema_migrations")).fetchone()
-    return int(row[0] or 0) if row else 0
+    row = conn.execute("SELECT max(version) AS version FROM schema_migrations").fetchone()
+    return int(_first(row) or 0) if row else 0
+
+
+def _first(row: Any) -> Any:
+    """The first value of a tuple row or a dict row."""
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
 
 def _too_new(found: int) -> SchemaTooNew:
@@ -208,7 +214,7 @@ def _too_new(found: int) -> SchemaTooNew:
     )
 
 
-async def migrate(conn: psycopg.AsyncConnection, *, applied_by: str = "") -> list[int]:
+def migrate(conn: psycopg.Connection[Any], *, applied_by: str = "") -> list[int]:
     """Bring the schema up to LATEST; returns the versions this call applied.
 
     Replicas starting together all call this: a session advisory lock lets one migrate while
@@ -216,23 +222,23 @@ async def migrate(conn: psycopg.AsyncConnection, *, applied_by: str = "") -> lis
     """
     if not conn.autocommit:
         raise ValueError("migrate() needs an autocommit connection")
-    await conn.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
+    conn.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
     try:
-        await conn.execute(
+        conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             "version integer PRIMARY KEY, name text NOT NULL, "
             "applied_at timestamptz NOT NULL DEFAULT now(), applied_by text)"
         )
-        current = await schema_version(conn)
+        current = schema_version(conn)
         if current > LATEST:
             raise _too_new(current)
         applied: list[int] = []
         for migration in MIGRATIONS:
             if migration.version <= current:
                 continue
-            async with conn.transaction():
-                await conn.execute(migration.sql.encode())
-                await conn.execute(
+            with conn.transaction():
+                conn.execute(migration.sql.encode())
+                conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_by) VALUES (%s, %s, %s)",
                     [migration.version, migration.name, applied_by or None],
                 )
@@ -240,12 +246,12 @@ async def migrate(conn: psycopg.AsyncConnection, *, applied_by: str = "") -> lis
             applied.append(migration.version)
         return applied
     finally:
-        await conn.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
+        conn.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
 
 
-async def check_version(conn: psycopg.AsyncConnection) -> int:
+def check_version(conn: psycopg.Connection[Any]) -> int:
     """The schema version, refusing one newer than this code (for read-only commands)."""
-    current = await schema_version(conn)
+    current = schema_version(conn)
     if current > LATEST:
         raise _too_new(current)
     return current

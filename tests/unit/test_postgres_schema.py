@@ -3,7 +3,7 @@ a database newer than the code refused in one line, and the same tables as SQLit
 
 from __future__ import annotations
 
-import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -14,46 +14,45 @@ from storage.postgres_schema import LATEST, SchemaTooNew, migrate, schema_versio
 from storage.schema import migrations as sqlite_migrations
 
 
-async def _connect(url: str) -> psycopg.AsyncConnection:
-    return await psycopg.AsyncConnection.connect(url, autocommit=True)
+def _connect(url: str) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=True)
 
 
-async def test_an_empty_database_is_migrated_to_the_latest_version_once(pg_url):
-    async with await _connect(pg_url) as conn:
-        assert await schema_version(conn) == 0
-        assert await migrate(conn, applied_by="r1") == list(range(1, LATEST + 1))
-        assert await migrate(conn, applied_by="r1") == []
-        assert await schema_version(conn) == LATEST
+def test_an_empty_database_is_migrated_to_the_latest_version_once(pg_url):
+    with _connect(pg_url) as conn:
+        assert schema_version(conn) == 0
+        assert migrate(conn, applied_by="r1") == list(range(1, LATEST + 1))
+        assert migrate(conn, applied_by="r1") == []
+        assert schema_version(conn) == LATEST
 
 
-async def test_replicas_starting_together_apply_each_migration_exactly_once(pg_url):
-    conns = [await _connect(pg_url) for _ in range(4)]
+def test_replicas_starting_together_apply_each_migration_exactly_once(pg_url):
+    conns = [_connect(pg_url) for _ in range(4)]
     try:
-        results = await asyncio.gather(
-            *(migrate(conn, applied_by=f"replica-{n}") for n, conn in enumerate(conns))
-        )
-        rows = await (
-            await conns[0].execute("SELECT version, applied_by FROM schema_migrations")
-        ).fetchall()
+        with ThreadPoolExecutor(len(conns)) as pool:
+            results = list(
+                pool.map(lambda n: migrate(conns[n], applied_by=f"replica-{n}"), range(len(conns)))
+            )
+        rows = conns[0].execute("SELECT version, applied_by FROM schema_migrations").fetchall()
     finally:
         for conn in conns:
-            await conn.close()
+            conn.close()
     applied = sorted(v for result in results for v in result)
     assert applied == list(range(1, LATEST + 1))  # each version by one replica, once
     assert sorted(v for v, _ in rows) == list(range(1, LATEST + 1))
     assert len({by for _, by in rows}) == 1  # one replica did all of it, the rest waited
 
 
-async def test_a_database_newer_than_the_code_is_refused_in_one_line(pg_url):
-    async with await _connect(pg_url) as conn:
-        await migrate(conn)
-        await conn.execute(
+def test_a_database_newer_than_the_code_is_refused_in_one_line(pg_url):
+    with _connect(pg_url) as conn:
+        migrate(conn)
+        conn.execute(
             "INSERT INTO schema_migrations (version, name) VALUES (%s, 'from the future')",
             [LATEST + 1],
         )
         with pytest.raises(SchemaTooNew) as refused:
-            await migrate(conn)
-        tables = await (await conn.execute("SELECT count(*) FROM schema_migrations")).fetchone()
+            migrate(conn)
+        tables = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()
     message = str(refused.value)
     assert "\n" not in message
     assert message.startswith("VIBER_BOT_DB: ")
@@ -71,14 +70,12 @@ def _sqlite_columns() -> dict[str, set[str]]:
     }
 
 
-async def test_postgres_has_every_sqlite_table_and_column_and_only_those(pg_url):
-    async with await _connect(pg_url) as conn:
-        await migrate(conn)
-        rows = await (
-            await conn.execute(
-                "SELECT table_name, column_name FROM information_schema.columns "
-                "WHERE table_schema = 'public'"
-            )
+def test_postgres_has_every_sqlite_table_and_column_and_only_those(pg_url):
+    with _connect(pg_url) as conn:
+        migrate(conn)
+        rows = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public'"
         ).fetchall()
     postgres: dict[str, set[str]] = {}
     for table, column in rows:
