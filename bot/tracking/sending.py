@@ -26,6 +26,7 @@ from bot.domain.models import (
     CreateRequest,
     DeliveryStatus,
     MessageContent,
+    MessageStatus,
     Recipient,
     RecipientOutcome,
     Send,
@@ -86,6 +87,8 @@ class SendService:
         self.metrics = metrics
         self.wake_outbox = wake_outbox
         self._in_flight: set[int] = set()
+        # Unconfirmed messages stored before this moment were left by an earlier run.
+        self.started_at = clock()
 
     # ------------------------------------------------------------ access
 
@@ -429,33 +432,146 @@ class SendService:
     # ------------------------------------------------------------ reconciliation
 
     async def reconcile(self) -> int:
-        """Resolve messages whose BSG id is unknown after the grace period. Returns resolved."""
-        now = self.clock()
-        cutoff = now - timedelta(seconds=self.settings.reconcile_grace)
-        candidates = [m for m in self.store.unconfirmed(cutoff) if m.send_id not in self._in_flight]
-        if not candidates:
-            return 0
+        """Settle messages whose BSG id is unknown; returns how many were resolved.
+
+        Left by an earlier run (killed mid-create, or stopped before BSG answered): no request
+        of that run is under way any more, so they are settled at once, not after a grace.
+        A create that timed out inside this run may still land at BSG: those wait for
+        VIBER_BOT_RECONCILE_GRACE first.
+        """
+        resolved = await self._recover_earlier_run()
+        return resolved + await self._reconcile_timed_out()
+
+    async def _look_up(
+        self, messages: Sequence[StoredMessage]
+    ) -> list[tuple[StoredMessage, MessageStatus | BsgError]]:
+        """Each message's status by its reference, at most `poll_concurrency` at once."""
         semaphore = asyncio.Semaphore(self.settings.poll_concurrency)
 
-        async def look(message: StoredMessage) -> tuple[StoredMessage, object]:
+        async def look(message: StoredMessage) -> tuple[StoredMessage, MessageStatus | BsgError]:
             async with semaphore:
                 try:
                     return message, await self.bsg.status_by_reference(message.reference)
-                except BsgNotFound as missing:
-                    return message, missing
                 except BsgError as error:
                     return message, error
 
-        results = await asyncio.gather(*(look(m) for m in candidates))
+        return list(await asyncio.gather(*(look(m) for m in messages)))
+
+    async def _recover_earlier_run(self) -> int:
+        """Look each reference up; create the ones BSG does not know again, same reference."""
+        orphans = [
+            m for m in self.store.unconfirmed(self.started_at) if m.send_id not in self._in_flight
+        ]
+        if not orphans:
+            return 0
+        log.info("recovery: %d message(s) left unconfirmed by an earlier run", len(orphans))
+        results = await self._look_up(orphans)
+        now = self.clock()
+        unknown: dict[int, list[StoredMessage]] = {}
+        touched: set[int] = set()
+        with self.store.atomic():
+            for message, found in results:
+                if isinstance(found, BsgNotFound):
+                    unknown.setdefault(message.send_id, []).append(message)
+                elif isinstance(found, BsgError) or not found.bsg_id:
+                    log.warning(
+                        "recovery: message %s: look-up by reference failed (%s); next sweep",
+                        message.id,
+                        found if isinstance(found, BsgError) else "no id in the answer",
+                    )
+                else:
+                    self._adopt(message, found, now)
+                    touched.add(message.send_id)
+            for send_id in touched:
+                self._settle(send_id, now)
+        resolved = len([m for m, f in results if isinstance(f, MessageStatus) and f.bsg_id])
+        for send_id, messages in unknown.items():
+            resolved += await self._create_again(send_id, messages)
+        if touched:
+            self.wake_outbox()
+        return resolved
+
+    async def _create_again(self, send_id: int, messages: list[StoredMessage]) -> int:
+        """BSG never took these: send them now with their own references (43: it did, look)."""
+        send = self.store.get_send(send_id)
+        content = content_of(send)
+        if content.send_at is not None and content.send_at <= self.clock():
+            # The scheduled time passed while the bot was down: send now, not "in the past".
+            content = content.model_copy(update={"send_at": None})
+        request = CreateRequest(
+            content=content,
+            recipients=tuple(Recipient(msisdn=m.msisdn, reference=m.reference) for m in messages),
+        )
+        log.info(
+            "recovery: send %s: BSG has no record of %d message(s); creating them again "
+            "with the same references",
+            send_id,
+            len(messages),
+        )
+        self._in_flight.add(send_id)
+        try:
+            try:
+                result = await self.bsg.create(request)
+            except BsgRefused as refusal:
+                self.metrics.bsg_errors.labels(code=str(refusal.code)).inc()
+                outcomes = [
+                    RecipientOutcome(reference=m.reference, error=_info(refusal)) for m in messages
+                ]
+                whole_refusal = True
+            except BsgError as error:
+                self.metrics.bsg_errors.labels(code="unavailable").inc()
+                log.warning("recovery: send %s: create failed (%s); next sweep", send_id, error)
+                return 0
+            else:
+                outcomes = list(result.outcomes)
+                whole_refusal = False
+            outcomes = await self._resolve_already_sent(outcomes)
+            self._record_outcomes(send, messages, outcomes, count_refusals=not whole_refusal)
+        finally:
+            self._in_flight.discard(send_id)
+        return sum(1 for o in outcomes if not o.unconfirmed)
+
+    def _adopt(self, message: StoredMessage, found: MessageStatus, now: datetime) -> None:
+        """BSG holds this message under our reference: take its id and track it. In a txn."""
+        self._accept(
+            self.store.get_send(message.send_id),
+            message,
+            RecipientOutcome(
+                reference=message.reference,
+                bsg_id=found.bsg_id,
+                price=found.price,
+                currency=found.currency,
+            ),
+            now,
+        )
+        log.info(
+            "message %s: found at BSG by reference %s: id %s",
+            message.id,
+            message.reference,
+            found.bsg_id,
+        )
+
+    async def _reconcile_timed_out(self) -> int:
+        """Creates of this run that BSG did not answer, once the grace has passed: BSG knows
+        the reference (adopt it) or it does not (not sent; the sender is told)."""
+        now = self.clock()
+        cutoff = now - timedelta(seconds=self.settings.reconcile_grace)
+        candidates = [
+            m
+            for m in self.store.unconfirmed(cutoff)
+            if m.send_id not in self._in_flight and m.created_at > self.started_at
+        ]
+        if not candidates:
+            return 0
+        results = await self._look_up(candidates)
         resolved = 0
         touched: set[int] = set()
         not_sent: dict[int, list[str]] = {}
         now = self.clock()
         with self.store.atomic():
             for message, found in results:
-                send = self.store.get_send(message.send_id)
                 if isinstance(found, BsgNotFound):
-                    not_sent.setdefault(send.id, []).append(message.msisdn)
+                    not_sent.setdefault(message.send_id, []).append(message.msisdn)
                     log.info(
                         "message %s: BSG has no reference %s: not sent",
                         message.id,
@@ -471,25 +587,9 @@ class SendService:
                 elif isinstance(found, BsgError) or not found.bsg_id:
                     continue
                 else:
-                    self._accept(
-                        send,
-                        message,
-                        RecipientOutcome(
-                            reference=message.reference,
-                            bsg_id=found.bsg_id,
-                            price=found.price,
-                            currency=found.currency,
-                        ),
-                        now,
-                    )
-                    log.info(
-                        "message %s: found at BSG by reference %s: id %s",
-                        message.id,
-                        message.reference,
-                        found.bsg_id,
-                    )
+                    self._adopt(message, found, now)
                 resolved += 1
-                touched.add(send.id)
+                touched.add(message.send_id)
             for send_id in touched:
                 outcome = self._settle(send_id, now)
                 if send_id in not_sent and outcome in (SendOutcome.SENT, SendOutcome.PARTIAL):

@@ -8,6 +8,7 @@ killed with SIGKILL mid-create, mid-sweep and mid-post, stopped with SIGTERM, an
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -129,6 +130,74 @@ async def test_killed_while_bsg_holds_the_create_the_restart_adopts_it_once(
     assert len(standin.calls_to("chat.postMessage")) == 1 + len(thread_texts(standin))
     assert sim.create_calls == 1 and sim.sent_to(MSISDN) == 1
     assert sim.status_by_reference_calls >= 1
+
+
+# ------------------------------------------------------------------ recovery in seconds
+
+
+async def test_after_a_kill_mid_create_every_send_is_settled_within_a_poll_interval(
+    sim, standin, settings_env, tmp_path
+):
+    """Killed while BSG holds one create (taken) and hangs on another (never taken): the restart
+    looks both up at once, creates the second again with its own reference, and tracks both
+    within two poll intervals; the reconcile grace (10 min here) plays no part."""
+    interval = 3.0  # long enough that a loaded machine's jitter is small beside it
+    env = dict(
+        settings_env,
+        VIBER_BOT_POLL_INTERVAL=str(interval),
+        VIBER_BOT_POLL_MAX_INTERVAL=str(interval),
+        VIBER_BOT_RECONCILE_GRACE="600",
+    )
+    bot = BotProcess(env, tmp_path, SIGNING_SECRET)
+    try:
+        sim.create_delay = 30.0  # the first create is recorded, then its answer is held
+        await bot.start()
+        await send_one(bot, standin, "+380972920280", "Taken, answer held")
+        await wait_until(lambda: sim.create_calls == 1, what="first create reached BSG")
+        sim.fail_next("/viber/create", 1, status="timeout")  # the second hangs, not taken
+        await send_one(bot, standin, "+380972920281", "Never taken")
+        await wait_until(lambda: sim.create_calls == 2, what="second create reached BSG")
+        assert sim.sent_to("380972920280") == 1 and sim.sent_to("380972920281") == 0
+        await bot.kill()
+        sim.create_delay = 0.0
+
+        stored = stored_messages(Path(env["VIBER_BOT_DB"]))
+        assert [m.bsg_id for m in stored] == [None, None]
+        assert standin.channel_messages(CHANNEL) == []
+
+        await bot.start()
+        restarted = time.monotonic()
+
+        def all_known() -> bool:
+            return all(m.bsg_id for m in stored_messages(Path(env["VIBER_BOT_DB"])))
+
+        await wait_until(all_known, interval, "every id known within one poll interval")
+        await wait_until(
+            lambda: len(standin.channel_messages(CHANNEL)) == 2, interval, "both parents"
+        )
+
+        def threads_told() -> int:  # lifecycle 0 is read by now: "Read" is what a look sees
+            return sum(
+                any("Read" in r.get("text", "") for r in standin.thread(CHANNEL, p["ts"]))
+                for p in standin.channel_messages(CHANNEL)
+            )
+
+        await wait_until(lambda: threads_told() == 2, 2 * interval, "thread replies")
+        assert time.monotonic() - restarted <= 2 * interval + 0.5
+        await bot.kill()
+
+        stored = stored_messages(Path(env["VIBER_BOT_DB"]))
+        for message in stored:
+            assert message.bsg_id == sim.message(message.reference).id
+        assert sim.sent_to("380972920280") == 1 and sim.sent_to("380972920281") == 1
+        assert len(sim.messages) == 2  # no number got a second message
+        assert len(standin.channel_messages(CHANNEL)) == 2  # one parent per send, never twice
+        parents = [c for c in standin.calls_to("chat.postMessage") if not c.get("thread_ts")]
+        assert len(parents) == 2
+        assert sim.create_calls == 3  # the held one, the hung one, the second again
+        assert "a bug" not in bot.logs() and "Traceback" not in bot.logs()
+    finally:
+        await bot.close()
 
 
 # ------------------------------------------------------------------ (b) SIGKILL mid-sweep
