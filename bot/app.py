@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -20,7 +21,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import commands
 from bot.bsg.client import BsgClient
+from bot.callback_endpoint import receive_callback
 from bot.clock import Clock, utcnow
+from bot.domain.callback_tokens import CallbackTokens
 from bot.domain.errors import StorageError
 from bot.domain.policy import PollPolicy
 from bot.metrics import Metrics
@@ -31,6 +34,7 @@ from bot.slack.home import HomeService
 from bot.slack.live_estimate import LiveEstimate
 from bot.slack.notifier import Notifier
 from bot.slack.outbox import OutboxWorker
+from bot.tracking.callbacks import CallbackService
 from bot.tracking.poller import Poller
 from bot.tracking.sending import SendService
 from storage.store import Store
@@ -71,6 +75,13 @@ class ViberBot:
             raise StorageError("VIBER_BOT_DB: PostgreSQL is not supported by this build yet")
         self.store = store or Store.open(settings.db_path)
         self.metrics = Metrics()
+        secret = settings.callback_secret
+        self.callback_tokens = CallbackTokens(
+            secret.get_secret_value() if secret else self.store.callback_secret(clock())
+        )
+        callback_url = (
+            partial(self.callback_tokens.url, settings.public_url) if settings.public_url else None
+        )
         self.bsg = BsgClient(
             api_key=settings.bsg_api_key,
             base_url=settings.bsg_api_url,
@@ -79,6 +90,7 @@ class ViberBot:
             create_concurrency=settings.bsg_create_concurrency,
             retries=settings.bsg_retries,
             transport=bsg_transport,
+            callback_url=callback_url,
         )
         # No SDK-level retries: a retried post may double; the outbox decides instead.
         self.slack = AsyncWebClient(
@@ -122,6 +134,15 @@ class ViberBot:
             metrics=self.metrics,
             wake_outbox=self.outbox.wake,
         )
+        self.callbacks = CallbackService(
+            store=self.store,
+            tokens=self.callback_tokens,
+            poller=self.poller,
+            settings=settings,
+            clock=clock,
+            metrics=self.metrics,
+        )
+        self.outbox.on_posted = self.callbacks.posted
         self.home = HomeService(store=self.store, bsg=self.bsg, settings=settings, clock=clock)
         self.bolt = AsyncApp(
             client=self.slack,
@@ -182,9 +203,10 @@ class ViberBot:
         self.scheduler.start()
         self._started = True
         log.info(
-            "viber-bot started: poll every %ss, database %s",
+            "viber-bot started: poll every %ss, database %s, delivery callbacks %s",
             self.settings.poll_interval,
             self.settings.database_label,
+            "on" if self.settings.callbacks_on else "off (VIBER_BOT_PUBLIC_URL unset)",
         )
 
     async def _sweep_job(self) -> None:
@@ -212,6 +234,7 @@ class ViberBot:
         # never finish. The sweep and the outbox post under way get the same bounded grace,
         # side by side, so the two waits do not add up.
         self.scheduler.pause()
+        await self.callbacks.stop()
         await asyncio.gather(
             self._finish_sweep(STOP_BUDGET / 2), self.outbox.stop(grace=STOP_BUDGET / 2)
         )
@@ -296,8 +319,13 @@ class ViberBot:
                 body=self.metrics.render(), headers={"Content-Type": Metrics.content_type}
             )
 
+        async def bsg_callback(request: web.Request) -> web.Response:
+            return await receive_callback(self.callbacks, request)
+
         if with_slack:
             app.router.add_post("/slack/events", events)
+        # Served beside /slack/events, and beside /healthz in Socket Mode (CONTRACT).
+        app.router.add_post("/bsg/callback/{token}", bsg_callback)
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/metrics", metrics)
 

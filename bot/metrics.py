@@ -54,5 +54,26 @@ class Metrics:
             "viber_bot_messages_due", "Messages due for a status check", registry=r
         )
 
+        self.callbacks = Counter(
+            "viber_bot_callbacks_received",
+            "Delivery callbacks received, by what became of them",
+            ["outcome"],
+            registry=r,
+        )
+        self.callbacks_forged = Counter(
+            "viber_bot_callbacks_forged", "Callbacks with a token the bot never issued", registry=r
+        )
+        self.callbacks_coalesced = Counter(
+            "viber_bot_callbacks_coalesced",
+            "Callbacks that shared a status request with an earlier one",
+            registry=r,
+        )
+        self.callback_post_delay = Histogram(
+            "viber_bot_callback_to_post_seconds",
+            "Time from a delivery callback to the thread post it caused",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+            registry=r,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,6 +23,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.domain.errors import ConfigurationError
 
 CommaList = Annotated[frozenset[str], NoDecode]
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class DatabaseSettings(BaseSettings):
@@ -119,6 +129,21 @@ class Settings(DatabaseSettings):
     estimate_timeout: PositiveFloat = Field(3.0, validation_alias="VIBER_BOT_ESTIMATE_TIMEOUT")
     estimate_cache: float = Field(300.0, ge=0, validation_alias="VIBER_BOT_ESTIMATE_CACHE")
     quick_confirm_ttl: PositiveFloat = Field(600.0, validation_alias="VIBER_BOT_QUICK_CONFIRM_TTL")
+    # Delivery callbacks (CONTRACT "Delivery callbacks"): off while VIBER_BOT_PUBLIC_URL is unset.
+    public_url: str | None = Field(None, validation_alias="VIBER_BOT_PUBLIC_URL")
+    callback_secret: SecretStr | None = Field(None, validation_alias="VIBER_BOT_CALLBACK_SECRET")
+    # Callbacks for one message within this many seconds share one status request.
+    callback_coalesce: float = Field(
+        0.2, ge=0, le=0.9, validation_alias="VIBER_BOT_CALLBACK_COALESCE"
+    )
+    # While callbacks arrive for a message, its poll gaps grow this many times (polling stays
+    # the backstop; 4 keeps a delivered message's look for "read" within the policy's cap).
+    callback_poll_stretch: float = Field(
+        4.0, ge=1, le=100, validation_alias="VIBER_BOT_CALLBACK_POLL_STRETCH"
+    )
+    # Per source address: sustained callbacks a second, and the burst allowed above that.
+    callback_rate: PositiveFloat = Field(200.0, validation_alias="VIBER_BOT_CALLBACK_RATE")
+    callback_burst: PositiveInt = Field(1000, validation_alias="VIBER_BOT_CALLBACK_BURST")
     log_format: Literal["text", "json"] = Field("text", validation_alias="VIBER_BOT_LOG_FORMAT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="VIBER_BOT_LOG_LEVEL"
@@ -137,6 +162,8 @@ class Settings(DatabaseSettings):
         "default_region",
         "daily_quota",
         "review_cost",
+        "public_url",
+        "callback_secret",
         mode="before",
     )
     @classmethod
@@ -172,6 +199,28 @@ class Settings(DatabaseSettings):
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        url = urlsplit(value)
+        if url.scheme not in ("https", "http") or not url.hostname:
+            raise ValueError("must be an https:// URL (http:// only on loopback)")
+        if url.scheme == "http" and not _loopback(url.hostname):
+            raise ValueError("must be https:// (http:// is allowed only on loopback)")
+        if url.query or url.fragment:
+            raise ValueError("must be a base URL without ?query or #fragment")
+        return value
+
+    @field_validator("callback_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
     @field_validator("command")
     @classmethod
     def _slash(cls, value: str) -> str:
@@ -199,10 +248,15 @@ class Settings(DatabaseSettings):
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
+    @property
+    def callbacks_on(self) -> bool:
+        return self.public_url is not None
+
     def secrets(self) -> list[str]:
         """Every secret value, for scrubbing logs and for tests that prove none leak."""
         values = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
         values.append(self.bsg_api_key)
+        values.append(self.callback_secret)
         found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
         password = postgres_password(self.database) if self.postgres_url else None
         return found + ([password] if password else [])

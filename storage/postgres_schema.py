@@ -185,6 +185,29 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "callbacks",
+        f"""
+        -- Delivery callbacks: the tokens' secret (when settings give none) and raw bodies.
+        CREATE TABLE secrets (
+            name text PRIMARY KEY,
+            value text,
+            created_at text
+        );
+        CREATE TABLE callbacks (
+            id {ID},
+            message_id bigint NOT NULL REFERENCES messages (id),
+            received_at text NOT NULL,
+            source text,
+            content_type text,
+            body text,
+            truncated integer NOT NULL DEFAULT 0,
+            parsed_status text
+        );
+        CREATE INDEX callbacks_message ON callbacks (message_id, id);
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

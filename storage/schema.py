@@ -155,3 +155,27 @@ def m001_initial(db: Database) -> None:
 def m002_outbox_lane_index(db: Database) -> None:
     # The outbox worker asks for the oldest pending row of each channel.
     db["outbox"].create_index(["state", "channel_id", "id"])
+
+
+@migrations()
+def m003_callbacks(db: Database) -> None:
+    # Delivery callbacks: the secret their tokens are signed with (when settings give none),
+    # and each callback's raw body, capped, on the message's history for diagnosis.
+    db["secrets"].create({"name": str, "value": str, "created_at": str}, pk="name")
+    db["callbacks"].create(
+        {
+            "id": int,
+            "message_id": int,
+            "received_at": str,
+            "source": str,
+            "content_type": str,
+            "body": str,
+            "truncated": int,
+            "parsed_status": str,
+        },
+        pk="id",
+        foreign_keys=[("message_id", "messages", "id")],
+        not_null={"message_id", "received_at"},
+        defaults={"truncated": 0},
+    )
+    db["callbacks"].create_index(["message_id", "id"])

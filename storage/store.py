@@ -26,6 +26,8 @@ from bot.domain.models import (
     StatusEvent,
     StoredMessage,
 )
+from storage import callbacks as callback_table
+from storage.callbacks import CallbackBody
 from storage.schema import migrations
 
 
@@ -716,6 +718,24 @@ class Store:
             )
             # Keep the table small: the last thousand sweeps are plenty for health.
             self.db.execute("DELETE FROM sweeps WHERE id <= (SELECT max(id) FROM sweeps) - 1000")
+
+    # ------------------------------------------------------------ delivery callbacks
+
+    def callback_secret(self, now: datetime) -> str:
+        """The callback tokens' secret kept in the database, generated once on first use."""
+        return callback_table.callback_secret(self.db, now)
+
+    def message_by_reference(self, reference: str) -> StoredMessage | None:
+        rows = self._select("messages", "reference = ?", [reference], limit=1)
+        return self._message(rows[0]) if rows else None
+
+    def add_callback_bodies(self, bodies: list[CallbackBody]) -> None:
+        with self.atomic():
+            callback_table.add_callback_bodies(self.db, bodies)
+
+    def callback_bodies(self, message_id: int, limit: int = 50) -> list[CallbackBody]:
+        """The latest callbacks received for a message, oldest first."""
+        return callback_table.callback_bodies(self.db, message_id, limit)
 
     def recent_sweeps(self, limit: int = 10) -> list[SweepRecord]:
         rows = self._select("sweeps", order_by="id desc", limit=limit)

@@ -7,7 +7,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
@@ -59,6 +59,7 @@ SMS_BATCH_MAX = 1000  # phones in one `/sms/create` or `/sms/price` (BSG's maxIt
 INVALID_PARAMETERS = 7
 INVALID_KEY = 1
 _BODY_SNIPPET = 200
+CallbackUrl = Callable[[str], str]  # a recipient's reference -> its delivery-callback URL
 
 # ---------------------------------------------------------------- request bodies
 
@@ -71,15 +72,39 @@ def _bsg_time(moment: datetime) -> str:
 
 
 def build_create_body(
-    content: MessageContent, recipients: Sequence[Recipient], tariff: int = 0
+    content: MessageContent,
+    recipients: Sequence[Recipient],
+    tariff: int = 0,
+    callback_url: CallbackUrl | None = None,
 ) -> dict[str, Any]:
-    """BSG's `/viber/create` body for one batch; unset options are left out so defaults apply."""
+    """BSG's `/viber/create` body for one batch; unset options are left out so defaults apply.
+
+    With `callback_url` (reference -> URL) every recipient is a `messages[]` item of its own,
+    because BSG takes `callback_url` per item and each recipient's URL names that recipient.
+    """
+    groups = [[r] for r in recipients] if callback_url is not None else [list(recipients)]
+    body: dict[str, Any] = {}
+    if content.validity is not None:
+        body["validity"] = content.validity
+    body["tariff"] = tariff
+    body["messages"] = [
+        _create_message(content, group, callback_url(group[0].reference) if callback_url else None)
+        for group in groups
+    ]
+    return body
+
+
+def _create_message(
+    content: MessageContent, recipients: Sequence[Recipient], callback_url: str | None
+) -> dict[str, Any]:
     message: dict[str, Any] = {
         "to": [{"msisdn": r.msisdn, "reference": r.reference} for r in recipients],
         "text": content.text,
         "alpha_name": content.sender,
         "is_promotional": content.promotional,
     }
+    if callback_url is not None:
+        message["callback_url"] = callback_url
     if content.send_at is not None:
         message["scheduledDatetime"] = _bsg_time(content.send_at)
     viber: dict[str, Any] = {}
@@ -91,14 +116,11 @@ def build_create_body(
         viber["action"] = content.button_url
     if content.sms is not None:
         viber["alt_route"] = {"originator": content.sms.originator, "text": content.sms.text}
+        if callback_url is not None:
+            viber["alt_route"]["callback_url"] = callback_url
     if viber:
         message["options"] = {"viber": viber}
-    body: dict[str, Any] = {}
-    if content.validity is not None:
-        body["validity"] = content.validity
-    body["tariff"] = tariff
-    body["messages"] = [message]
-    return body
+    return message
 
 
 SMS_NOT_FOUND = 20  # `/sms/{id}` and `/sms/reference/{ref}`: "SMS not found"
@@ -516,6 +538,7 @@ class BsgClient:
         backoff_max: float = 10.0,
         retry_after_max: float = 30.0,
         create_concurrency: int = 4,
+        callback_url: CallbackUrl | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -530,6 +553,8 @@ class BsgClient:
         # Batches of one create under way at once (each keeps its own same-body retries).
         self.create_concurrency = create_concurrency
         self._retry_after_max = retry_after_max
+        # Set when delivery callbacks are on: every create names each recipient's callback URL.
+        self.callback_url = callback_url
         self._transport = transport if transport is not None else AiohttpTransport()
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
@@ -599,7 +624,7 @@ class BsgClient:
 
         async def post(batch: Sequence[Recipient]) -> Any:
             async with limit:
-                body = build_create_body(request.content, batch, request.tariff)
+                body = build_create_body(request.content, batch, request.tariff, self.callback_url)
                 return await self._call("POST", "/viber/create", body)
 
         tasks = [asyncio.ensure_future(post(batch)) for batch in batches]

@@ -150,6 +150,7 @@ import yaml
 from aiohttp import web
 
 from bot.clock import Clock, utcnow
+from bot.devtools.sim_callbacks import CallbackSender
 from bot.domain.segments import count_segments
 
 logger = logging.getLogger(__name__)
@@ -461,11 +462,17 @@ class SimMessage:
     sms: SmsRoute | None = None
     forced: _Forced | None = None
     account: str = field(default="", repr=False)
+    callback_url: str | None = None
+    sms_callback_url: str | None = None
 
     def _at(self, index: int) -> datetime:
         return self.start_at + timedelta(
             seconds=self.lifecycle.steps[index].after * self.time_scale
         )
+
+    def finished(self, now: datetime) -> bool:
+        """The lifecycle's last step is reached: nothing changes from here on by itself."""
+        return now >= self._at(len(self.lifecycle.steps) - 1)
 
     def snapshot(self, now: datetime) -> Snapshot:
         """The status at `now`; a forced status freezes the message where `set_status` put it."""
@@ -572,6 +579,8 @@ class _PlannedMessage:
     scheduled_at: datetime | None
     alt_route: tuple[str, str] | None
     recipients: list[_Planned]
+    callback_url: str | None = None
+    sms_callback_url: str | None = None
 
 
 _REST = "/rest"
@@ -641,6 +650,8 @@ class BsgSimulator:
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.base_url: str | None = None
+        # POSTs to each create's callback_url as statuses change (see sim_callbacks).
+        self.callbacks = CallbackSender(lambda: self.clock(), seed=seed)
 
     @staticmethod
     def _resolve_lifecycles(
@@ -698,6 +709,7 @@ class BsgSimulator:
     async def stop(self) -> None:
         """Stop serving; requests held by `timeout` failures or delays end at once."""
         self._stopping.set()
+        await self.callbacks.stop()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -748,6 +760,7 @@ class BsgSimulator:
         if sms_status is not None and msg.sms is None:
             msg.sms = SmsRoute(self._new_id(), msg.sender[:15], msg.text[:765], self.sms_price)
         msg.forced = _Forced(viber_status, sms_status, self.clock())
+        self.callbacks.changed(msg)
 
     def message(self, reference_or_id: str) -> SimMessage:
         """A recorded message by BSG id, or by reference (any API key); KeyError if none."""
@@ -962,12 +975,15 @@ class BsgSimulator:
             promotional=plan.promotional,
             sms=sms,
             account=account,
+            callback_url=plan.callback_url,
+            sms_callback_url=plan.sms_callback_url if sms is not None else None,
         )
         self.messages[msg.id] = msg
         if msg.reference is not None:
             self._by_reference[(account, msg.reference)] = msg
             self._any_reference.setdefault(msg.reference, msg)
         self._accepted[msg.msisdn] += 1
+        self.callbacks.watch(msg)
         return msg
 
     def _create_body(
@@ -1076,6 +1092,8 @@ class BsgSimulator:
             scheduled_at=scheduled_at,
             alt_route=alt_route,
             recipients=[self._refuse_scripted(_plan_recipient(item)) for item in to],
+            callback_url=_url(message.get("callback_url")),
+            sms_callback_url=_url(_alt_route_of(message).get("callback_url")),
         )
 
     def _refuse_scripted(self, recipient: _Planned) -> _Planned:
@@ -1409,6 +1427,16 @@ _SMS_STEPS: dict[str, tuple[tuple[float, str], ...]] = {
 _SMS_DESCRIPTIONS = {1: "Invalid phone", 24: "Invalid reference", 43: "Reference already exists"}
 _SMS_MSISDN = re.compile(r"^[1-9][0-9]{7,14}$")
 _SMS_REFERENCE = re.compile(r"^[a-zA-Z0-9_-]{1,50}$")
+
+
+def _url(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.startswith(("http://", "https://")) else None
+
+
+def _alt_route_of(message: dict[str, Any]) -> dict[str, Any]:
+    viber = (message.get("options") or {}).get("viber") or {}
+    alt = viber.get("alt_route") or message.get("alt_route") or {}
+    return alt if isinstance(alt, dict) else {}
 
 
 def _integer(value: Any) -> int | None:

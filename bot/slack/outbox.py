@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -105,6 +106,8 @@ class OutboxWorker:
         self.clock = clock
         self.metrics = metrics
         self._http = http
+        # Told (send id, kind) after each post made; the callback metrics time thread posts.
+        self.on_posted: Callable[[int | None, str], None] = lambda _send_id, _kind: None
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -335,6 +338,7 @@ class OutboxWorker:
         else:
             raise Permanent(f"unknown outbox kind {item.kind!r}")
         self.metrics.slack_posts.labels(kind=item.kind).inc()
+        self.on_posted(send_id, item.kind)
 
     def _tell_sender_parent_failed(self, item: OutboxItem, reason: str) -> None:
         """The send went out but the channel cannot show it: say so to the sender, privately."""

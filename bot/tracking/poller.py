@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -63,6 +63,11 @@ class Poller:
         self.last_report: SweepReport | None = None
         # Set while BSG's last answers were failures; cleared by the next good answer.
         self.bsg_failure: str | None = None
+        # Messages whose look (sweep or callback) is under way, so no two overlap.
+        self._busy: set[int] = set()
+        self._released = asyncio.Event()
+        # How many times a message's poll gaps are stretched (delivery callbacks raise it).
+        self.stretch: Callable[[int], float] = lambda _message_id: 1.0
 
     async def sweep(self) -> SweepReport:
         """One pass: reconcile unconfirmed sends, then poll every due message."""
@@ -73,10 +78,81 @@ class Poller:
         except Exception as error:  # a sweep must never die half-way on reconciliation
             log.exception("reconciliation failed")
             self.bsg_failure = f"reconciliation: {type(error).__name__}"
-        due = self.store.due_for_poll(started, limit=SWEEP_LIMIT)
+        # A message a callback is looking at right now is left to that look.
+        due = [
+            m for m in self.store.due_for_poll(started, limit=SWEEP_LIMIT) if m.id not in self._busy
+        ]
         self.metrics.messages_due.set(len(due))
-        results = await self._fetch_all(due)
-        now = self.clock()
+        claimed = {m.id for m in due}
+        self._busy |= claimed
+        try:
+            results = await self._fetch_all(due)
+            now = self.clock()
+            changes, errors, last_error = self._record(results, now)
+        finally:
+            self._busy -= claimed
+            self._released.set()
+            self._released = asyncio.Event()
+        finished = self.clock()
+        report = SweepReport(
+            started_at=started,
+            finished_at=finished,
+            checked=len(results),
+            changed=len(changes),
+            errors=errors,
+            last_error=last_error,
+        )
+        self.store.record_sweep(
+            started_at=started,
+            finished_at=finished,
+            checked=report.checked,
+            changed=report.changed,
+            errors=errors,
+            last_error=last_error,
+        )
+        self.metrics.sweep_duration.observe(time.perf_counter() - clock_start)
+        self.metrics.last_sweep.set(finished.timestamp())
+        if errors < len(results):
+            self.bsg_failure = None
+        if errors:
+            self.bsg_failure = last_error
+            log.warning(
+                "sweep: %d of %d status checks failed: %s", errors, len(results), last_error
+            )
+        self.last_report = report
+        if changes:
+            self.wake_outbox()
+        return report
+
+    async def look_now(self, message_ids: Sequence[int]) -> list[Change]:
+        """Ask BSG about these messages at once (a delivery callback said they changed).
+
+        BSG's answer is recorded exactly as a sweep's would be. A message the sweep is asking
+        about at this moment is looked at after it, since that answer may predate the change.
+        """
+        wanted = set(message_ids)
+        while wanted & self._busy:
+            await self._released.wait()
+        self._busy |= wanted
+        try:
+            fresh = [self.store.get_message(i) for i in sorted(wanted)]
+            due = [m for m in fresh if not m.final and m.bsg_id]
+            results = await self._fetch_all(due)
+            changes, errors, last_error = self._record(results, self.clock())
+        finally:
+            self._busy -= wanted
+            self._released.set()
+            self._released = asyncio.Event()
+        if errors and errors == len(results):
+            self.bsg_failure = last_error
+        if changes:
+            self.wake_outbox()
+        return changes
+
+    def _record(
+        self, results: list[tuple[StoredMessage, MessageStatus | BsgError]], now: datetime
+    ) -> tuple[list[Change], int, str | None]:
+        """Store what BSG said about each message and queue the posts, in one transaction."""
         changes: list[Change] = []
         errors = 0
         last_error: str | None = None
@@ -97,23 +173,6 @@ class Poller:
             checked_sends = sorted({m.send_id for m, _ in results})
             self.store.touch_send(checked_sends, now)
             self.listener.refresh_parents(checked_sends, now=now)
-        finished = self.clock()
-        report = SweepReport(
-            started_at=started,
-            finished_at=finished,
-            checked=len(results),
-            changed=len(changes),
-            errors=errors,
-            last_error=last_error,
-        )
-        self.store.record_sweep(
-            started_at=started,
-            finished_at=finished,
-            checked=report.checked,
-            changed=report.changed,
-            errors=errors,
-            last_error=last_error,
-        )
         for change in changes:
             self.metrics.transitions.labels(
                 channel=change.event.channel.value, status=change.event.status.value
@@ -127,19 +186,7 @@ class Poller:
                 change.message.send_id,
                 change.message.bsg_id,
             )
-        self.metrics.sweep_duration.observe(time.perf_counter() - clock_start)
-        self.metrics.last_sweep.set(finished.timestamp())
-        if errors < len(results):
-            self.bsg_failure = None
-        if errors:
-            self.bsg_failure = last_error
-            log.warning(
-                "sweep: %d of %d status checks failed: %s", errors, len(results), last_error
-            )
-        self.last_report = report
-        if changes:
-            self.wake_outbox()
-        return report
+        return changes, errors, last_error
 
     def _apply(
         self, message: StoredMessage, seen: MessageStatus, now: datetime, wants_sms: bool
@@ -158,11 +205,18 @@ class Poller:
             last_change_at=now if changed else (message.last_change_at or message.created_at),
             now=now,
         )
+        next_poll_at = verdict.next_poll_at
+        factor = self.stretch(message.id)
+        if next_poll_at is not None and factor > 1:
+            gap = (next_poll_at - now).total_seconds()
+            stretched = now + timedelta(seconds=min(self.policy.cap, gap * factor))
+            # A delivered message still gets its last look for "read" when the window closes.
+            next_poll_at = max(next_poll_at, min(stretched, max(next_poll_at, expires_at)))
         return self.store.record_poll(
             message,
             seen,
             now=now,
-            next_poll_at=verdict.next_poll_at,
+            next_poll_at=next_poll_at,
             final=verdict.final,
             forced_status=verdict.forced_status,
         )

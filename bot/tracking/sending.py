@@ -159,7 +159,10 @@ class SendService:
         recipients = [NewRecipient(msisdn, new_reference()) for msisdn in composed.msisdns]
         content = composed.content
         body = build_create_body(
-            content, [Recipient(msisdn=r.msisdn, reference=r.reference) for r in recipients], 0
+            content,
+            [Recipient(msisdn=r.msisdn, reference=r.reference) for r in recipients],
+            0,
+            self.bsg.callback_url,
         )
         with self.store.atomic():
             send, _ = self.store.add_send(

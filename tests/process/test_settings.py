@@ -120,6 +120,8 @@ MALFORMED = {
     "VIBER_BOT_DEFAULT_SENDER": ["", "FifteenCharsXYZ"],
     "VIBER_BOT_COMMAND": ["viber", "/two words"],
     "SLACK_APP_TOKEN": [BAD_APP_TOKEN],
+    "VIBER_BOT_PUBLIC_URL": ["http://bot.example.com", "ftp://bot.example.com", "bot.example"],
+    "VIBER_BOT_CALLBACK_SECRET": ["too-short"],
 }
 
 

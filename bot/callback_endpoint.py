@@ -1,0 +1,36 @@
+"""The HTTP face of delivery callbacks: `POST /bsg/callback/{token}` read and answered."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.tracking.callbacks import MAX_BODY, CallbackService
+
+_REASONS = {200: "ok", 404: "not found", 413: "body too large", 429: "slow down"}
+
+
+async def receive_callback(service: CallbackService, request: web.Request) -> web.Response:
+    """Read at most 64 KB of the body (any content type), then let the service decide."""
+    truncated = request.content_length is not None and request.content_length > MAX_BODY
+    chunks: list[bytes] = []
+    size = 0
+    if not truncated:
+        while size <= MAX_BODY:
+            chunk = await request.content.readany()
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        truncated = size > MAX_BODY
+    answer = service.receive(
+        request.match_info["token"],
+        b"" if truncated else b"".join(chunks),
+        truncated=truncated,
+        content_type=request.headers.get("Content-Type"),
+        source=request.remote or "unknown",
+    )
+    status = int(answer)
+    return web.json_response(
+        {"ok": status == 200, "error": None if status == 200 else _REASONS.get(status)},
+        status=status,
+    )

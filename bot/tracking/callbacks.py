@@ -1,0 +1,278 @@
+"""Delivery callbacks: BSG's "look at this message now", verified, rate-limited and coalesced.
+
+BSG documents no callback body, so a callback is only a signed hint: the bot answers it at
+once, and within about a second asks BSG for the message's status, which is the truth. The
+poller stays the guarantee; a lost callback costs latency, never a transition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from bot.clock import Clock
+from bot.domain.callback_tokens import PROBE_REFERENCE, CallbackTokens
+from bot.domain.models import DeliveryStatus
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.tracking.poller import Poller
+from storage.callbacks import CallbackBody
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024  # larger bodies are refused with 413
+KEPT_BODY = 4 * 1024  # what is kept of a body on the message's history
+_TRACKED_SOURCES = 10_000  # rate-limit buckets kept before the idle ones are dropped
+_STRETCH_WINDOW = 3600.0  # seconds after a message's last callback that its polls stay stretched
+_TRACKED_MESSAGES = 100_000
+_PENDING_RETRY = 0.5  # seconds between looks at a callback that came before BSG's create answer
+_PENDING_TRIES = 10
+_STATUS_KEYS = ("status", "state", "dlr_status", "message_status")
+
+
+class CallbackAnswer(int):
+    """The HTTP status a callback gets (an int, named for the log)."""
+
+
+OK, NOT_FOUND, TOO_LARGE, RATE_LIMITED = (CallbackAnswer(c) for c in (200, 404, 413, 429))
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+@dataclass
+class _Waiting:
+    """Callbacks for one message that wait for the next look."""
+
+    first_at: float
+    bodies: list[CallbackBody] = field(default_factory=list)
+    tries: int = 0
+
+
+def parse_callback_body(body: bytes, content_type: str | None) -> str | None:
+    """The status word a body states, where it has a shape we know (JSON or a form)."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        return None
+    fields: dict[str, object] = {}
+    if text[:1] in "{[":
+        with contextlib.suppress(ValueError):
+            data = json.loads(text)
+            if isinstance(data, list) and data and isinstance(data[0], dict):
+                data = data[0]
+            if isinstance(data, dict):
+                fields = data
+    elif "=" in text:
+        fields = dict(parse_qsl(text, keep_blank_values=True))
+    for key in _STATUS_KEYS:
+        value = fields.get(key)
+        if isinstance(value, str) and value.strip():
+            status = DeliveryStatus.parse(value)
+            return status.value if status != DeliveryStatus.UNKNOWN else value.strip()[:40]
+    return None
+
+
+class CallbackService:
+    """Takes callbacks (`receive`, fast and synchronous) and runs the coalesced looks."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        tokens: CallbackTokens,
+        poller: Poller,
+        settings: Settings,
+        clock: Clock,
+        metrics: Metrics,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.tokens = tokens
+        self.poller = poller
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics
+        self.monotonic = monotonic
+        self._buckets: dict[str, _Bucket] = {}
+        self._waiting: dict[int, _Waiting] = {}
+        self._again: dict[int, _Waiting] = {}  # came while the message's look was under way
+        self._looking: set[int] = set()
+        self._round: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_callback: dict[int, float] = {}
+        # send id -> when the callback that changed it came, until its thread post is made
+        self._awaiting_post: dict[int, float] = {}
+        self._stopped = False
+        poller.stretch = self.stretch_for
+
+    # ------------------------------------------------------------ intake
+
+    def url_for(self, reference: str) -> str:
+        """The callback URL a create names for this recipient."""
+        assert self.settings.public_url is not None
+        return self.tokens.url(self.settings.public_url, reference)
+
+    def receive(
+        self, token: str, body: bytes, *, truncated: bool, content_type: str | None, source: str
+    ) -> CallbackAnswer:
+        """Answer one callback; nothing here waits on BSG, Slack or the network."""
+        if not self._allow(source):
+            self.metrics.callbacks.labels(outcome="rate_limited").inc()
+            return RATE_LIMITED
+        reference = self.tokens.read(token)
+        if reference is None:
+            self.metrics.callbacks.labels(outcome="forged").inc()
+            self.metrics.callbacks_forged.inc()
+            return NOT_FOUND
+        if truncated:
+            self.metrics.callbacks.labels(outcome="too_large").inc()
+            return TOO_LARGE
+        if reference == PROBE_REFERENCE:
+            self.metrics.callbacks.labels(outcome="probe").inc()
+            return OK
+        message = self.store.message_by_reference(reference)
+        if message is None or message.final:
+            # Signed by us, but for a message gone or done: nothing to look at.
+            self.metrics.callbacks.labels(outcome="final").inc()
+            return NOT_FOUND
+        now = self.monotonic()
+        self.metrics.callbacks.labels(outcome="accepted").inc()
+        if len(self._last_callback) > _TRACKED_MESSAGES:
+            self._last_callback = {
+                k: t for k, t in self._last_callback.items() if now - t <= _STRETCH_WINDOW
+            }
+        self._last_callback[message.id] = now
+        kept = CallbackBody(
+            message_id=message.id,
+            received_at=self.clock(),
+            source=source,
+            content_type=(content_type or "")[:100] or None,
+            body=body[:KEPT_BODY].decode("utf-8", errors="replace"),
+            truncated=len(body) > KEPT_BODY,
+            parsed_status=parse_callback_body(body, content_type),
+        )
+        waiting_room = self._again if message.id in self._looking else self._waiting
+        waiting = waiting_room.get(message.id)
+        if waiting is None:
+            waiting = waiting_room[message.id] = _Waiting(first_at=now)
+        else:
+            self.metrics.callbacks_coalesced.inc()
+        waiting.bodies.append(kept)
+        if waiting_room is self._waiting:
+            self._schedule_round()
+        return OK
+
+    def _allow(self, source: str) -> bool:
+        """A token bucket per source address: `callback_rate` a second, `callback_burst` deep."""
+        now = self.monotonic()
+        rate, burst = self.settings.callback_rate, float(self.settings.callback_burst)
+        bucket = self._buckets.get(source)
+        if bucket is None:
+            if len(self._buckets) >= _TRACKED_SOURCES:
+                # Forget the buckets that have refilled: they hold no state worth keeping.
+                self._buckets = {
+                    k: b for k, b in self._buckets.items() if b.tokens + (now - b.at) * rate < burst
+                }
+            bucket = self._buckets[source] = _Bucket(tokens=burst, at=now)
+        bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
+        bucket.at = now
+        if bucket.tokens < 1:
+            return False
+        bucket.tokens -= 1
+        return True
+
+    # ------------------------------------------------------------ looks
+
+    def _schedule_round(self) -> None:
+        if self._round is not None or self._stopped:
+            return
+        loop = asyncio.get_running_loop()
+        self._round = loop.call_later(self.settings.callback_coalesce, self._start_round)
+
+    def _start_round(self) -> None:
+        self._round = None
+        batch, self._waiting = self._waiting, {}
+        if not batch:
+            return
+        task = asyncio.ensure_future(self._look(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _look(self, batch: dict[int, _Waiting]) -> None:
+        """One round: keep the bodies, ask BSG about every message in it, record the answers."""
+        ids = list(batch)
+        self._looking.update(ids)
+        try:
+            bodies = [b for w in batch.values() if w.tries == 0 for b in w.bodies]
+            if bodies:
+                self.store.add_callback_bodies(bodies)
+            # A callback may beat BSG's answer to the create: wait for the id, a few times.
+            unready = {i for i in ids if self.store.get_message(i).bsg_id is None}
+            changes = await self.poller.look_now([i for i in ids if i not in unready])
+            for change in changes:
+                waited = batch.get(change.message.id)
+                if waited is not None:
+                    self._awaiting_post.setdefault(change.message.send_id, waited.first_at)
+        except Exception:  # a failed round must not stop later ones; polling covers it
+            log.exception("callback look failed for %d message(s)", len(ids))
+            unready = set()
+        finally:
+            self._looking.difference_update(ids)
+        for message_id in unready:
+            waiting = batch[message_id]
+            waiting.tries += 1
+            if waiting.tries < _PENDING_TRIES and not self._stopped:
+                asyncio.get_running_loop().call_later(
+                    _PENDING_RETRY, self._requeue, message_id, waiting
+                )
+        for message_id in ids:
+            again = self._again.pop(message_id, None)
+            if again is not None:
+                self._waiting.setdefault(message_id, again)
+                self._schedule_round()
+
+    def _requeue(self, message_id: int, waiting: _Waiting) -> None:
+        if self._stopped:
+            return
+        self._waiting.setdefault(message_id, waiting)
+        self._schedule_round()
+
+    def stretch_for(self, message_id: int) -> float:
+        """Poll gaps grow while callbacks arrive for a message (polling stays the backstop)."""
+        last = self._last_callback.get(message_id)
+        if last is None:
+            return 1.0
+        if self.monotonic() - last > _STRETCH_WINDOW:
+            self._last_callback.pop(message_id, None)
+            return 1.0
+        return self.settings.callback_poll_stretch
+
+    def posted(self, send_id: int | None, kind: str) -> None:
+        """The outbox made a post: time from the callback that caused it to the thread."""
+        if send_id is None or kind != "reply":
+            return
+        first_at = self._awaiting_post.pop(send_id, None)
+        if first_at is not None:
+            self.metrics.callback_post_delay.observe(self.monotonic() - first_at)
+
+    async def stop(self) -> None:
+        """Stop taking rounds; a look under way is cancelled (polling redoes it)."""
+        self._stopped = True
+        if self._round is not None:
+            self._round.cancel()
+            self._round = None
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,284 @@
+"""Delivery callbacks end to end: the simulator POSTs to each create's URL, the bot asks BSG."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from bot.app import ViberBot, serve
+from bot.devtools.slack_standin import SlackStandIn
+from tests.conftest import BOT_TOKEN, RunningBot
+from tests.slack_requests import modal_values
+
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+async def callback_bot(make_settings, slack, bsg, clock) -> AsyncIterator[Callable[..., Any]]:
+    """A bot on a port known in advance, so VIBER_BOT_PUBLIC_URL can name it."""
+    started: list[RunningBot] = []
+
+    async def make(**overrides: Any) -> RunningBot:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        overrides.setdefault("VIBER_BOT_PUBLIC_URL", url)
+        overrides.setdefault("VIBER_BOT_POLL_INTERVAL", 30)  # only a callback can be quick
+        bot = ViberBot(make_settings(**overrides), clock=clock)
+        runner = web.AppRunner(bot.web_app(), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        http = httpx.AsyncClient(timeout=10, trust_env=False)
+        running = RunningBot(bot=bot, url=url, http=http, slack=slack, bsg=bsg, runner=runner)
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        await running.stop()
+
+
+def requests_after(bsg, start: int) -> list[tuple[str, str]]:
+    return bsg.requests[start:]
+
+
+async def send_one(app: RunningBot, number: str = "+380972920285", **fields: Any) -> Any:
+    if fields:
+        await app.submit(
+            modal_values({"recipients": number, "text": "Parcel", **fields}),
+            private_metadata=json.dumps({"channel_id": "C123"}),
+        )
+    else:
+        await app.command(f"send {number} Your parcel is ready")
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    send = app.store.recent_sends(1)[0]
+    [message] = app.store.send_messages(send.id)
+    return message
+
+
+async def test_a_callback_brings_a_get_and_then_the_thread_reply(callback_bot, bsg):
+    app = await callback_bot()
+    message = await send_one(app)
+    sim = bsg.message(message.reference)
+    # The create named this recipient's own URL; the token reveals nothing of the number.
+    assert sim.callback_url is not None
+    base, token = sim.callback_url.rsplit("/", 1)
+    assert base == f"{app.url}/bsg/callback"
+    assert TOKEN.match(token) and "972920285" not in token
+    request = json.loads(app.store.get_send(message.send_id).request_json)
+    assert request["messages"][0]["callback_url"] == sim.callback_url
+
+    await app.wait_for(lambda: bsg.callbacks.counts["sent"] >= 1)  # "sent" at acceptance
+    await app.settle()
+    mark = len(bsg.requests)
+    started = time.monotonic()
+    bsg.set_status(message.reference, "delivered")
+    await app.wait_for(lambda: any("Delivered" in r for r in app.replies()), timeout=5)
+    assert time.monotonic() - started < 3  # polling alone would take 30 s
+    after = requests_after(bsg, mark)
+    assert ("GET", f"/rest/viber/{message.bsg_id}") in after
+    assert bsg.callbacks.sent[-1].answer == 200
+    stored = app.store.get_message(message.id)
+    assert stored.status.value == "delivered"
+    bodies = app.store.callback_bodies(message.id)
+    assert bodies and bodies[-1].parsed_status in ("delivered", None)
+    metrics = (await app.http.get(f"{app.url}/metrics")).text
+    assert 'viber_bot_callbacks_received_total{outcome="accepted"}' in metrics
+    await app.wait_for(
+        lambda: "viber_bot_callback_to_post_seconds_count 0.0" not in metrics_of(app)
+    )
+
+
+def metrics_of(app: RunningBot) -> str:
+    return app.bot.metrics.render().decode()
+
+
+async def test_sms_fallback_carries_its_own_callback_url(callback_bot, bsg):
+    app = await callback_bot()
+    message = await send_one(app, "+380972920283", sms_text="Parcel (SMS)")
+    request = json.loads(app.store.get_send(message.send_id).request_json)
+    item = request["messages"][0]
+    assert item["options"]["viber"]["alt_route"]["callback_url"] == item["callback_url"]
+    bsg.set_status(message.reference, "not_viber_user", "delivered")
+    await app.wait_for(lambda: any("SMS delivered" in r for r in app.replies()), timeout=5)
+
+
+async def test_each_recipient_is_its_own_message_item_with_its_own_url(callback_bot, bsg):
+    app = await callback_bot()
+    await app.command("send +380972920285,+380972920275 Hello both")
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    send = app.store.recent_sends(1)[0]
+    request = json.loads(send.request_json)
+    assert [len(m["to"]) for m in request["messages"]] == [1, 1]
+    urls = {m["callback_url"] for m in request["messages"]}
+    assert len(urls) == 2
+
+
+async def test_forged_altered_and_malformed_tokens_get_404_and_no_bsg_request(callback_bot, bsg):
+    app = await callback_bot()
+    message = await send_one(app)
+    good = bsg.message(message.reference).callback_url
+    token = good.rsplit("/", 1)[1]
+    altered = token[:5] + ("A" if token[5] != "A" else "B") + token[6:]
+    await app.wait_for(lambda: bsg.callbacks.counts["sent"] >= 1)
+    await asyncio.sleep(0.5)  # the look that the "sent" callback asked for is done
+    mark = bsg.status_calls
+    for path in (
+        f"/bsg/callback/{altered}",
+        f"/bsg/callback/{'x' * 40}",
+        "/bsg/callback/short",
+        f"/bsg/callback/{token}/extra",
+        "/bsg/callback/",
+        f"/bsg/callback/{token[:21]}!{token[22:]}",
+    ):
+        answer = await app.http.post(app.url + path, content=b'{"status":"delivered"}')
+        assert answer.status_code == 404, path
+    await asyncio.sleep(0.6)  # longer than the coalescing window
+    assert bsg.status_calls == mark
+    assert "viber_bot_callbacks_forged_total 4.0" in metrics_of(app)
+
+
+async def test_a_body_over_64_kb_gets_413(callback_bot, bsg):
+    app = await callback_bot()
+    message = await send_one(app)
+    url = bsg.message(message.reference).callback_url
+    big = await app.http.post(url, content=b"x" * (64 * 1024 + 1))
+    assert big.status_code == 413
+    fine = await app.http.post(url, content=b"x" * (64 * 1024), headers={"Content-Type": "a/b"})
+    assert fine.status_code == 200
+    await app.wait_for(lambda: app.store.callback_bodies(message.id))
+    kept = [b for b in app.store.callback_bodies(message.id) if b.content_type == "a/b"]
+    assert kept and len(kept[0].body) == 4096 and kept[0].truncated
+
+
+async def test_a_final_message_token_gets_404(callback_bot, bsg):
+    app = await callback_bot(VIBER_BOT_POLL_INTERVAL=0.3)
+    message = await send_one(app, "+380972920289")  # lifecycle 9: rejected at once, final
+    await app.wait_for(lambda: app.store.get_message(message.id).final)
+    await asyncio.sleep(0.5)
+    mark = bsg.status_calls
+    url = bsg.message(message.reference).callback_url
+    answer = await app.http.post(url, content=b"")
+    assert answer.status_code == 404
+    await asyncio.sleep(0.5)
+    assert bsg.status_calls == mark
+
+
+async def test_many_callbacks_at_once_share_one_get(callback_bot, bsg):
+    app = await callback_bot()
+    message = await send_one(app)
+    url = bsg.message(message.reference).callback_url
+    await app.wait_for(lambda: bsg.callbacks.counts["sent"] >= 1)
+    await asyncio.sleep(0.5)
+    mark = bsg.status_by_id_calls
+    started = time.monotonic()
+    answers = await asyncio.gather(
+        *(app.http.post(url, content=f"status=sent&n={i}".encode()) for i in range(8))
+    )
+    assert [a.status_code for a in answers] == [200] * 8
+    # each acked fast (whatever else the loop does), and one GET followed within a second
+    assert time.monotonic() - started < 1
+    await app.wait_for(lambda: bsg.status_by_id_calls > mark, timeout=1.5)
+    await asyncio.sleep(0.5)
+    assert bsg.status_by_id_calls == mark + 1
+    assert "viber_bot_callbacks_coalesced_total 7.0" in metrics_of(app)
+
+
+async def test_a_lost_callback_is_caught_up_by_polling(callback_bot, bsg, clock):
+    app = await callback_bot(VIBER_BOT_POLL_INTERVAL=0.3)
+    bsg.callbacks.loss = 1.0  # every callback is lost
+    message = await send_one(app, "+380972920280")
+    clock.advance(6)  # lifecycle 0: delivered after 5 s
+    await app.wait_for(lambda: any("Delivered" in r for r in app.replies()), timeout=10)
+    assert bsg.callbacks.counts["lost"] >= 1 and bsg.callbacks.counts["sent"] == 0
+    assert app.store.get_message(message.id).status.value == "delivered"
+
+
+async def test_callbacks_arriving_stretch_the_poll_gap(callback_bot, bsg):
+    app = await callback_bot(VIBER_BOT_POLL_INTERVAL=2, VIBER_BOT_CALLBACK_POLL_STRETCH=10)
+    message = await send_one(app)
+    bsg.set_status(message.reference, "delivered")
+    await app.wait_for(lambda: app.store.get_message(message.id).status.value == "delivered")
+    stored = app.store.get_message(message.id)
+    gap = (stored.next_poll_at - stored.last_polled_at).total_seconds()
+    assert gap >= 15  # 2 s x 10; without callbacks it would be 2 s
+    assert not stored.final  # polling never stops before final
+
+
+APP_TOKEN = "xapp-1-test-app-token-0123456789"
+
+
+@pytest.fixture
+async def socket_slack() -> AsyncIterator[SlackStandIn]:
+    standin = SlackStandIn(token=BOT_TOKEN, app_token=APP_TOKEN)
+    await standin.start()
+    yield standin
+    await standin.stop()
+
+
+async def test_socket_mode_serves_callbacks_beside_healthz(make_settings, socket_slack, bsg, clock):
+    port = free_port()
+    settings = make_settings(
+        SLACK_APP_TOKEN=APP_TOKEN,
+        SLACK_SIGNING_SECRET="",
+        SLACK_API_URL=socket_slack.base_url,
+        PORT=port,
+        VIBER_BOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        VIBER_BOT_POLL_INTERVAL=30,
+    )
+    bot = ViberBot(settings, clock=clock)
+    stop = asyncio.Event()
+    address: list[str] = []
+    task = asyncio.create_task(serve(bot, stop=stop, ready=address.append))
+    try:
+        for _ in range(200):
+            if socket_slack.socket_connected and address:
+                break
+            await asyncio.sleep(0.02)
+        await socket_slack.socket_request(
+            "slash_commands",
+            {
+                "command": "/viber",
+                "text": "send +380972920285 Hello over a socket",
+                "user_id": "U123",
+                "channel_id": "C123",
+                "team_id": "T123",
+                "trigger_id": "1337.42.abc",
+                "response_url": socket_slack.response_url(),
+            },
+        )
+        for _ in range(300):
+            if socket_slack.channel_messages("C123") and bsg.messages:
+                break
+            await asyncio.sleep(0.02)
+        [sim] = bsg.messages.values()
+        assert sim.callback_url.startswith(f"http://127.0.0.1:{port}/bsg/callback/")
+        bsg.set_status(sim.id, "delivered")
+        for _ in range(300):
+            parent = socket_slack.channel_messages("C123")[0]
+            thread = socket_slack.thread("C123", parent["ts"])
+            if any("Delivered" in m.get("text", "") for m in thread):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("no thread reply after the callback")
+        async with httpx.AsyncClient(trust_env=False) as http:
+            forged = await http.post(f"{address[0]}/bsg/callback/{'a' * 60}", content=b"")
+            assert forged.status_code == 404
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
