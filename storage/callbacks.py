@@ -36,6 +36,11 @@ def callback_secret(db: Database, now: datetime) -> str:
     return row[0]
 
 
+def stored_callback_secret(db: Database) -> str | None:
+    row = db.execute("SELECT value FROM secrets WHERE name = ?", [CALLBACK_SECRET]).fetchone()
+    return row[0] if row else None
+
+
 def add_callback_bodies(db: Database, bodies: list[CallbackBody]) -> None:
     db.conn.executemany(
         "INSERT INTO callbacks (message_id, received_at, source, content_type, body, truncated,"

@@ -725,6 +725,10 @@ class Store:
         """The callback tokens' secret kept in the database, generated once on first use."""
         return callback_table.callback_secret(self.db, now)
 
+    def stored_callback_secret(self) -> str | None:
+        """The secret kept in the database, or None before the bot made one."""
+        return callback_table.stored_callback_secret(self.db)
+
     def message_by_reference(self, reference: str) -> StoredMessage | None:
         rows = self._select("messages", "reference = ?", [reference], limit=1)
         return self._message(rows[0]) if rows else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -198,3 +199,33 @@ async def make_bot(make_settings, slack, bsg, clock) -> AsyncIterator[Callable[.
 @pytest.fixture
 async def app(make_bot) -> RunningBot:
     return await make_bot()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+async def callback_bot(make_settings, slack, bsg, clock) -> AsyncIterator[Callable[..., Any]]:
+    """A bot on a port known in advance, so VIBER_BOT_PUBLIC_URL can name it."""
+    started: list[RunningBot] = []
+
+    async def make(**overrides: Any) -> RunningBot:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        overrides.setdefault("VIBER_BOT_PUBLIC_URL", url)
+        overrides.setdefault("VIBER_BOT_POLL_INTERVAL", 30)  # only a callback can be quick
+        bot = ViberBot(make_settings(**overrides), clock=clock)
+        runner = web.AppRunner(bot.web_app(), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        http = httpx.AsyncClient(timeout=10, trust_env=False)
+        running = RunningBot(bot=bot, url=url, http=http, slack=slack, bsg=bsg, runner=runner)
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        await running.stop()

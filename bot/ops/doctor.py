@@ -264,7 +264,12 @@ async def check_slack(settings: Settings) -> Check:
 
 
 async def _remote_checks(settings: Settings) -> list[Check]:
-    return list(await asyncio.gather(check_bsg(settings), check_slack(settings)))
+    checks = [check_bsg(settings), check_slack(settings)]
+    if settings.public_url is not None:
+        from bot.ops.callback_check import check_callbacks
+
+        checks.append(check_callbacks(settings))
+    return list(await asyncio.gather(*checks))
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

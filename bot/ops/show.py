@@ -15,9 +15,29 @@ from bot.domain.models import Send, StatusEvent, StoredMessage
 from bot.domain.wording import decimal_json
 from bot.ops.options import open_existing_database
 from bot.ops.output import cell, console, message_json, phone, price, when
+from storage.callbacks import CallbackBody
 
 
-def _show_json(message: StoredMessage, send: Send, history: list[StatusEvent]) -> None:
+def _callbacks_json(callbacks: list[CallbackBody]) -> list[dict[str, Any]]:
+    return [
+        {
+            "received_at": c.received_at.isoformat(),
+            "source": c.source,
+            "content_type": c.content_type,
+            "parsed_status": c.parsed_status,
+            "body": c.body,
+            "truncated": c.truncated,
+        }
+        for c in callbacks
+    ]
+
+
+def _show_json(
+    message: StoredMessage,
+    send: Send,
+    history: list[StatusEvent],
+    callbacks: list[CallbackBody],
+) -> None:
     body = message_json(message)
     body["send"] = {
         "id": send.id,
@@ -42,6 +62,7 @@ def _show_json(message: StoredMessage, send: Send, history: list[StatusEvent]) -
         }
         for e in history
     ]
+    body["callbacks"] = _callbacks_json(callbacks)
     json.dump(body, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
 
@@ -56,10 +77,11 @@ def cmd_show(args: argparse.Namespace) -> int:
             return 1
         send = store.get_send(message.send_id)
         history = store.history(message.id)
+        callbacks = store.callback_bodies(message.id)
     finally:
         store.close()
     if args.json:
-        _show_json(message, send, history)
+        _show_json(message, send, history, callbacks)
         return 0
 
     out = console()
@@ -110,7 +132,34 @@ def cmd_show(args: argparse.Namespace) -> int:
             escape(price(e.price, e.currency)),
         )
     out.print(table)
+    if callbacks:
+        _print_callbacks(out, callbacks)
     return 0
+
+
+def _print_callbacks(out: Any, callbacks: list[CallbackBody]) -> None:
+    """BSG's delivery callbacks for the message, raw (first 4 KB), for diagnosis."""
+    table = Table(
+        title="Delivery callbacks (latest 50; BSG's status request decides, not these)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    for column in ("received (UTC)", "from", "content type", "says"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("body")
+    for c in callbacks:
+        body = c.body if len(c.body) <= 200 else c.body[:200] + "…"
+        table.add_row(
+            when(c.received_at),
+            cell(c.source),
+            cell(c.content_type),
+            cell(c.parsed_status),
+            escape(body + (" (cut at 4 KB)" if c.truncated else "")),
+        )
+    out.print()
+    out.print(table)
 
 
 def add_parser(sub: Any) -> None:

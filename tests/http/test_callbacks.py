@@ -5,51 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
 
 from bot.app import ViberBot, serve
 from bot.devtools.slack_standin import SlackStandIn
-from tests.conftest import BOT_TOKEN, RunningBot
+from tests.conftest import BOT_TOKEN, RunningBot, free_port
 from tests.slack_requests import modal_values
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-async def callback_bot(make_settings, slack, bsg, clock) -> AsyncIterator[Callable[..., Any]]:
-    """A bot on a port known in advance, so VIBER_BOT_PUBLIC_URL can name it."""
-    started: list[RunningBot] = []
-
-    async def make(**overrides: Any) -> RunningBot:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        overrides.setdefault("VIBER_BOT_PUBLIC_URL", url)
-        overrides.setdefault("VIBER_BOT_POLL_INTERVAL", 30)  # only a callback can be quick
-        bot = ViberBot(make_settings(**overrides), clock=clock)
-        runner = web.AppRunner(bot.web_app(), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        http = httpx.AsyncClient(timeout=10, trust_env=False)
-        running = RunningBot(bot=bot, url=url, http=http, slack=slack, bsg=bsg, runner=runner)
-        started.append(running)
-        return running
-
-    yield make
-    for running in started:
-        await running.stop()
 
 
 def requests_after(bsg, start: int) -> list[tuple[str, str]]:
