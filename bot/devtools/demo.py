@@ -17,6 +17,7 @@ import contextlib
 import os
 import re
 import secrets
+import socket
 import sqlite3
 import sys
 import tempfile
@@ -195,7 +196,13 @@ def _copy_database(source: Path, target: Path) -> None:
 
 
 def demo_settings(
-    *, db_path: Path, slack_url: str, bsg_url: str, signing_secret: str, pace: Pace
+    *,
+    db_path: Path,
+    slack_url: str,
+    bsg_url: str,
+    signing_secret: str,
+    pace: Pace,
+    public_url: str | None = None,
 ) -> Settings:
     """The bot's settings for the demo, from nothing in the environment or `.env`.
 
@@ -224,6 +231,8 @@ def demo_settings(
             "VIBER_BOT_SLACK_POST_INTERVAL": pace.post_interval,
             "HOST": "127.0.0.1",
             "PORT": 0,
+            # Delivery callbacks on: the simulator calls the bot back as statuses change.
+            "VIBER_BOT_PUBLIC_URL": public_url,
         }
     )
     return load_settings(_env_file=None, **values)
@@ -249,19 +258,23 @@ async def play(
     try:
         bsg_url = await bsg.start("127.0.0.1", 0)
         slack_url = await slack.start("127.0.0.1", 0)
+        # The bot's socket is bound first so that its callback URL is known to its settings.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        bot_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         settings = demo_settings(
             db_path=db_path,
             slack_url=slack_url,
             bsg_url=bsg_url,
             signing_secret=signing_secret,
             pace=pace,
+            public_url=bot_url,
         )
         bot = ViberBot(settings)
         runner = web.AppRunner(bot.web_app(), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.SockSite(runner, listener)
         await site.start()
-        bot_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
         http = httpx.AsyncClient(base_url=bot_url, timeout=10, trust_env=False)
         _introduce(console, pace, bsg_url, slack_url, bot_url)
 
@@ -310,7 +323,10 @@ def _introduce(console: Console, pace: Pace, bsg_url: str, slack_url: str, bot_u
         "No Slack workspace, no BSG account, no network: everything below runs on 127.0.0.1.\n"
         f"  BSG simulator   {bsg_url}  ({speed})\n"
         f"  Slack stand-in  {slack_url}\n"
-        f"  viber-bot       {bot_url}/slack/events  (polling BSG every {pace.poll_interval:g} s)\n"
+        f"  viber-bot       {bot_url}/slack/events\n"
+        f"Delivery callbacks are on: the simulator POSTs to {bot_url}/bsg/callback/… as each "
+        f"status changes, and the bot asks BSG at once; polling every {pace.poll_interval:g} s "
+        "stays as the backstop.\n"
         f"Requests go to the bot signed as Slack signs them; the bot answers, sends through "
         f"BSG, polls and posts in #{CHANNEL_NAME}."
     )
@@ -396,7 +412,9 @@ def _summarise(
         f"#{CHANNEL_NAME} got {printer.posts} messages, {printer.edits} edits and "
         f"{len(printer.replies)} thread replies in {elapsed:.1f} s. "
         f"The BSG simulator answered {sum(bsg.calls.values())} requests and the Slack "
-        f"stand-in {len(slack.calls)}; nothing went beyond 127.0.0.1."
+        f"stand-in {len(slack.calls)}; nothing went beyond 127.0.0.1. "
+        f"Delivery callbacks: {bsg.callbacks.counts['sent']} made, "
+        f"{_accepted_callbacks(bot)} led the bot to ask BSG at once."
     )
     console.print(
         Text(
@@ -404,6 +422,10 @@ def _summarise(
             style="bold green",
         )
     )
+
+
+def _accepted_callbacks(bot: ViberBot) -> int:
+    return int(bot.metrics.callbacks.labels(outcome="accepted")._value.get())
 
 
 # ---------------------------------------------------------------- the person in Slack

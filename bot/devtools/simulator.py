@@ -114,6 +114,9 @@ Scripting (plain attributes and methods; tests run the simulator in-process)
   it at BSG) and status answers. ``stop()`` releases every held or hanging request at once.
 - ``set_status(reference_or_id, viber_status, sms_status=None)`` freezes a message's status
   (an SMS status on a message sent without ``alt_route`` adds a fallback).
+- ``callbacks`` (:class:`bot.devtools.sim_callbacks.CallbackSender`): a create's
+  ``callback_url`` (and ``alt_route.callback_url``) is POSTed to on every status change, as
+  JSON, a form or an empty body; ``delay``, ``loss``, ``duplicates``, ``reorder`` script it.
 - ``refuse_msisdn(msisdn, code=41)`` refuses that (well-formed) number per recipient with
   ``code`` in every later create, as BSG does for a number it will not take.
 - ``messages`` (id -> :class:`SimMessage`), ``message(reference_or_id)``,

@@ -30,6 +30,7 @@ HOSTILE_ENV = {
     "VIBER_BOT_MASK_NUMBERS": "false",
     "VIBER_BOT_ALLOWED_USERS": "UNOBODY",
     "VIBER_BOT_COMMAND": "/other",
+    "VIBER_BOT_PUBLIC_URL": "https://bot.example.com",  # callbacks must come to the demo's bot
     "HTTP_PROXY": "http://127.0.0.1:9",
     "HTTPS_PROXY": "http://127.0.0.1:9",
 }
@@ -81,6 +82,10 @@ def test_demo_shows_the_whole_flow_in_under_30_seconds_and_leaves_only_the_kept_
     # the channel's side: a parent per send, then replies as the statuses came in
     assert set(re.findall(r"#general · viber-bot · message (\d)", out)) == {"1", "2", "3"}
     assert "edited" in out
+    # Callbacks are on, said so, and the simulator's callbacks reached the bot.
+    assert "Delivery callbacks are on" in " ".join(out.split())
+    made = re.search(r"Delivery callbacks: (\d+) made, (\d+) led", " ".join(out.split()))
+    assert made and int(made[1]) > 0 and int(made[2]) > 0
     assert reply_lines(out, "Delivered —", demo.READ_LATER)
     assert reply_lines(out, "Read —", demo.READ_LATER)
     assert reply_lines(out, "Fell back to SMS", demo.NOT_ON_VIBER)
