@@ -1,4 +1,5 @@
-"""Slack listeners only: each module handles one thing and exposes register(app, deps)."""
+"""Slack listeners only: one package per surface (slash command, modal, App Home), one listener
+per file, each package exposing register(app, deps)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.domain.errors import AccessDenied
 from bot.services import Services
 from bot.slack.compose import ComposeErrors, Draft, compose
-from bot.slack.render.blocks import modal_channel
+from bot.slack.render.blocks import MODAL_CALLBACK_ID, PROMOTIONAL_VALUE, modal_channel
 from bot.tracking.sending import Origin
 from storage.store import DuplicateSubmission
 
@@ -27,7 +27,7 @@ def draft_from_view(values: dict[str, Any]) -> Draft:
     """Read the modal's state into a Draft, whatever Slack left out for empty fields."""
     picked = _value(values, "send_at").get("selected_date_time")
     promotional = any(
-        option.get("value") == "promotional"
+        option.get("value") == PROMOTIONAL_VALUE
         for option in _value(values, "promotional").get("selected_options") or []
     )
     return Draft(
@@ -46,7 +46,7 @@ def draft_from_view(values: dict[str, Any]) -> Draft:
 
 
 def register(app: AsyncApp, deps: Services) -> None:
-    @app.view("viber_send")
+    @app.view(MODAL_CALLBACK_ID)
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         try:
             draft = draft_from_view(view.get("state", {}).get("values", {}))

@@ -1,0 +1,65 @@
+"""`/viber send <numbers> <text…>`: validate, check access, store, ack, then call BSG."""
+
+from __future__ import annotations
+
+from bot.domain.errors import AccessDenied
+from bot.services import Services
+from bot.slack.compose import ComposeErrors, Draft, compose
+from bot.slack.render.blocks import escape
+from bot.tracking.sending import Origin
+from commands.slash.request import SlashRequest
+from storage.store import DuplicateSubmission
+
+
+async def answer(request: SlashRequest, deps: Services) -> None:
+    ack, command = request.ack, request.command
+    numbers, text = request.parsed.numbers, request.parsed.text
+    c = deps.settings.command
+    if not numbers:
+        await ack(
+            response_type="ephemeral",
+            text=f"Say who to send to and what: `{c} send +380972920283 Your order has shipped`",
+        )
+        return
+    if not text:
+        await ack(
+            response_type="ephemeral",
+            text=(
+                "There is no text to send. Write it after the numbers: "
+                f"`{c} send {escape(numbers[:60])} Hello`"
+            ),
+        )
+        return
+    try:
+        composed = compose(Draft(recipients=numbers, text=text), deps.settings, now=deps.clock())
+    except ComposeErrors as problems:
+        await ack(
+            response_type="ephemeral", text="Nothing was sent.\n" + escape(problems.summary())
+        )
+        return
+    origin = Origin(
+        team_id=command.get("team_id"),
+        channel_id=command["channel_id"],
+        user_id=command["user_id"],
+        source="command",
+        dedupe_key=f"command:{command.get('trigger_id')}" if command.get("trigger_id") else None,
+        response_url=command.get("response_url"),
+    )
+    try:
+        deps.sending.authorize(origin, len(composed.msisdns))
+    except AccessDenied as denial:
+        await ack(response_type="ephemeral", text=f"Nothing was sent. {escape(str(denial))}")
+        return
+    try:
+        send = deps.sending.submit(composed, origin)
+    except DuplicateSubmission:
+        await ack(
+            response_type="ephemeral", text="That command was already received; it is sent once."
+        )
+        return
+    count = len(composed.msisdns)
+    await ack(
+        response_type="ephemeral",
+        text=f"Sending to {count} recipient{'s' if count != 1 else ''}…",
+    )
+    await deps.sending.deliver(send.id)

@@ -1,0 +1,76 @@
+"""`/viber status <id-or-reference>`: the message's status asked fresh from BSG, privately."""
+
+from __future__ import annotations
+
+from bot.domain.errors import BsgError, BsgNotFound, BsgRefused, explain_bsg_code
+from bot.domain.models import MessageStatus
+from bot.domain.phones import mask
+from bot.services import Services
+from bot.slack.render.blocks import escape, status_answer
+from commands.slash.request import SlashRequest
+
+
+async def answer(request: SlashRequest, deps: Services) -> None:
+    ack, respond, command = request.ack, request.respond, request.command
+    token = request.parsed.token
+    user_id = command.get("user_id", "")
+    denial = deps.sending.read_denial(user_id, command.get("channel_id", ""))
+    if denial is not None:
+        await ack(response_type="ephemeral", text=escape(denial))
+        return
+    if not token:
+        await ack(
+            response_type="ephemeral",
+            text=f"Which message? `{deps.settings.command} status <id-or-reference>`",
+        )
+        return
+    await ack(response_type="ephemeral", text=f"Looking up `{escape(token[:64])}`…")
+    stored = deps.store.find_message(token)
+    history = []
+    note = None
+    try:
+        if stored is not None and stored.bsg_id:
+            status = await deps.bsg.status_by_id(stored.bsg_id)
+        elif stored is not None:
+            status = await deps.bsg.status_by_reference(stored.reference)
+        elif token.isdigit():
+            status = await deps.bsg.status_by_id(token)
+        else:
+            status = await deps.bsg.status_by_reference(token)
+    except BsgNotFound:
+        if stored is None:
+            await respond(
+                response_type="ephemeral", text=f"BSG has no message `{escape(token[:64])}`."
+            )
+            return
+        status = None
+        if (code := stored.error_code) is not None:
+            note = f"BSG refused it (code {code}): {explain_bsg_code(code)}."
+        else:
+            note = "BSG has no record of it."
+    except BsgRefused as refusal:
+        await respond(response_type="ephemeral", text=escape(refusal.for_person()))
+        return
+    except BsgError:
+        status = None
+        note = "BSG did not answer just now; this is the last status viber-bot saw."
+    if stored is not None:
+        history = [(e.observed_at, e.channel, e.status) for e in deps.store.history(stored.id)]
+        if status is None:
+            status = MessageStatus(
+                bsg_id=stored.bsg_id,
+                msisdn=stored.msisdn,
+                reference=stored.reference,
+                status=stored.status,
+                price=stored.price,
+                currency=stored.currency,
+            )
+    assert status is not None
+    owner = deps.store.get_send(stored.send_id).user_id if stored is not None else None
+    if status.msisdn and owner != user_id:
+        # Full numbers only for the person who sent it (CONTRACT: private answers to the sender).
+        status = status.model_copy(update={"msisdn": mask(status.msisdn)})
+    await respond(
+        response_type="ephemeral",
+        text=status_answer(query=token, status=status, history=history, note=note),
+    )
