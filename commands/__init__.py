@@ -6,11 +6,10 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from commands import app_home, estimate, modal, slash
+from commands import app_home, modal, slash
 
 
 def register(app: AsyncApp, deps: Services) -> None:
     slash.register(app, deps)
     modal.register(app, deps)
     app_home.register(app, deps)
-    estimate.register(app, deps)

@@ -3,46 +3,19 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.domain.errors import AccessDenied
 from bot.services import Services
-from bot.slack.compose import ComposeErrors, Draft, compose
-from bot.slack.render.blocks import MODAL_CALLBACK_ID, PROMOTIONAL_VALUE, modal_channel
+from bot.slack.compose import ComposeErrors, compose
+from bot.slack.render.blocks import MODAL_CALLBACK_ID, modal_channel
 from bot.tracking.sending import Origin
+from commands.modal.state import draft_from_view
 from storage.store import DuplicateSubmission
 
 log = logging.getLogger(__name__)
-
-
-def _value(values: dict[str, Any], block_id: str) -> Any:
-    """The element state of one input block (block_id == action_id, per the contract)."""
-    return (values.get(block_id) or {}).get(block_id) or {}
-
-
-def draft_from_view(values: dict[str, Any]) -> Draft:
-    """Read the modal's state into a Draft, whatever Slack left out for empty fields."""
-    picked = _value(values, "send_at").get("selected_date_time")
-    promotional = any(
-        option.get("value") == PROMOTIONAL_VALUE
-        for option in _value(values, "promotional").get("selected_options") or []
-    )
-    return Draft(
-        recipients=_value(values, "recipients").get("value") or "",
-        text=_value(values, "text").get("value"),
-        sender=_value(values, "sender").get("value"),
-        promotional=promotional,
-        image_url=_value(values, "image_url").get("value"),
-        button_caption=_value(values, "button_caption").get("value"),
-        button_url=_value(values, "button_url").get("value"),
-        sms_text=_value(values, "sms_text").get("value"),
-        sms_sender=_value(values, "sms_sender").get("value"),
-        send_at=datetime.fromtimestamp(int(picked), UTC) if picked else None,
-        validity=_value(values, "validity").get("value"),
-    )
 
 
 def register(app: AsyncApp, deps: Services) -> None:

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.services import Services
 from bot.slack.render.blocks import MODAL_CALLBACK_ID
-from commands.modal import draft_from_view
+from commands.modal.state import draft_from_view
 
 log = logging.getLogger(__name__)
 
