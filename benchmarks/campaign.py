@@ -85,6 +85,8 @@ async def run(
                 fakes,
                 workdir / "campaign.db",
                 VIBER_BOT_MAX_RECIPIENTS=max(100, recipients),
+                # The campaign measures the send itself, not the review step before it.
+                VIBER_BOT_REVIEW_ABOVE=max(100, recipients),
                 VIBER_BOT_POLL_INTERVAL=poll_interval,
             )
         )

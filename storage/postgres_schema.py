@@ -208,6 +208,58 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX callbacks_message ON callbacks (message_id, id);
         """,
     ),
+    Migration(
+        4,
+        "reviews_and_thread_actions",
+        f"""
+        CREATE TABLE drafts (
+            id {ID},
+            token text NOT NULL,
+            kind text NOT NULL,
+            user_id text NOT NULL,
+            channel_id text NOT NULL,
+            team_id text,
+            view_id text,
+            payload text NOT NULL,
+            state text NOT NULL,
+            created_at text NOT NULL,
+            used_at text,
+            send_id bigint
+        );
+        CREATE UNIQUE INDEX drafts_token ON drafts (token);
+        CREATE TABLE thread_actions (
+            id {ID},
+            send_id bigint NOT NULL REFERENCES sends (id),
+            action text NOT NULL,
+            user_id text NOT NULL,
+            state text NOT NULL,
+            created_at text NOT NULL,
+            finished_at text,
+            result_send_id bigint,
+            detail text
+        );
+        CREATE UNIQUE INDEX thread_actions_send_action ON thread_actions (send_id, action);
+        CREATE TABLE sms_resends (
+            id {ID},
+            send_id bigint NOT NULL REFERENCES sends (id),
+            message_id bigint NOT NULL REFERENCES messages (id),
+            reference text NOT NULL,
+            msisdn text NOT NULL,
+            bsg_id text,
+            status text NOT NULL,
+            price text,
+            currency text,
+            error_code integer,
+            error_description text,
+            created_at text NOT NULL,
+            next_poll_at text,
+            last_change_at text,
+            final integer NOT NULL DEFAULT 0
+        );
+        CREATE UNIQUE INDEX sms_resends_reference ON sms_resends (reference);
+        CREATE INDEX sms_resends_due ON sms_resends (final, next_poll_at);
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

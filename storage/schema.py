@@ -179,3 +179,71 @@ def m003_callbacks(db: Database) -> None:
         defaults={"truncated": 0},
     )
     db["callbacks"].create_index(["message_id", "id"])
+
+
+@migrations()
+def m004_reviews_and_thread_actions(db: Database) -> None:
+    # Sends waiting for a person's go-ahead: the modal's review step and quick-send confirms.
+    db["drafts"].create(
+        {
+            "id": int,
+            "token": str,
+            "kind": str,  # review | quick
+            "user_id": str,
+            "channel_id": str,
+            "team_id": str,
+            "view_id": str,
+            "payload": str,  # JSON: what was typed, to send or to refill the form
+            "state": str,  # pending | sent | back
+            "created_at": str,
+            "used_at": str,
+            "send_id": int,
+        },
+        pk="id",
+        not_null={"token", "kind", "user_id", "channel_id", "payload", "state", "created_at"},
+    )
+    db["drafts"].create_index(["token"], unique=True)
+    # One row per (send, action): the claim that makes a thread action act at most once.
+    db["thread_actions"].create(
+        {
+            "id": int,
+            "send_id": int,
+            "action": str,  # retry_failed | resend_sms | export_csv
+            "user_id": str,
+            "state": str,  # claimed | done | failed
+            "created_at": str,
+            "finished_at": str,
+            "result_send_id": int,
+            "detail": str,  # JSON
+        },
+        pk="id",
+        foreign_keys=[("send_id", "sends", "id")],
+        not_null={"send_id", "action", "user_id", "state", "created_at"},
+    )
+    db["thread_actions"].create_index(["send_id", "action"], unique=True)
+    # SMS sent through BSG's SMS API by resend_sms, tracked with GET /sms/{id}.
+    db["sms_resends"].create(
+        {
+            "id": int,
+            "send_id": int,
+            "message_id": int,
+            "reference": str,
+            "msisdn": str,
+            "bsg_id": str,
+            "status": str,
+            "price": str,
+            "currency": str,
+            "error_code": int,
+            "error_description": str,
+            "created_at": str,
+            "next_poll_at": str,
+            "last_change_at": str,
+            "final": int,
+        },
+        pk="id",
+        foreign_keys=[("send_id", "sends", "id"), ("message_id", "messages", "id")],
+        not_null={"send_id", "message_id", "reference", "msisdn", "status", "created_at"},
+        defaults={"final": 0},
+    )
+    db["sms_resends"].create_index(["reference"], unique=True)
+    db["sms_resends"].create_index(["final", "next_poll_at"])

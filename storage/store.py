@@ -27,6 +27,7 @@ from bot.domain.models import (
     StoredMessage,
 )
 from storage import callbacks as callback_table
+from storage.actions import ActionVerbs
 from storage.callbacks import CallbackBody
 from storage.schema import migrations
 
@@ -141,7 +142,7 @@ def _parse_dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-class Store:
+class Store(ActionVerbs):
     """SQLite through sqlite-utils. One instance per process; not shared between threads."""
 
     def __init__(self, db: Database):

@@ -54,6 +54,11 @@ class Estimate:
         return len(self.msisdns)
 
     @property
+    def cost(self) -> Decimal | None:
+        """What VIBER_BOT_REVIEW_COST is compared with: the worst case when it is known."""
+        return self.worst_case if self.worst_case is not None else self.viber_price
+
+    @property
     def worst_case(self) -> Decimal | None:
         """Viber for everyone, plus SMS for everyone when a fallback is set."""
         if self.viber_price is None:
@@ -161,9 +166,28 @@ class EstimateService:
         hit = self._cache_get(key)
         return None if hit is None else self._apply(estimate, *hit)
 
-    async def price(self, estimate: Estimate, draft: Draft) -> Estimate:
+    async def needs_review(
+        self, counted: Estimate, draft: Draft, *, budget: float | None = None
+    ) -> tuple[bool, Estimate]:
+        """Whether this send goes through the review step (VIBER_BOT_REVIEW_ABOVE and
+        VIBER_BOT_REVIEW_COST), and the estimate as far as it is known."""
+        settings = self.settings
+        estimate = self.cached(counted, draft) or counted
+        if counted.valid > settings.review_above:
+            return True, estimate
+        if settings.review_cost is None:
+            return False, estimate
+        if estimate.price_state is not PriceState.OK:
+            estimate = await self.price(counted, draft, budget=budget)
+        if estimate.price_state is not PriceState.OK or estimate.cost is None:
+            return True, estimate  # the cost cannot be told: the person looks first
+        return estimate.cost > settings.review_cost, estimate
+
+    async def price(
+        self, estimate: Estimate, draft: Draft, *, budget: float | None = None
+    ) -> Estimate:
         """`estimate` with BSG's prices, or marked unavailable; never raises, never waits
-        longer than VIBER_BOT_ESTIMATE_TIMEOUT."""
+        longer than VIBER_BOT_ESTIMATE_TIMEOUT (or `budget` seconds)."""
         asked = self._question(estimate, draft)
         if asked is None:
             return estimate
@@ -179,7 +203,7 @@ class EstimateService:
             task.add_done_callback(lambda _: self._asking.pop(key, None))
         try:
             priced, problem = await asyncio.wait_for(
-                asyncio.shield(task), self.settings.estimate_timeout
+                asyncio.shield(task), budget or self.settings.estimate_timeout
             )
         except TimeoutError:
             return replace(

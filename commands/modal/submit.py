@@ -6,12 +6,14 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.errors import AccessDenied
 from bot.services import Services
 from bot.slack.compose import ComposeErrors, compose
 from bot.slack.render.blocks import MODAL_CALLBACK_ID, modal_channel
 from bot.tracking.sending import Origin
+from commands.modal.review import offer_review
 from commands.modal.state import draft_from_view
 from storage.store import DuplicateSubmission
 
@@ -20,7 +22,9 @@ log = logging.getLogger(__name__)
 
 def register(app: AsyncApp, deps: Services) -> None:
     @app.view(MODAL_CALLBACK_ID)
-    async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def on_submit(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         try:
             draft = draft_from_view(view.get("state", {}).get("values", {}))
         except (TypeError, ValueError, OverflowError, OSError):
@@ -50,6 +54,8 @@ def register(app: AsyncApp, deps: Services) -> None:
             deps.sending.authorize(origin, len(composed.msisdns))
         except AccessDenied as denial:
             await ack(response_action="errors", errors={"recipients": str(denial)})
+            return
+        if await offer_review(ack, client, view, draft, composed, origin, deps):
             return
         try:
             send = deps.sending.submit(composed, origin)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from commands.slash import listener
+from commands.slash import confirm, listener
 
 
 def register(app: AsyncApp, deps: Services) -> None:
     listener.register(app, deps)
+    confirm.register(app, deps)

@@ -7,6 +7,7 @@ from bot.services import Services
 from bot.slack.compose import ComposeErrors, Draft, compose
 from bot.slack.render.blocks import escape
 from bot.tracking.sending import Origin
+from commands.slash import confirm
 from commands.slash.request import SlashRequest
 from storage.store import DuplicateSubmission
 
@@ -49,6 +50,16 @@ async def answer(request: SlashRequest, deps: Services) -> None:
         deps.sending.authorize(origin, len(composed.msisdns))
     except AccessDenied as denial:
         await ack(response_type="ephemeral", text=f"Nothing was sent. {escape(str(denial))}")
+        return
+    if await confirm.offer(
+        ack,
+        request.respond,
+        numbers=numbers,
+        text=text,
+        composed=composed,
+        origin=origin,
+        deps=deps,
+    ):
         return
     try:
         send = deps.sending.submit(composed, origin)

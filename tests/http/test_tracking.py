@@ -109,7 +109,8 @@ async def test_scheduled_messages_are_not_polled_before_their_time(app, clock):
     await app.wait_for(lambda: any("Delivered" in r for r in app.replies()))
 
 
-async def test_fifty_recipients_delivered_in_one_sweep_get_one_summary_reply(app, clock):
+async def test_fifty_recipients_delivered_in_one_sweep_get_one_summary_reply(make_bot, clock):
+    app = await make_bot(VIBER_BOT_REVIEW_ABOVE=50)  # sent at once, without the confirmation
     numbers = ",".join(f"+3809729{i:03d}02" for i in range(50))
     response = await app.command(f"send {numbers} Big announcement")
     assert "50 recipients" in response.text

@@ -1,0 +1,289 @@
+"""Verbs for the review step, quick-send confirmations, thread actions and SMS resends."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from bot.domain.models import DeliveryStatus
+
+
+def _ts(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True)
+class PendingDraft:
+    """A send waiting for its go-ahead (`drafts`): the review step or a quick-send confirm."""
+
+    id: int
+    token: str
+    kind: str  # review | quick
+    user_id: str
+    channel_id: str
+    team_id: str | None
+    view_id: str | None
+    payload: dict[str, Any]
+    state: str  # pending | sent | back
+    created_at: datetime
+    used_at: datetime | None
+    send_id: int | None
+
+
+@dataclass(frozen=True)
+class ThreadAction:
+    """The one use of an action on a send's parent card (`thread_actions`)."""
+
+    id: int
+    send_id: int
+    action: str
+    user_id: str
+    state: str  # claimed | done | failed
+    created_at: datetime
+    finished_at: datetime | None
+    result_send_id: int | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SmsResend:
+    """One SMS sent through BSG's SMS API by resend_sms (`sms_resends`)."""
+
+    id: int
+    send_id: int
+    message_id: int
+    reference: str
+    msisdn: str
+    bsg_id: str | None
+    status: DeliveryStatus
+    price: Decimal | None
+    currency: str | None
+    error_code: int | None
+    error_description: str | None
+    created_at: datetime
+    next_poll_at: datetime | None
+    final: bool
+
+
+class ActionVerbs:
+    """Mixed into the Store: the same connection, transactions and row helpers."""
+
+    db: Any
+    atomic: Any
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+        cursor = self.db.execute(sql, list(params))
+        names = [c[0] for c in cursor.description]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
+    # ------------------------------------------------------------ drafts
+
+    def add_draft(
+        self,
+        *,
+        token: str,
+        kind: str,
+        user_id: str,
+        channel_id: str,
+        team_id: str | None,
+        view_id: str | None,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> PendingDraft:
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO drafts (token, kind, user_id, channel_id, team_id, view_id, payload, "
+                "state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                [token, kind, user_id, channel_id, team_id, view_id, json.dumps(payload), _ts(now)],
+            )
+        found = self.get_draft(token)
+        assert found is not None
+        return found
+
+    def get_draft(self, token: str) -> PendingDraft | None:
+        rows = list(self._rows("SELECT * FROM drafts WHERE token = ?", [token]))
+        if not rows:
+            return None
+        row = rows[0]
+        return PendingDraft(
+            id=row["id"],
+            token=row["token"],
+            kind=row["kind"],
+            user_id=row["user_id"],
+            channel_id=row["channel_id"],
+            team_id=row["team_id"],
+            view_id=row["view_id"],
+            payload=json.loads(row["payload"]),
+            state=row["state"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            used_at=_dt(row["used_at"]),
+            send_id=row["send_id"],
+        )
+
+    def claim_draft(
+        self, token: str, *, state: str, now: datetime, created_after: datetime
+    ) -> bool:
+        """Move a pending draft on (to `sent` or `back`) once; False when it was used or is
+        older than `created_after`. Call inside the transaction that acts on it."""
+        with self.atomic():
+            cursor = self.db.execute(
+                "UPDATE drafts SET state = ?, used_at = ? "
+                "WHERE token = ? AND state = 'pending' AND created_at >= ?",
+                [state, _ts(now), token, _ts(created_after)],
+            )
+        return cursor.rowcount == 1
+
+    def set_draft_send(self, token: str, send_id: int) -> None:
+        with self.atomic():
+            self.db.execute("UPDATE drafts SET send_id = ? WHERE token = ?", [send_id, token])
+
+    # ------------------------------------------------------------ thread actions
+
+    def claim_thread_action(
+        self, send_id: int, action: str, *, user_id: str, now: datetime
+    ) -> ThreadAction | None:
+        """The claim that lets an action act once per send; None when it was claimed before."""
+        try:
+            with self.atomic():
+                self.db.execute(
+                    "INSERT INTO thread_actions (send_id, action, user_id, state, created_at, "
+                    "detail) VALUES (?, ?, ?, 'claimed', ?, '{}')",
+                    [send_id, action, user_id, _ts(now)],
+                )
+        except sqlite3.IntegrityError:
+            return None
+        return self.thread_action(send_id, action)
+
+    def thread_action(self, send_id: int, action: str) -> ThreadAction | None:
+        rows = list(
+            self._rows(
+                "SELECT * FROM thread_actions WHERE send_id = ? AND action = ?", [send_id, action]
+            )
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return ThreadAction(
+            id=row["id"],
+            send_id=row["send_id"],
+            action=row["action"],
+            user_id=row["user_id"],
+            state=row["state"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            finished_at=_dt(row["finished_at"]),
+            result_send_id=row["result_send_id"],
+            detail=json.loads(row["detail"] or "{}"),
+        )
+
+    def finish_thread_action(
+        self,
+        action_id: int,
+        *,
+        state: str,
+        now: datetime,
+        result_send_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        with self.atomic():
+            self.db.execute(
+                "UPDATE thread_actions SET state = ?, finished_at = ?, "
+                "result_send_id = coalesce(?, result_send_id), detail = ? WHERE id = ?",
+                [state, _ts(now), result_send_id, json.dumps(detail or {}, default=str), action_id],
+            )
+
+    def release_thread_action(self, action_id: int) -> None:
+        """Forget a claim whose action did nothing (it may be used again)."""
+        with self.atomic():
+            self.db.execute("DELETE FROM thread_actions WHERE id = ?", [action_id])
+
+    # ------------------------------------------------------------ SMS resends
+
+    def add_sms_resends(
+        self, send_id: int, rows: Sequence[tuple[int, str, str]], *, now: datetime
+    ) -> list[SmsResend]:
+        """Store (message_id, msisdn, reference) rows before BSG's SMS API is called."""
+        with self.atomic():
+            self.db.conn.executemany(
+                "INSERT INTO sms_resends (send_id, message_id, msisdn, reference, status, "
+                "created_at, final) VALUES (?, ?, ?, ?, ?, ?, 0)",
+                [
+                    (send_id, message_id, msisdn, reference, DeliveryStatus.PENDING.value, _ts(now))
+                    for message_id, msisdn, reference in rows
+                ],
+            )
+        return self.sms_resends(send_id)
+
+    def sms_resends(self, send_id: int) -> list[SmsResend]:
+        rows = self._rows("SELECT * FROM sms_resends WHERE send_id = ? ORDER BY id", [send_id])
+        return [self._sms_resend(row) for row in rows]
+
+    def due_sms_resends(self, now: datetime, limit: int = 1000) -> list[SmsResend]:
+        rows = self._rows(
+            "SELECT * FROM sms_resends WHERE final = 0 AND next_poll_at IS NOT NULL "
+            "AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?",
+            [_ts(now), int(limit)],
+        )
+        return [self._sms_resend(row) for row in rows]
+
+    def unconfirmed_sms_resends(self, before: datetime) -> list[SmsResend]:
+        """Rows BSG never confirmed (no id), stored before `before`: looked up by reference."""
+        rows = self._rows(
+            "SELECT * FROM sms_resends WHERE final = 0 AND bsg_id IS NULL AND status = ? "
+            "AND created_at <= ? ORDER BY id",
+            [DeliveryStatus.PENDING.value, _ts(before)],
+        )
+        return [self._sms_resend(row) for row in rows]
+
+    def update_sms_resend(self, resend_id: int, **values: Any) -> None:
+        """Set columns of one row (datetimes, Decimals and statuses stored as text)."""
+        stored = {}
+        for name, value in values.items():
+            if isinstance(value, datetime):
+                value = _ts(value)
+            elif isinstance(value, Decimal):
+                value = str(value)
+            elif isinstance(value, DeliveryStatus):
+                value = value.value
+            elif isinstance(value, bool):
+                value = int(value)
+            stored[name] = value
+        assignments = ", ".join(f"[{name}] = ?" for name in stored)
+        with self.atomic():
+            self.db.execute(
+                f"UPDATE sms_resends SET {assignments} WHERE id = ?", [*stored.values(), resend_id]
+            )
+
+    @staticmethod
+    def _sms_resend(row: dict[str, Any]) -> SmsResend:
+        return SmsResend(
+            id=row["id"],
+            send_id=row["send_id"],
+            message_id=row["message_id"],
+            reference=row["reference"],
+            msisdn=row["msisdn"],
+            bsg_id=row["bsg_id"],
+            status=DeliveryStatus(row["status"]),
+            price=None if row["price"] is None else Decimal(row["price"]),
+            currency=row["currency"],
+            error_code=row["error_code"],
+            error_description=row["error_description"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            next_poll_at=_dt(row["next_poll_at"]),
+            final=bool(row["final"]),
+        )
+
+
+AtomicContext = AbstractContextManager[None]
