@@ -23,6 +23,7 @@ from benchmarks import (
     ack_load,
     campaign,
     database,
+    estimate_update,
     growth,
     memory,
     poll_sweep,
@@ -69,6 +70,11 @@ BENCHMARKS: dict[str, tuple[Callable[[Sequence[str] | None], int], list[str], li
     "memory": (memory.main, [], ["--messages", "2000", "--due", "200", "--delay", "0.002"]),
     "database": (database.main, [], ["--rows", "5000", "--due", "100"]),
     "growth": (growth.main, [], ["--sizes", "300,3000", "--delay", "0.002"]),
+    "estimate_update": (
+        estimate_update.main,
+        [],
+        ["--changes", "20", "--in-flight", "4", "--price-delay", "0.2"],
+    ),
 }  # fmt: skip
 
 
@@ -258,6 +264,25 @@ def summary(m: dict[str, dict[str, str]]) -> list[list[str]]:
                 _ok(flat_cpu <= growth.FLAT_TOLERANCE and flat_wall <= growth.FLAT_TOLERANCE),
             ]
         )
+    if u := m.get("estimate_update"):
+        p99 = _f(u, "p99_ms")
+        rows += [
+            [
+                "7 estimate update",
+                f"block_actions ack p50 / p95 / p99 ms ({u['changes']} changes, "
+                f"{u['in_flight']} in flight, BSG price {u['price_delay_s']} s)",
+                f"{_f(u, 'p50_ms'):.0f} / {_f(u, 'p95_ms'):.0f} / {p99:.0f}",
+                f"p99 < {estimate_update.P99_TARGET_MS:g}",
+                _ok(p99 < estimate_update.P99_TARGET_MS),
+            ],
+            [
+                "",
+                "the last change's estimate shown (views.update), s",
+                f"{_f(u, 'last_estimate_s'):.2f}",
+                "shown",
+                _ok(u.get("last_estimate_shown") == "1"),
+            ],
+        ]
     return rows
 
 

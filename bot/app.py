@@ -34,6 +34,7 @@ from bot.slack.home import HomeService
 from bot.slack.live_estimate import LiveEstimate
 from bot.slack.notifier import Notifier
 from bot.slack.outbox import OutboxWorker
+from bot.slack.thread_actions import ThreadActions
 from bot.tracking.callbacks import CallbackService
 from bot.tracking.poller import Poller
 from bot.tracking.sending import SendService
@@ -159,6 +160,16 @@ class ViberBot:
         self.bolt.error(self._on_listener_error)
         self.estimates = EstimateService(bsg=self.bsg, settings=settings)
         self.live_estimate = LiveEstimate(client=self.slack, estimates=self.estimates)
+        self.thread_actions = ThreadActions(
+            store=self.store,
+            bsg=self.bsg,
+            sending=self.sending,
+            slack=self.slack,
+            settings=settings,
+            clock=clock,
+            policy=self.policy,
+            wake_outbox=self.outbox.wake,
+        )
         commands.register(
             self.bolt,
             Services(
@@ -171,6 +182,7 @@ class ViberBot:
                 metrics=self.metrics,
                 estimates=self.estimates,
                 live_estimate=self.live_estimate,
+                thread_actions=self.thread_actions,
             ),
         )
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -213,6 +225,8 @@ class ViberBot:
         self._sweeping = asyncio.current_task()
         try:
             await self.poller.sweep()
+            # SMS that resend_sms sent through the SMS API, tracked beside the Viber sweep.
+            await self.thread_actions.track_sms()
         except asyncio.CancelledError:
             if self._started:
                 raise

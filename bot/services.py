@@ -11,6 +11,7 @@ from bot.settings import Settings
 from bot.slack.estimate import EstimateService
 from bot.slack.home import HomeService
 from bot.slack.live_estimate import LiveEstimate
+from bot.slack.thread_actions import ThreadActions
 from bot.tracking.sending import SendService
 from storage.store import Store
 
@@ -26,3 +27,4 @@ class Services:
     metrics: Metrics
     estimates: EstimateService
     live_estimate: LiveEstimate
+    thread_actions: ThreadActions

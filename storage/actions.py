@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -285,5 +284,42 @@ class ActionVerbs:
             final=bool(row["final"]),
         )
 
+    # ------------------------------------------------------------ send options and SMS legs
 
-AtomicContext = AbstractContextManager[None]
+    def set_send_option(self, send_id: int, key: str, value: Any) -> None:
+        """Add one key to a send's options (links between a retry and its original)."""
+        with self.atomic():
+            row = self.db.execute("SELECT options FROM sends WHERE id = ?", [send_id]).fetchone()
+            options = json.loads(row[0] or "{}") if row else {}
+            options[key] = value
+            self.db.execute(
+                "UPDATE sends SET options = ? WHERE id = ?",
+                [json.dumps(options, sort_keys=True, default=str), send_id],
+            )
+
+    def record_resent_sms(
+        self,
+        message_id: int,
+        status: DeliveryStatus,
+        price: Decimal | None,
+        currency: str | None,
+        now: datetime,
+    ) -> None:
+        """A resent SMS's new status on its message (the card's SMS column) and its history."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE messages SET sms_status = ?, sms_price = coalesce(?, sms_price), "
+                "sms_currency = coalesce(?, sms_currency) WHERE id = ?",
+                [status.value, None if price is None else str(price), currency, message_id],
+            )
+            self.db.execute(
+                "INSERT INTO status_events (message_id, channel, status, observed_at, price, "
+                "currency) VALUES (?, 'sms', ?, ?, ?, ?)",
+                [
+                    message_id,
+                    status.value,
+                    _ts(now),
+                    None if price is None else str(price),
+                    currency,
+                ],
+            )

@@ -6,6 +6,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from bot.clock import Clock
@@ -18,6 +19,17 @@ from bot.slack.render.blocks import (
     parent_message,
     reply_line,
     summary_reply,
+)
+from bot.slack.render.estimate import estimated_note
+from bot.slack.render.thread_actions import (
+    EXPORT_CSV,
+    RESEND_SMS,
+    RETRY_FAILED,
+    card_actions,
+    exported_note,
+    resent_note,
+    retried_as_note,
+    retry_of_note,
 )
 from storage.store import Change, Store
 
@@ -172,5 +184,37 @@ class Notifier:
             scheduled_for=send.send_at,
             mask=self.settings.mask_numbers,
             promotional=bool(content.get("promotional")),
+            notes=self._notes(send, total),
+            actions=card_actions(send.id),
         )
         return parent_message(view)
+
+    def _notes(self, send: Send, total: Decimal | None) -> list[str]:
+        """The card's links and notes: the estimate until BSG prices it, retries both ways,
+        resends and exports."""
+        notes: list[str] = []
+        estimate = send.options.get("estimate")
+        if total is None and isinstance(estimate, dict) and estimate.get("amount"):
+            notes.append(estimated_note(Decimal(str(estimate["amount"])), estimate.get("currency")))
+        original = send.options.get("retry_of")
+        if isinstance(original, int):
+            first = self.store.get_send(original)
+            notes.append(retry_of_note(first.channel_id, first.parent_ts))
+        retry = self.store.thread_action(send.id, RETRY_FAILED)
+        if retry is not None and retry.state == "done" and retry.result_send_id:
+            again = self.store.get_send(retry.result_send_id)
+            notes.append(
+                retried_as_note(
+                    retry.user_id,
+                    int(retry.detail.get("recipients", 0)),
+                    again.channel_id,
+                    again.parent_ts,
+                )
+            )
+        resend = self.store.thread_action(send.id, RESEND_SMS)
+        if resend is not None and resend.state == "done":
+            notes.append(resent_note(resend.user_id, int(resend.detail.get("recipients", 0))))
+        export = self.store.thread_action(send.id, EXPORT_CSV)
+        if export is not None and export.state == "done":
+            notes.append(exported_note(export.user_id))
+        return notes

@@ -68,4 +68,12 @@ def register(app: AsyncApp, deps: Services) -> None:
             await ack()
             return
         await ack()
+        # The card shows the live estimate's price until BSG's own prices arrive.
+        priced = deps.estimates.cached(deps.estimates.count(draft), draft)
+        if priced is not None and priced.viber_price is not None:
+            deps.store.set_send_option(
+                send.id,
+                "estimate",
+                {"amount": str(priced.cost), "currency": priced.currency},
+            )
         await deps.sending.deliver(send.id)

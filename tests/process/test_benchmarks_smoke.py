@@ -110,3 +110,23 @@ def test_the_whole_benchmark_command_runs_at_smoke_sizes(tmp_path) -> None:
     assert "viber-bot benchmarks" in out.split("growth.benchmark_s=")[1]
     written = results.read_text()
     assert "| CPUs |" in written and "| Python |" in written and "1 ack under load" in written
+
+
+def test_estimate_update_acks_block_actions_while_bsg_prices_slowly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks import estimate_update
+
+    code = estimate_update.main(["--changes", "12", "--in-flight", "4", "--price-delay", "0.3"])
+    out = capsys.readouterr().out
+    figures = metrics(out, "estimate_update")
+    assert code == 0
+    assert figures["changes"] == "12" and figures["http_failures"] == "0"
+    # The last change's price made it into the modal, by views.update after the acks.
+    assert figures["last_estimate_shown"] == "1"
+    assert int(figures["bsg_price_calls"]) >= 1
+    assert float(figures["p99_ms"]) > 0
+    assert float(figures["ratio_p99_to_target"]) == pytest.approx(
+        float(figures["p99_ms"]) / estimate_update.P99_TARGET_MS, rel=1e-3
+    )
+    assert "Estimate update" in out and "p99 < 300" in out

@@ -432,6 +432,9 @@ class ParentView:
     scheduled_for: datetime | None = None
     mask: bool = True
     promotional: bool = False
+    # Links and notes (retries, resends, exports) and the card's action buttons.
+    notes: Sequence[str] = ()
+    actions: dict | None = None
 
 
 def _tally(statuses: Sequence[DeliveryStatus | None]) -> dict[DeliveryStatus, int]:
@@ -508,6 +511,10 @@ def parent_message(view: ParentView) -> tuple[str, list[dict]]:
         facts.append(f"last checked {clock(view.last_checked, seconds=True)}")
     if any(facts):
         blocks.append(_context(*facts))
+    if view.notes:
+        blocks.append(_context(*view.notes))
+    if view.actions is not None:
+        blocks.append(view.actions)
 
     fallback = (
         f"Viber message from {_mention(view.user_id)} to {plural(total, 'recipient')}: "

@@ -95,3 +95,8 @@ def estimate_summary(estimate: Estimate) -> str:
 def cost_of(estimate: Estimate) -> Decimal | None:
     """The amount compared with VIBER_BOT_REVIEW_COST: the worst case when known."""
     return estimate.worst_case if estimate.worst_case is not None else estimate.viber_price
+
+
+def estimated_note(amount: Decimal, currency: str | None) -> str:
+    """The card's cost before BSG's own prices arrive."""
+    return f"💰 about {money(amount, currency)} (estimated; BSG's prices follow)"

@@ -1,0 +1,262 @@
+"""Wording and Block Kit of the parent card's actions: buttons, confirmations, notes, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from bot.domain.models import StoredMessage
+from bot.domain.phones import display
+from bot.slack.render.blocks import clip, escape, money
+
+RETRY_FAILED = "retry_failed"
+RESEND_SMS = "resend_sms"
+EXPORT_CSV = "export_csv"
+THREAD_ACTIONS = (RETRY_FAILED, RESEND_SMS, EXPORT_CSV)
+CONFIRM_CALLBACK_ID = "viber_thread_action"
+
+_LABELS = {
+    RETRY_FAILED: "🔁 Retry failed",
+    RESEND_SMS: "📱 Resend as SMS",
+    EXPORT_CSV: "📎 Export CSV",
+}
+_VERBS = {RETRY_FAILED: "Retry", RESEND_SMS: "Send SMS", EXPORT_CSV: "Export"}
+
+
+def _plain(text: str, limit: int = 75) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, 3000)}}
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def card_actions(send_id: int) -> dict[str, Any]:
+    """The parent card's buttons; each value is the send's id."""
+    return {
+        "type": "actions",
+        "block_id": "thread_actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": action,
+                "text": _plain(_LABELS[action]),
+                "value": str(send_id),
+            }
+            for action in THREAD_ACTIONS
+        ],
+    }
+
+
+def permalink(channel_id: str, ts: str) -> str:
+    """A link to a message Slack resolves in any workspace the reader is in."""
+    return f"https://slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
+
+
+def _mention(user_id: str) -> str:
+    return f"<@{user_id}>" if user_id[:1] in ("U", "W") and user_id.isalnum() else escape(user_id)
+
+
+def retry_of_note(channel_id: str, parent_ts: str | None) -> str:
+    if parent_ts:
+        return f"🔁 Retry of <{permalink(channel_id, parent_ts)}|an earlier send>"
+    return "🔁 Retry of an earlier send"
+
+
+def retried_as_note(user_id: str, count: int, channel_id: str, parent_ts: str | None) -> str:
+    words = f"🔁 {_mention(user_id)} retried {_plural(count, 'failed recipient')}"
+    if parent_ts:
+        words += f": <{permalink(channel_id, parent_ts)}|the retry>"
+    return words
+
+
+def resent_note(user_id: str, count: int) -> str:
+    return f"📱 {_mention(user_id)} resent {_plural(count, 'recipient')} as SMS"
+
+
+def exported_note(user_id: str) -> str:
+    return f"📎 {_mention(user_id)} exported the recipients as CSV"
+
+
+def _what(action: str, count: int) -> str:
+    if action == RETRY_FAILED:
+        return (
+            f"Send the Viber message again to *{_plural(count, 'recipient')}* whose Viber "
+            "and SMS both failed, undelivered, expired or were rejected. New references are used; "
+            "the retry is linked to this send."
+        )
+    if action == RESEND_SMS:
+        return (
+            f"Send an SMS through BSG's SMS API to *{_plural(count, 'recipient')}* the Viber "
+            "message did not reach. Its delivery is reported in this thread."
+        )
+    return f"Upload the per-recipient CSV (*{_plural(count, 'row')}*) to this send's thread."
+
+
+def _estimate(action: str, amount: Decimal | None, currency: str | None, checking: bool) -> str:
+    if action == EXPORT_CSV:
+        return "Costs nothing."
+    if checking:
+        return "Estimate: checking with BSG…"
+    if amount is None:
+        return "Estimate: price unavailable (BSG did not answer)"
+    return f"Estimate: *{money(amount, currency)}*"
+
+
+def confirm_view(
+    *,
+    action: str,
+    send_id: int,
+    count: int,
+    amount: Decimal | None,
+    currency: str | None,
+    checking: bool,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """The confirmation a card button opens: what it does, to how many, for how much."""
+    blocks = [
+        _section(_what(action, count)),
+        _section(_estimate(action, amount, currency, checking)),
+    ]
+    if note:
+        blocks.append(_section(note))
+    return {
+        "type": "modal",
+        "callback_id": CONFIRM_CALLBACK_ID,
+        "private_metadata": json.dumps(
+            {
+                "send_id": send_id,
+                "action": action,
+                "amount": None if amount is None else str(amount),
+                "currency": currency,
+            }
+        ),
+        "title": _plain(_LABELS[action].split(" ", 1)[1], 24),
+        "submit": _plain(_VERBS[action], 24),
+        "close": _plain("Cancel", 24),
+        "blocks": blocks,
+    }
+
+
+def notice_view(text: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": CONFIRM_CALLBACK_ID,
+        "title": _plain("Viber message", 24),
+        "close": _plain("Close", 24),
+        "blocks": [_section(text)],
+    }
+
+
+def nothing_to_do(action: str) -> str:
+    if action == RETRY_FAILED:
+        return (
+            "No recipient of this send ended failed, undelivered, expired or rejected on both "
+            "Viber and SMS: there is nothing to retry."
+        )
+    if action == RESEND_SMS:
+        return (
+            "Every recipient of this send was delivered on Viber or by SMS already (or is "
+            "still on its way): there is nothing to resend."
+        )
+    return "This send has no recipients to export."
+
+
+def already_done(action: str, user_id: str) -> str:
+    done = {RETRY_FAILED: "retried", RESEND_SMS: "resent as SMS", EXPORT_CSV: "exported"}[action]
+    return f"This send was already {done} by {_mention(user_id)}: each action acts once."
+
+
+def not_allowed() -> str:
+    return (
+        "Only the person who sent this message, or the people allowed to send, may use its buttons."
+    )
+
+
+def announce(
+    action: str, user_id: str, count: int, amount: Decimal | None, currency: str | None
+) -> str:
+    cost = f" (estimated {money(amount, currency)})" if amount is not None else ""
+    if action == RETRY_FAILED:
+        return (
+            f"🔁 {_mention(user_id)} is retrying {_plural(count, 'failed recipient')}{cost}: "
+            "the retry is posted in the channel."
+        )
+    if action == RESEND_SMS:
+        return (
+            f"📱 {_mention(user_id)} is resending {_plural(count, 'recipient')} as SMS{cost}; "
+            "delivery follows here."
+        )
+    return f"📎 {_mention(user_id)} exported the recipients as CSV."
+
+
+def upload_failed() -> str:
+    return "The CSV could not be uploaded to the thread just now; press Export CSV again."
+
+
+def sms_refused(count: int, code: int, explanation: str) -> str:
+    who = _plural(count, "recipient")
+    return f"⛔ BSG refused the SMS to {who} (code {code}): {escape(explanation)}."
+
+
+def cannot_sms(reason: str) -> str:
+    return f"Nothing can be resent as SMS: {escape(reason)}"
+
+
+# ---------------------------------------------------------------- the CSV
+
+
+CSV_COLUMNS = (
+    "msisdn",
+    "reference",
+    "bsg_id",
+    "status",
+    "sms_status",
+    "price",
+    "currency",
+    "sms_price",
+    "error_code",
+    "error_description",
+    "resend_sms_status",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # Spreadsheets run a cell starting with these as a formula.
+    return "'" + text if text.startswith(_FORMULA_START) and not text[1:2].isdigit() else text
+
+
+def recipients_csv(
+    messages: Sequence[StoredMessage], resent: dict[int, str], *, mask: bool
+) -> bytes:
+    """One row per recipient; numbers masked as the channel shows them when masking is on."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for m in messages:
+        writer.writerow(
+            [
+                _cell(display(m.msisdn, mask)),
+                m.reference,
+                m.bsg_id or "",
+                m.status.value,
+                m.sms_status.value if m.sms_status else "",
+                "" if m.price is None else str(m.price),
+                m.currency or "",
+                "" if m.sms_price is None else str(m.sms_price),
+                "" if m.error_code is None else m.error_code,
+                _cell(m.error_description or ""),
+                resent.get(m.id, ""),
+            ]
+        )
+    return out.getvalue().encode("utf-8")
