@@ -29,6 +29,7 @@ from benchmarks import (
     poll_sweep,
     polling_economy,
     print_table,
+    soak,
 )
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -62,7 +63,7 @@ BENCHMARKS: dict[str, tuple[Callable[[Sequence[str] | None], int], list[str], li
     ),
     "poll_sweep": (
         poll_sweep.main,
-        [],
+        ["--transport", "both"],
         ["--messages", "120", "--delay", "0.002", "--concurrency", "8", "--per-send", "10",
          "--naive", "20"],
     ),
@@ -75,6 +76,7 @@ BENCHMARKS: dict[str, tuple[Callable[[Sequence[str] | None], int], list[str], li
         [],
         ["--changes", "20", "--in-flight", "4", "--price-delay", "0.2"],
     ),
+    "soak": (soak.main, [], ["--creates", "50", "--gets", "300"]),
 }  # fmt: skip
 
 
@@ -178,6 +180,16 @@ def summary(m: dict[str, dict[str, str]]) -> list[list[str]]:
                 _ok(cpu <= poll_sweep.CPU_TARGET_MS),
             ],
         ]
+        if "httpx.cpu_per_check_ms" in p:
+            rows.append(
+                [
+                    "",
+                    "the same with httpx's own pool: CPU per status check (ms), wall / ideal",
+                    f"{_f(p, 'httpx.cpu_per_check_ms'):.3f}, {_f(p, 'httpx.ratio'):.3f}",
+                    "(comparison)",
+                    "",
+                ]
+            )
         if "naive_extrapolated_s" in p:
             rows.append(
                 [
@@ -283,6 +295,25 @@ def summary(m: dict[str, dict[str, str]]) -> list[list[str]]:
                 _ok(u.get("last_estimate_shown") == "1"),
             ],
         ]
+    if k := m.get("soak"):
+        clean = (
+            k["failures_to_callers"] == k["warnings_logged"] == "0"
+            and k["numbers_not_sent_exactly_once"] == "0"
+            and k["bsg_messages"] == k["creates"]
+        )
+        rows.append(
+            [
+                "8 soak",
+                f"{k['creates']} creates + {k['status_gets']} checks, "
+                f"{k['dropped_connections']} connections dropped by BSG, "
+                f"{k['retried_requests']} requests retried: errors to callers / warnings / "
+                "numbers not sent once",
+                f"{k['failures_to_callers']} / {k['warnings_logged']} / "
+                f"{k['numbers_not_sent_exactly_once']}",
+                "0 / 0 / 0",
+                _ok(clean),
+            ]
+        )
     return rows
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 PREFIX = "/rest"
 
@@ -28,7 +29,7 @@ class Canned:
 class Recorded:
     method: str
     path: str  # without PREFIX, still URL-encoded
-    headers: dict[str, str]
+    headers: CIMultiDict[str]  # header names are case-insensitive, as in HTTP
     json: Any
 
 
@@ -77,7 +78,7 @@ class CannedBsg:
         except ValueError:
             body = raw.decode(errors="replace")
         path = request.raw_path.removeprefix(PREFIX).split("?")[0]
-        self.requests.append(Recorded(request.method, path, dict(request.headers), body))
+        self.requests.append(Recorded(request.method, path, CIMultiDict(request.headers), body))
         queue = self._scripts.get((request.method, path))
         if not queue:
             # 418: not a status the client retries, so a missing script fails fast.

@@ -5,19 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Annotated, Any, Self, TypeVar
 from urllib.parse import quote
 
 import aiohttp
 import httpx
-import yarl
+import httpx_aiohttp
 from pydantic import (
     AliasChoices,
     BaseModel,
@@ -28,8 +26,8 @@ from pydantic import (
     ValidationError,
 )
 from tenacity import (
-    AsyncRetrying,
     RetryCallState,
+    retry,
     retry_if_exception_type,
     stop_after_attempt,
     wait_exponential_jitter,
@@ -51,6 +49,7 @@ from bot.domain.models import (
     SmsStatus,
 )
 from bot.domain.redact import scrub
+from bot.domain.retry_after import parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -407,32 +406,39 @@ def _is_bsg_code(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 100
 
 
-def _retry_after(value: str | None) -> float | None:
-    """`Retry-After` in seconds or as an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
 class _Transient(Exception):
-    """A failure worth retrying: timeout, connection error, HTTP 429 or 5xx."""
+    """A failure worth retrying: timeout, connection error, HTTP 429 or 5xx.
 
-    def __init__(self, reason: str, retry_after: float | None = None):
+    `dropped`: the server closed a kept-alive connection under the request, a routine event
+    with a pool of idle connections; its retry is logged at INFO, not as a failure.
+    """
+
+    def __init__(self, reason: str, retry_after: float | None = None, *, dropped: bool = False):
         self.reason = reason
         self.retry_after = retry_after
+        self.dropped = dropped
         super().__init__(reason)
+
+
+def _describe(error: httpx.HTTPError) -> str:
+    """The failure's name for logs and errors. httpx-aiohttp maps every aiohttp connection
+    error to ConnectTimeout, so name the cause where it says more."""
+    cause = error.__cause__
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return "ConnectError"
+    if isinstance(cause, aiohttp.ServerDisconnectedError):
+        return "RemoteProtocolError"
+    if isinstance(cause, aiohttp.ClientOSError):
+        return "ReadError"
+    return type(error).__name__
+
+
+def _dropped(error: BaseException) -> bool:
+    """A kept-alive connection the server had closed (httpx's words, or aiohttp's beneath)."""
+    if isinstance(error, httpx.RemoteProtocolError):
+        return True
+    cause = error.__cause__
+    return isinstance(cause, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError)
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -442,81 +448,26 @@ _NOT_JSON = object()
 
 # ---------------------------------------------------------------- the transport
 
+TRANSPORTS = ("aiohttp", "httpx")
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """httpx's transport seam over aiohttp's client.
 
-    httpcore's pool scans every connection for every request; at the poller's concurrency
-    that costs several milliseconds of CPU per call, aiohttp's pool a tenth of it.
-    Bodies are read whole (BSG's answers are small); httpx still decodes and times out.
+def make_transport(
+    kind: str = "aiohttp", *, max_connections: int = 100
+) -> httpx.AsyncBaseTransport:
+    """The connection pool under BsgClient's `httpx.AsyncClient`.
+
+    "aiohttp" is httpx-aiohttp's transport (kept by an httpx maintainer): aiohttp's pool, which
+    costs a fraction of httpcore's CPU per request at the poller's concurrency (see
+    benchmarks/poll_sweep.py --transport). "httpx" is httpx's own AsyncHTTPTransport.
     """
-
-    def __init__(self, *, max_connections: int = 100) -> None:
-        self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
-
-    def _open(self) -> aiohttp.ClientSession:
-        # Made on first use: an aiohttp session belongs to the running event loop.
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections),
-                auto_decompress=False,  # httpx decodes, as with its own transport
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-        return self._session
-
-    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
-        given = request.extensions.get("timeout", {})
-        key = tuple(given.get(name) for name in ("connect", "read", "pool"))
-        timeout = self._timeouts.get(key)
-        if timeout is None:
-            connect, read, pool = key
-            acquire = None if connect is None or pool is None else connect + pool
-            timeout = aiohttp.ClientTimeout(connect=acquire, sock_connect=connect, sock_read=read)
-            self._timeouts[key] = timeout
-        return timeout
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        session = self._open()
-        body = await request.aread()
-        try:
-            async with session.request(
-                request.method,
-                yarl.URL(str(request.url), encoded=True),
-                headers=[
-                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
-                ],
-                data=body or None,
-                timeout=self._timeout(request),
-                allow_redirects=False,
-            ) as answer:
-                content = await answer.read()
-        except aiohttp.ConnectionTimeoutError as error:
-            raise httpx.ConnectTimeout(str(error) or "connect timeout", request=request) from error
-        except TimeoutError as error:
-            raise httpx.ReadTimeout(str(error) or "read timeout", request=request) from error
-        except aiohttp.ClientConnectorError as error:
-            raise httpx.ConnectError(str(error), request=request) from error
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as error:
-            raise httpx.RemoteProtocolError(str(error), request=request) from error
-        except aiohttp.ClientResponseError as error:
-            raise httpx.RemoteProtocolError(str(error), request=request) from error
-        except (aiohttp.ClientConnectionError, OSError) as error:
-            raise httpx.ReadError(str(error) or type(error).__name__, request=request) from error
-        except aiohttp.ClientError as error:
-            raise httpx.TransportError(str(error), request=request) from error
-        return httpx.Response(
-            answer.status,
-            headers=answer.raw_headers,
-            content=content,
-            extensions={"reason_phrase": (answer.reason or "").encode("latin-1", "replace")},
-        )
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    if kind == "aiohttp":
+        return httpx_aiohttp.AiohttpTransport(limits=limits, trust_env=False)
+    if kind == "httpx":
+        return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    raise ValueError(f"unknown BSG transport {kind!r}: one of {', '.join(TRANSPORTS)}")
 
 
 # ---------------------------------------------------------------- the client
@@ -555,7 +506,7 @@ class BsgClient:
         self._retry_after_max = retry_after_max
         # Set when delivery callbacks are on: every create names each recipient's callback URL.
         self.callback_url = callback_url
-        self._transport = transport if transport is not None else AiohttpTransport()
+        self._transport = transport if transport is not None else make_transport()
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             transport=self._transport,
@@ -565,19 +516,18 @@ class BsgClient:
                 "Content-Type": "application/json",
                 "Accept": "application/json",
             },
+            trust_env=False,
         )
-        # What the client puts on every request, for `_exchange`.
-        self._headers = self._http.headers
-        self._timeouts = self._http.timeout.as_dict()
         self._backoff = wait_exponential_jitter(multiplier=backoff, max=backoff_max, jitter=backoff)
-        # A template: tenacity keeps per-call state on the object, so each call uses a copy.
-        self._retrying = AsyncRetrying(
+        # Requests answered only after a retry (a dropped connection, a 5xx, a timeout).
+        self.retried = 0
+        self._send_retrying = retry(
             stop=stop_after_attempt(retries + 1),
             wait=self._wait,
             retry=retry_if_exception_type(_Transient),
             before_sleep=self._log_retry,
             reraise=True,
-        )
+        )(self._send)
 
     def __repr__(self) -> str:
         return (
@@ -968,70 +918,24 @@ class BsgClient:
     ) -> Any:
         """The answer's JSON once BSG gave one; BSG errors raised as BsgError subclasses."""
         try:
-            try:
-                # Most calls succeed at once: tenacity's machinery (a third of a status
-                # check's CPU) only starts once the first attempt has failed.
-                response = await self._send(method, path, body)
-            except _Transient as failure:
-                response = await self._retry(failure, method, path, body)
+            response = await self._send_retrying(method, path, body)
         except _Transient as error:
             raise BsgUnavailable(error.reason, retry_after=error.retry_after) from None
         return self._interpret(response, method, path, not_found_on_404)
 
-    async def _retry(
-        self, failure: _Transient, method: str, path: str, body: dict[str, Any] | None
-    ) -> httpx.Response:
-        """The retries after a failed first attempt, which tenacity sees replayed as attempt 1."""
-        replayed: list[_Transient] = [failure]
-
-        async def attempt() -> httpx.Response:
-            if replayed:
-                raise replayed.pop()
-            return await self._send(method, path, body)
-
-        return await self._retrying.copy()(attempt)
-
-    async def _exchange(
-        self, method: str, path: str, body: dict[str, Any] | None
-    ) -> httpx.Response:
-        """The request `self._http.request()` would make, handed straight to the transport.
-
-        httpx's client layer (URL merging, the cookie jar, auth and redirect hooks: nothing BSG
-        uses) costs as much CPU as the transport itself, and the poller makes thousands of calls.
-        """
-        if self._http.is_closed:
-            raise RuntimeError("Cannot send a request, as the client has been closed.")
-        request = httpx.Request(
-            method,
-            self.base_url + path,
-            headers=self._headers,
-            json=body,
-            extensions={"timeout": self._timeouts},
-        )
-        response = await self._transport.handle_async_request(request)
-        response.request = request
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        return response
-
     async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         started = time.perf_counter()
         try:
-            response = await self._exchange(method, path, body)
+            response = await self._http.request(method, path, json=body)
         except _TRANSIENT_ERRORS as error:
+            name = _describe(error)
             logger.debug(
-                "BSG %s %s -> %s after %.3fs",
-                method,
-                path,
-                type(error).__name__,
-                time.perf_counter() - started,
+                "BSG %s %s -> %s after %.3fs", method, path, name, time.perf_counter() - started
             )
-            raise _Transient(f"{type(error).__name__} on {method} {path}") from None
+            raise _Transient(f"{name} on {method} {path}", dropped=_dropped(error)) from None
         except httpx.HTTPError as error:
             raise BsgUnavailable(
-                f"{type(error).__name__} on {method} {path}: {self._scrub(str(error))}"
+                f"{_describe(error)} on {method} {path}: {self._scrub(str(error))}"
             ) from None
         status = response.status_code
         logger.debug(
@@ -1040,7 +944,7 @@ class BsgClient:
         if status == 429 or status >= 500:
             raise _Transient(
                 f"HTTP {status} on {method} {path}",
-                retry_after=_retry_after(response.headers.get("retry-after")),
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
             )
         return response
 
@@ -1048,13 +952,19 @@ class BsgClient:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, _Transient) and error.retry_after is not None:
             return min(error.retry_after, self._retry_after_max)
+        if isinstance(error, _Transient) and error.dropped and state.attempt_number == 1:
+            return 0.0  # a closed idle connection says nothing about BSG: go again at once
         return self._backoff(state)
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         reason = error.reason if isinstance(error, _Transient) else type(error).__name__
         pause = state.next_action.sleep if state.next_action else 0.0
-        logger.warning(
+        if state.attempt_number == 1:
+            self.retried += 1
+        dropped = isinstance(error, _Transient) and error.dropped
+        logger.log(
+            logging.INFO if dropped else logging.WARNING,
             "BSG call failed (%s), attempt %d of %d; retrying in %.2fs",
             reason,
             state.attempt_number,

@@ -112,6 +112,9 @@ Scripting (plain attributes and methods; tests run the simulator in-process)
 - ``create_delay`` / ``get_delay``: real seconds (not scaled, not the injected clock) to hold
   create answers (the message is recorded before the delay, so a client that gives up leaves
   it at BSG) and status answers. ``stop()`` releases every held or hanging request at once.
+- ``drop_connections``: the share (0..1) of answers after which the server closes the
+  kept-alive connection (counted in ``dropped_connections``), so a client's next request on it
+  meets a closed socket, as with idle connections a server or load balancer times out.
 - ``set_status(reference_or_id, viber_status, sms_status=None)`` freezes a message's status
   (an SMS status on a message sent without ``alt_route`` adds a fallback).
 - ``callbacks`` (:class:`bot.devtools.sim_callbacks.CallbackSender`): a create's
@@ -639,6 +642,10 @@ class BsgSimulator:
         self.sms: dict[str, SimSms] = {}
         self._sms_by_reference: dict[tuple[str, str], SimSms] = {}
         self.hang_seconds = 300.0
+        # Share of answers after which the server closes the kept-alive connection (0..1).
+        self.drop_connections = 0.0
+        self.dropped_connections = 0
+        self._drop_rng = random.Random(seed + 1)
 
         self.messages: dict[str, SimMessage] = {}
         self.requests: list[tuple[str, str]] = []
@@ -837,6 +844,21 @@ class BsgSimulator:
                 )
         if failure is not None:
             return await self._fail(failure)
+        if self.drop_connections and self._drop_rng.random() < self.drop_connections:
+            # The answer goes out whole, then the kept-alive connection is closed under the
+            # client, as servers and load balancers do with idle connections: the client's next
+            # request on it meets a closed socket (a "stale keep-alive" connection).
+            await response.prepare(request)
+            await response.write_eof()
+            transport = request.transport
+            if transport is not None:
+                self.dropped_connections += 1
+                # Read nothing more, and close a moment later: a request the client sends on
+                # it meanwhile is never seen, as with an idle connection closed under it.
+                transport.pause_reading()
+                asyncio.get_running_loop().call_later(
+                    self._drop_rng.uniform(0.0, 0.005), transport.close
+                )
         return response
 
     def _take_failure(self, path: str) -> _Failure | None:

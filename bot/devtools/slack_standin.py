@@ -78,7 +78,7 @@ class _Failure:
     count: int
     status: int
     error: str
-    retry_after: int | None
+    retry_after: int | str | None
 
 
 def _flag(value: Any) -> bool:
@@ -204,12 +204,13 @@ class SlackStandIn:
         count: int = 1,
         *,
         status: int | None = None,
-        retry_after: int | None = 1,
+        retry_after: int | str | None = 1,
         error: str | None = None,
     ) -> None:
         """Answer the next `count` calls to `method` with a failure instead of processing them.
 
-        No `status` and no `error`: HTTP 429 `ratelimited` with `Retry-After: retry_after`.
+        No `status` and no `error`: HTTP 429 `ratelimited` with `Retry-After: retry_after`
+        (seconds, or a string such as an HTTP date, sent as it is).
         `status=5xx`: that HTTP status with `{"ok": false, "error": error or "internal_error"}`.
         `error` alone: HTTP 200 with `{"ok": false, "error": error}`.
         `method` "response_url" scripts the response URLs.

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 from tenacity import (
     AsyncRetrying,
     RetryError,
@@ -27,6 +28,7 @@ from tenacity import (
 )
 
 from bot.clock import Clock
+from bot.domain.retry_after import parse_retry_after
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack.notifier import Notifier
@@ -83,6 +85,12 @@ class Waiting(Exception):
 
 class Permanent(Exception):
     """Slack refused the post for a reason a retry cannot fix."""
+
+
+def _retry_after(value: str | None) -> float:
+    """Slack's Retry-After (seconds or an HTTP date); 1 s when it gives none."""
+    seconds = parse_retry_after(value)
+    return 1.0 if seconds is None else seconds
 
 
 class OutboxWorker:
@@ -427,23 +435,21 @@ class OutboxWorker:
         payload = item.payload
         url = payload.get("response_url")
         if url:
-            session = self._session()
-            body = {"response_type": "ephemeral", "text": payload["text"]}
+            # No SDK retries: a second try of a post that landed would show it twice.
+            webhook = AsyncWebhookClient(url, session=self._session(), retry_handlers=[])
             try:
-                async with session.post(
-                    url, json=body, timeout=aiohttp.ClientTimeout(total=10)
-                ) as r:
-                    if r.status == 429:
-                        raise RateLimited(float(r.headers.get("Retry-After", "1")))
-                    if r.status >= 500:
-                        raise Transient(f"response_url answered {r.status}", maybe_posted=False)
-                    if r.status < 300:
-                        return
-                    # 404 and friends: the response_url expired (30 min); fall back below.
+                answer = await webhook.send(response_type="ephemeral", text=payload["text"])
             except (aiohttp.ClientError, TimeoutError) as error:
                 raise Transient(
                     f"response_url: {type(error).__name__}", maybe_posted=False
                 ) from None
+            if answer.status_code == 429:
+                raise RateLimited(_retry_after(answer.headers.get("Retry-After")))
+            if answer.status_code >= 500:
+                raise Transient(f"response_url answered {answer.status_code}", maybe_posted=False)
+            if answer.status_code < 300:
+                return
+            # 404 and friends: the response_url expired (30 min); fall back below.
         await self._call(
             "chat.postEphemeral",
             channel=item.channel_id,
@@ -453,7 +459,7 @@ class OutboxWorker:
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
-            self._http = aiohttp.ClientSession()
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         return self._http
 
     async def _call(self, method: str, **params: Any) -> dict[str, Any]:
@@ -464,7 +470,7 @@ class OutboxWorker:
             status = error.response.status_code
             code = error.response.get("error") if error.response.data else None
             if status == 429 or code == "ratelimited":
-                raise RateLimited(float(error.response.headers.get("Retry-After", "1"))) from None
+                raise RateLimited(_retry_after(error.response.headers.get("Retry-After"))) from None
             if status >= 500 or code in {
                 "internal_error",
                 "fatal_error",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import poll_sweep, polling_economy
+from benchmarks import poll_sweep, polling_economy, soak
 
 
 def metrics(output: str, prefix: str) -> dict[str, str]:
@@ -106,8 +106,15 @@ def test_the_whole_benchmark_command_runs_at_smoke_sizes(tmp_path) -> None:
     growth = metrics(out, "growth")
     assert float(growth["n3000_vs_n300.due_ratio"]) == 10
     assert "flat.sweep_cpu_ratio" in growth
+    soak = metrics(out, "soak")
+    # BSG dropped connections under the client, and nothing of it reached a caller or the log.
+    assert int(soak["dropped_connections"]) > 0
+    assert int(soak["retried_requests"]) >= 0
+    assert soak["failures_to_callers"] == soak["warnings_logged"] == "0"
+    assert soak["numbers_not_sent_exactly_once"] == "0"
+    assert soak["bsg_messages"] == soak["creates"] == "50"
     # The table follows the metric lines, and the results file describes the machine.
-    assert "viber-bot benchmarks" in out.split("growth.benchmark_s=")[1]
+    assert "viber-bot benchmarks" in out.split("soak.benchmark_s=")[1]
     written = results.read_text()
     assert "| CPUs |" in written and "| Python |" in written and "1 ack under load" in written
 
@@ -130,3 +137,30 @@ def test_estimate_update_acks_block_actions_while_bsg_prices_slowly(
         float(figures["p99_ms"]) / estimate_update.P99_TARGET_MS, rel=1e-3
     )
     assert "Estimate update" in out and "p99 < 300" in out
+
+
+def test_soak_over_dropped_connections_reaches_no_caller_and_logs_no_failure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = soak.main(["--creates", "40", "--gets", "400", "--drop", "0.3", "--concurrency", "8"])
+    out = capsys.readouterr().out
+    figures = metrics(out, "soak")
+    assert code == 0, out
+    assert int(figures["dropped_connections"]) > 0
+    assert figures["failures_to_callers"] == figures["warnings_logged"] == "0"
+    assert figures["numbers_not_sent_exactly_once"] == "0" and figures["bsg_messages"] == "40"
+    assert "requests retried" in out
+
+
+def test_poll_sweep_measures_both_transports(capsys: pytest.CaptureFixture[str]) -> None:
+    code = poll_sweep.main(
+        ["--messages", "60", "--delay", "0.002", "--concurrency", "8", "--per-send", "10",
+         "--naive", "0", "--transport", "both"]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    figures = metrics(out, "poll_sweep")
+    assert code == 0
+    assert figures["transport"] == "aiohttp" and figures["httpx.transport"] == "httpx"
+    assert figures["checked"] == figures["httpx.checked"] == "60"
+    assert figures["errors"] == figures["httpx.errors"] == "0"
+    assert float(figures["httpx.cpu_per_check_ms"]) > 0
