@@ -264,7 +264,8 @@ class ViberBot:
             await asyncio.wait_for(asyncio.shield(sweeping), grace)
         except TimeoutError:
             sweeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            # _sweep_job logs its own failures; only the cancellation comes out of it.
+            with contextlib.suppress(asyncio.CancelledError):
                 await sweeping
 
     async def _close(self) -> None:
@@ -308,10 +309,15 @@ class ViberBot:
                 body["status"] = "degraded"
         else:
             body["bsg"] = "ok" if report else "unknown"
+        if self.poller.reconcile_failure is not None:
+            body["reconciliation"] = f"error: {self.poller.reconcile_failure}"
+            if body["status"] == "ok":
+                body["status"] = "degraded"
         try:
             body["outbox_depth"] = self.store.outbox_depth()
-        except Exception:
-            body["outbox_depth"] = None
+            body["outbox_dead"] = self.store.outbox_dead_count()
+        except Exception:  # the database line above already says what is wrong
+            body["outbox_depth"] = body["outbox_dead"] = None
         return (200 if body["status"] != "error" else 503), body
 
     def web_app(self, *, with_slack: bool = True) -> web.Application:
@@ -396,6 +402,9 @@ async def serve(
     await stop.wait()
     log.info("stopping")
     if socket_handler is not None:
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.wait_for(socket_handler.close_async(), 1.0)
+        except (TimeoutError, OSError, aiohttp.ClientError) as error:
+            # Slack's end may already be gone; the process is stopping either way.
+            log.info("Socket Mode connection closed uncleanly: %s", type(error).__name__)
     await runner.cleanup()

@@ -42,6 +42,12 @@ class Metrics:
         self.slack_posts = Counter(
             "viber_bot_slack_posts", "Slack posts made by the outbox", ["kind"], registry=r
         )
+        self.outbox_dead = Counter(
+            "viber_bot_outbox_dead",
+            "Outbox rows set aside as dead (never posted)",
+            ["kind", "reason"],
+            registry=r,
+        )
         self.outbox_depth = Gauge(
             "viber_bot_outbox_depth", "Slack posts waiting in the outbox", registry=r
         )

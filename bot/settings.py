@@ -113,6 +113,10 @@ class Settings(DatabaseSettings):
     bsg_retries: int = Field(3, ge=0, le=10, validation_alias="VIBER_BOT_BSG_RETRIES")
     slack_post_interval: float = Field(1.0, ge=0, validation_alias="VIBER_BOT_SLACK_POST_INTERVAL")
     slack_retries: int = Field(5, ge=0, le=20, validation_alias="VIBER_BOT_SLACK_RETRIES")
+    # Tries before an outbox row that keeps failing for a reason no retry fixes is set aside.
+    outbox_max_attempts: int = Field(
+        5, ge=1, le=100, validation_alias="VIBER_BOT_OUTBOX_MAX_ATTEMPTS"
+    )
     parent_refresh: float = Field(300.0, ge=1, validation_alias="VIBER_BOT_PARENT_REFRESH")
     summary_threshold: PositiveInt = Field(5, validation_alias="VIBER_BOT_SUMMARY_THRESHOLD")
     balance_cache_seconds: float = Field(300.0, ge=0, validation_alias="VIBER_BOT_BALANCE_CACHE")

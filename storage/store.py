@@ -91,6 +91,7 @@ class OutboxItem:
     next_attempt_at: datetime | None
     created_at: datetime
     posted_ts: str | None
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -636,6 +637,31 @@ class Store(ActionVerbs):
         with self.atomic():
             self._update("outbox", item_id, {"state": "dead", "last_error": error, "in_flight": 0})
 
+    def outbox_failed(self, item_id: int, *, at: datetime, error: str, count: bool = True) -> int:
+        """A try that failed for a reason of ours (not Slack's): counted as an attempt (unless
+        `count` is False: it was counted when the post was marked under way), tried again at
+        `at`; in_flight stays as it was, since the post may have landed before the failure.
+        Returns the attempts so far."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ? "
+                "WHERE id = ?",
+                [1 if count else 0, ts(at), error, item_id],
+            )
+            row = self.db.execute("SELECT attempts FROM outbox WHERE id = ?", [item_id]).fetchone()
+        return int(row[0]) if row else 0
+
+    def outbox_dead_count(self) -> int:
+        """Rows set aside as dead: posts that will never be made."""
+        return int(
+            self.db.execute("SELECT count(*) FROM outbox WHERE state = 'dead'").fetchone()[0]
+        )
+
+    def outbox_dead_rows(self, limit: int = 5) -> list[OutboxItem]:
+        """The latest rows set aside as dead, newest first."""
+        rows = self._select("outbox", "state = 'dead'", order_by="id DESC", limit=limit)
+        return [self._outbox(row) for row in rows]
+
     def outbox_depth(self) -> int:
         return self.db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
 
@@ -863,4 +889,5 @@ class Store(ActionVerbs):
             next_attempt_at=_parse_dt(row["next_attempt_at"]),
             created_at=datetime.fromisoformat(row["created_at"]),
             posted_ts=row["posted_ts"],
+            last_error=row.get("last_error"),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,6 +129,33 @@ def check_database(path: Path) -> Check:
         True,
         f"{path}: {plural(messages, 'message')}, {due} due for a status check, "
         f"{plural(waiting, 'Slack post')} waiting, {last}",
+    )
+
+
+def check_outbox(path: Path) -> Check | None:
+    """Slack posts the outbox set aside as dead (never to be posted); None when there are none."""
+    if not path.exists():
+        return None
+    try:
+        store = Store.open(path)
+    except StorageError:
+        return None  # the database check says what is wrong
+    try:
+        dead = store.outbox_dead_count()
+        rows = store.outbox_dead_rows(3)
+    except Exception:  # damaged: the database check reports it
+        return None
+    finally:
+        store.close()
+    if not dead:
+        return None  # nothing to say: the database line shows what waits
+    latest = "; ".join(f"#{r.id} {r.kind}: {r.last_error or '-'}" for r in rows)
+    return Check(
+        "outbox",
+        False,
+        f"{plural(dead, 'Slack post')} set aside as dead, never posted (latest: {latest})",
+        "the bot's log has each row's error (search for `set aside`); fix the cause (the "
+        "channel, the bot's scopes, or report a bug), then bring the channel up to date by hand",
     )
 
 
@@ -263,19 +291,95 @@ async def check_slack(settings: Settings) -> Check:
     )
 
 
+_APP_TOKEN_SHAPE = re.compile(r"^xapp-[0-9]+-[A-Za-z0-9]+-[A-Za-z0-9-]+$")
+_APP_TOKEN_FIX = (
+    "copy an App-Level Token (xapp-…) with the connections:write scope from your app's "
+    "Basic Information page at https://api.slack.com/apps into SLACK_APP_TOKEN, or unset it "
+    "for HTTP mode"
+)
+_APP_TOKEN_ERRORS = {
+    "invalid_auth": "Slack rejected SLACK_APP_TOKEN (invalid_auth)",
+    "not_authed": "no app token reached Slack (not_authed)",
+    "not_allowed_token_type": "SLACK_APP_TOKEN is not an app-level token",
+    "missing_scope": "the app token lacks the connections:write scope (missing_scope)",
+    "token_revoked": "the app token was revoked (token_revoked)",
+}
+
+
+async def check_app_token(settings: Settings) -> Check | None:
+    """Socket Mode's token: its shape, and `apps.connections.open` at SLACK_API_URL."""
+    if settings.slack_app_token is None:
+        return None
+    import aiohttp
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    token = settings.slack_app_token.get_secret_value()
+    name = "Socket Mode"
+    if not _APP_TOKEN_SHAPE.match(token):
+        return Check(
+            name,
+            False,
+            "SLACK_APP_TOKEN is not shaped like an app-level token (xapp-<n>-<app id>-…): "
+            "a space, a quote or a cut-off copy?",
+            _APP_TOKEN_FIX,
+        )
+    url = settings.slack_api_url
+    client = AsyncWebClient(token=token, base_url=url, retry_handlers=[], timeout=10)
+    try:
+        answer = await client.apps_connections_open(app_token=token)
+    except SlackApiError as error:
+        code = error.response.get("error") if isinstance(error.response.data, dict) else None
+        if code in _APP_TOKEN_ERRORS:
+            return Check(name, False, f"{_APP_TOKEN_ERRORS[code]} at {url}", _APP_TOKEN_FIX)
+        if code:
+            return Check(
+                name,
+                False,
+                f"Slack answered apps.connections.open with {code} at {url}",
+                "see https://api.slack.com/methods/apps.connections.open for what it means",
+            )
+        return Check(
+            name,
+            False,
+            f"{url} answered HTTP {error.response.status_code}, not like Slack's Web API",
+            "check SLACK_API_URL (Slack's is https://slack.com/api/)",
+        )
+    except (aiohttp.ClientError, TimeoutError, OSError) as error:
+        return Check(
+            name,
+            False,
+            f"Slack could not be reached at {url}: {type(error).__name__}",
+            "check SLACK_API_URL and that this machine can reach it (network, proxy, firewall)",
+        )
+    socket_url = str(answer.get("url") or "")
+    if not socket_url.startswith(("wss://", "ws://")):
+        return Check(
+            name,
+            False,
+            f"apps.connections.open at {url} gave no WebSocket URL",
+            "check SLACK_API_URL (Slack's is https://slack.com/api/)",
+        )
+    return Check(name, True, f"app token accepted at {url}; Socket Mode can connect")
+
+
 async def _remote_checks(settings: Settings) -> list[Check]:
-    checks = [check_bsg(settings), check_slack(settings)]
+    checks = [check_bsg(settings), check_slack(settings), check_app_token(settings)]
     if settings.public_url is not None:
         from bot.ops.callback_check import check_callbacks
 
         checks.append(check_callbacks(settings))
-    return list(await asyncio.gather(*checks))
+    found = await asyncio.gather(*checks)
+    return [check for check in found if check is not None]
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     settings, first = check_settings()
     checks = [first]
-    checks.append(check_database(settings.db_path if settings else database_path()))
+    db_path = settings.db_path if settings else database_path()
+    checks.append(check_database(db_path))
+    if checks[-1].ok and (outbox := check_outbox(db_path)) is not None:
+        checks.append(outbox)
     if settings is not None:
         checks += asyncio.run(_remote_checks(settings))
     else:
@@ -303,10 +407,12 @@ def add_parser(sub: Any) -> None:
     """Register `doctor` on the `viber-bot` parser."""
     doctor = sub.add_parser(
         "doctor",
-        help="check the settings, the database, BSG (balance) and Slack (auth.test)",
+        help="check the settings, the database, BSG (balance) and Slack (auth.test; "
+        "apps.connections.open when SLACK_APP_TOKEN is set)",
         description=(
-            "Check the settings, the database, BSG (through the balance call) and Slack "
-            "(through auth.test), printing ✓ or ✗ per check with how to fix it. "
+            "Check the settings, the database (and Slack posts set aside as dead), BSG "
+            "(through the balance call) and Slack (through auth.test, and apps.connections.open "
+            "when SLACK_APP_TOKEN is set), printing ✓ or ✗ per check with how to fix it. "
             "Exit status 0 when every check passes, 1 otherwise. No secret is printed."
         ),
     )

@@ -59,6 +59,7 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 MAX_BACKOFF = 300.0
+FAILED_ROW_RETRY = 5.0  # seconds before a row that failed on our side is tried again
 
 
 class Transient(Exception):
@@ -155,8 +156,8 @@ class OutboxWorker:
         while not self._stopping:
             try:
                 wait = await self.drain()
-            except Exception:  # the worker must outlive any one bad row
-                log.exception("outbox: unexpected failure; retrying in 5 s")
+            except Exception:  # e.g. the database is down: the worker must outlive it
+                log.exception("outbox: could not read the queue; trying again in 5 s")
                 wait = 5.0
             self.metrics.outbox_depth.set(self.store.outbox_depth())
             if self._stopping:
@@ -245,12 +246,47 @@ class OutboxWorker:
             log.error(
                 "outbox %s: Slack refused the %s post for good: %s", item.id, item.kind, refusal
             )
-            with self.store.atomic():
-                self.store.outbox_dead(item.id, str(refusal))
-                if item.kind == "parent":
-                    self._tell_sender_parent_failed(item, str(refusal))
+            self._set_aside(item, str(refusal), reason="refused")
+            return True
+        except Exception as error:  # ours, not Slack's: a bug or a row no retry can post
+            problem = f"{type(error).__name__}: {error}"
+            # A failure after the post was marked under way has been counted already.
+            counted = self.store.get_outbox(item.id).attempts > item.attempts
+            attempts = self.store.outbox_failed(
+                item.id,
+                at=self.clock() + timedelta(seconds=FAILED_ROW_RETRY),
+                error=problem,
+                count=not counted,
+            )
+            if attempts < self.settings.outbox_max_attempts:
+                log.exception(
+                    "outbox %s: the %s post failed (try %d of %d); trying again in %.0f s",
+                    item.id,
+                    item.kind,
+                    attempts,
+                    self.settings.outbox_max_attempts,
+                    FAILED_ROW_RETRY,
+                )
+                return False
+            log.exception(
+                "outbox %s: the %s post failed %d times; set aside as dead (not retried)",
+                item.id,
+                item.kind,
+                attempts,
+            )
+            self._set_aside(item, problem, reason="failed", tell_sender=False)
             return True
         return True
+
+    def _set_aside(
+        self, item: OutboxItem, problem: str, *, reason: str, tell_sender: bool = True
+    ) -> None:
+        """Mark a row dead: counted, shown on /healthz and by `viber-bot doctor`."""
+        self.metrics.outbox_dead.labels(kind=item.kind, reason=reason).inc()
+        with self.store.atomic():
+            self.store.outbox_dead(item.id, problem)
+            if item.kind == "parent" and tell_sender:
+                self._tell_sender_parent_failed(item, problem)
 
     async def _retrying(self, item: OutboxItem) -> None:
         """Short in-place retries (tenacity, jittered) for transient failures, then give up."""

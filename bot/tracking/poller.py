@@ -63,6 +63,8 @@ class Poller:
         self.last_report: SweepReport | None = None
         # Set while BSG's last answers were failures; cleared by the next good answer.
         self.bsg_failure: str | None = None
+        # Set while reconciliation fails on our side (a bug); cleared by the next clean run.
+        self.reconcile_failure: str | None = None
         # Messages whose look (sweep or callback) is under way, so no two overlap.
         self._busy: set[int] = set()
         self._released = asyncio.Event()
@@ -75,9 +77,11 @@ class Poller:
         clock_start = time.perf_counter()
         try:
             await self.sending.reconcile()
-        except Exception as error:  # a sweep must never die half-way on reconciliation
-            log.exception("reconciliation failed")
-            self.bsg_failure = f"reconciliation: {type(error).__name__}"
+        except Exception as error:  # BSG's failures are handled inside: this is a bug of ours
+            log.exception("reconciliation failed: a bug in viber-bot, not a BSG outage")
+            self.reconcile_failure = f"{type(error).__name__}: {error}"
+        else:
+            self.reconcile_failure = None
         # A message a callback is looking at right now is left to that look.
         due = [
             m for m in self.store.due_for_poll(started, limit=SWEEP_LIMIT) if m.id not in self._busy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from bot.domain.models import DeliveryStatus
 from bot.slack.render.blocks import status_text
@@ -320,3 +321,27 @@ async def test_no_status_get_after_any_kind_of_final_state(make_bot, clock):
         await app.sweeps_after(1)
     assert status_gets(app) == before
     assert app.bsg.status_by_reference_calls == by_reference
+
+
+async def test_a_bug_in_reconciliation_is_logged_as_a_bug_not_as_bsg_degraded(
+    app, clock, caplog, monkeypatch
+):
+    async def broken() -> int:
+        raise RuntimeError("reconciliation bug")
+
+    monkeypatch.setattr(app.bot.sending, "reconcile", broken)
+    await app.command("send +380972920280 Still tracked")
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    clock.advance(6)
+    await app.sweeps_after(2)
+    status, body = app.bot.health()
+    assert status == 200 and body["status"] == "degraded"
+    assert body["bsg"] == "ok" and "bsg_error" not in body
+    assert body["reconciliation"] == "error: RuntimeError: reconciliation bug"
+    bugs = [r for r in caplog.records if "a bug in viber-bot" in r.getMessage()]
+    assert bugs and bugs[0].levelno == logging.ERROR and bugs[0].exc_info
+    # The sweep went on: the message was still polled and its change announced.
+    await app.wait_for(lambda: any("Delivered" in r for r in app.replies()))
+    monkeypatch.undo()
+    await app.sweeps_after(1)
+    assert "reconciliation" not in app.bot.health()[1]

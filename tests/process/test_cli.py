@@ -488,3 +488,58 @@ async def test_doctor_names_every_bad_setting(app, run):
     assert checks["database"][0].startswith("✓")
     assert "not checked" in checks["BSG"][0] and "not checked" in checks["Slack"][0]
     assert app.bsg.calls["balance"] == 0
+
+
+APP_TOKEN = "xapp-1-A0TEST-1234567890-0123456789abcdef"
+
+
+async def test_doctor_checks_the_app_token_against_apps_connections_open(app, run):
+    app.slack.app_token = APP_TOKEN
+    result = await run("doctor", **doctor_env(app, SLACK_APP_TOKEN=APP_TOKEN))
+    assert result.code == 0, result.out + result.err
+    checks = lines_of(result.out)
+    socket_mode = " ".join(checks["Socket"])
+    assert checks["Socket"][0].startswith("✓") and "app token accepted" in socket_mode
+    assert "All 5 checks passed" in result.out
+    assert app.slack.calls_to("apps.connections.open")
+    assert APP_TOKEN not in result.out + result.err
+
+
+@pytest.mark.parametrize(
+    ("token", "said"),
+    [
+        ("xapp-1-A0TEST-1234567890-wrongwrongwrong", "rejected SLACK_APP_TOKEN (invalid_auth)"),
+        ("xapp-1-A0TEST 1234567890", "not shaped like an app-level token"),
+        ("xapp-", "not shaped like an app-level token"),
+    ],
+)
+async def test_doctor_explains_a_bad_app_token(app, run, token, said):
+    app.slack.app_token = APP_TOKEN
+    calls = len(app.slack.calls_to("apps.connections.open"))
+    result = await run("doctor", **doctor_env(app, SLACK_APP_TOKEN=token))
+    assert result.code == 1
+    line, fix = lines_of(result.out)["Socket"]
+    assert line.startswith("✗") and said in line
+    assert "SLACK_APP_TOKEN" in fix and "connections:write" in fix
+    assert lines_of(result.out)["Slack"][0].startswith("✓")
+    shaped = "shaped" not in said
+    assert len(app.slack.calls_to("apps.connections.open")) == calls + (1 if shaped else 0)
+    assert token not in result.out + result.err and APP_TOKEN not in result.out
+
+
+async def test_doctor_lists_slack_posts_set_aside_as_dead(app, run, workdir):
+    await app.command("send +380972920285 Quiet")
+    await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
+    await app.settle()
+    send = app.store.recent_sends(1)[0]
+    item = app.store.enqueue(
+        channel_id=CHANNEL, kind="reply", payload={}, now=app.bot.clock(), send_id=send.id
+    )
+    app.store.outbox_dead(item, "KeyError: 'text'")
+    result = await run("doctor", **doctor_env(app))
+    assert result.code == 1
+    line, fix = lines_of(result.out)["outbox"]
+    assert line.startswith("✗") and "1 Slack post set aside as dead" in line
+    assert f"#{item} reply: KeyError: 'text'" in line
+    assert "set aside" in fix
+    assert lines_of(result.out)["database"][0].startswith("✓")

@@ -448,3 +448,21 @@ async def test_bolt_app_round_trip(standin: SlackStandIn, client: AsyncWebClient
     assert submitted[0]["recipients"]["recipients"]["value"] == "12"
     stale = slash_command(SECRET, timestamp=stale_timestamp())
     assert (await app.async_dispatch(bolt_request(stale))).status == 401
+
+
+async def test_apps_connections_open_takes_only_the_app_token(standin: SlackStandIn) -> None:
+    app_token = "xapp-1-A0123-4567-0123456789abcdef"
+    standin.app_token = app_token
+    opened = await AsyncWebClient(base_url=standin.base_url).apps_connections_open(
+        app_token=app_token
+    )
+    assert opened["ok"] and opened["url"].startswith("ws://127.0.0.1:")
+    assert opened["url"].endswith("/socket")
+    for wrong in ("xapp-1-A0123-4567-somethingelse", TOKEN):
+        with pytest.raises(SlackApiError) as refused:
+            await AsyncWebClient(base_url=standin.base_url).apps_connections_open(app_token=wrong)
+        assert refused.value.response["error"] == "invalid_auth"
+    standin.app_token = None  # a stand-in given no app token refuses every one
+    with pytest.raises(SlackApiError):
+        await AsyncWebClient(base_url=standin.base_url).apps_connections_open(app_token=app_token)
+    assert [m for m, _ in standin.calls].count("apps.connections.open") == 4
