@@ -283,7 +283,8 @@ async def test_sigterm_mid_sweep_and_mid_post_stops_in_time_and_resumes(bot, sim
     await wait_until(lambda: thread_posts(standin), 10, "reply post started")
     took, code = await bot.terminate()
     assert took < STOP_CONTRACT and code == 0, (took, code)
-    await wait_until(lambda: thread_texts(standin), 5, "reply landed after the stop")
+    # Slack holds the post 3 s, then takes it; on a loaded machine that can take longer.
+    await wait_until(lambda: thread_texts(standin), 15, "reply landed after the stop")
     standin.delay("chat.postMessage", 0)
 
     await bot.start()
