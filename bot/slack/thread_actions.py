@@ -15,7 +15,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.bsg.client import BsgClient
 from bot.clock import Clock
-from bot.domain.errors import BsgError, BsgNotFound, BsgRefused, explain_bsg_code
+from bot.domain.errors import (
+    AccessDenied,
+    BsgError,
+    BsgNotFound,
+    BsgRefused,
+    explain_bsg_code,
+)
 from bot.domain.models import (
     Channel,
     Composed,
@@ -249,6 +255,22 @@ class ThreadActions:
             return await self._resend(send, user_id, estimate)
         return await self._export(send, user_id)
 
+    def _authorize(self, send: Send, user_id: str, action: str) -> None:
+        """The send rules hold for an action that sends (channel, limit, daily quota)."""
+        origin = Origin(
+            team_id=send.team_id,
+            channel_id=send.channel_id,
+            user_id=user_id,
+            source=action,
+            dedupe_key=None,
+        )
+        count = len(self.candidates(send.id, action))
+        if count:
+            try:
+                self.sending.authorize(origin, count)
+            except AccessDenied as denial:
+                raise ActionRefused(str(denial)) from None
+
     def _claim(self, send: Send, action: str, user_id: str, now: datetime) -> int:
         claim = self.store.claim_thread_action(send.id, action, user_id=user_id, now=now)
         if claim is None:
@@ -258,6 +280,7 @@ class ThreadActions:
     async def _retry(
         self, send: Send, user_id: str, estimate: tuple[Decimal | None, str | None]
     ) -> ActionResult:
+        self._authorize(send, user_id, RETRY_FAILED)
         now = self.clock()
         with self.store.atomic():
             claim = self._claim(send, RETRY_FAILED, user_id, now)
@@ -302,6 +325,7 @@ class ThreadActions:
         self, send: Send, user_id: str, estimate: tuple[Decimal | None, str | None]
     ) -> ActionResult:
         originator, text = self.sms_route(send)
+        self._authorize(send, user_id, RESEND_SMS)
         now = self.clock()
         with self.store.atomic():
             claim = self._claim(send, RESEND_SMS, user_id, now)

@@ -75,17 +75,23 @@ def register(app: AsyncApp, deps: Services) -> None:
             except ActionRefused as refusal:
                 await say(cannot_sms(str(refusal)))
                 return
-        opened = await client.views_open(
-            trigger_id=body.get("trigger_id", ""),
-            view=confirm_view(
-                action=action,
-                send_id=send.id,
-                count=len(chosen),
-                amount=None,
-                currency=None,
-                checking=action != "export_csv",
-            ),
-        )
+        try:
+            opened = await client.views_open(
+                trigger_id=body.get("trigger_id", ""),
+                view=confirm_view(
+                    action=action,
+                    send_id=send.id,
+                    count=len(chosen),
+                    amount=None,
+                    currency=None,
+                    checking=action != "export_csv",
+                ),
+            )
+        except SlackApiError as error:
+            # The trigger expired (Slack gives 3 s): nothing was done; the person may press again.
+            log.warning("confirmation not opened: %s", error.response.get("error"))
+            await say("Slack did not open the confirmation in time: press the button again.")
+            return
         if action == "export_csv":
             return
         amount, currency = await actions.estimate(send, action, chosen)

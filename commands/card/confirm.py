@@ -13,9 +13,11 @@ from sqlite_utils.db import NotFoundError
 from bot.services import Services
 from bot.slack.render.thread_actions import (
     CONFIRM_CALLBACK_ID,
+    RESEND_SMS,
     already_done,
     cannot_sms,
     not_allowed,
+    nothing_sent,
     nothing_to_do,
     notice_view,
     upload_failed,
@@ -66,6 +68,8 @@ def register(app: AsyncApp, deps: Services) -> None:
                 text = not_allowed()
             elif reason == "upload":
                 text = upload_failed()
-            else:
+            elif action == RESEND_SMS:
                 text = cannot_sms(reason)
+            else:
+                text = nothing_sent(reason)
             actions.tell(send, user_id, text)

@@ -197,3 +197,16 @@ async def test_nothing_to_retry_is_said(app, clock):
     url = await press(app, parent, "retry_failed")
     said = await app.wait_for(lambda: app.slack.responses_to(url))
     assert "nothing to retry" in said[-1]["text"]
+
+
+async def test_a_retry_follows_the_send_rules(make_bot, clock):
+    app = await make_bot(VIBER_BOT_DAILY_QUOTA=1)
+    parent = await sent(app, clock, UNDELIVERED)
+    before = len(app.slack.opened_views)
+    await press(app, parent, "retry_failed")
+    await confirm(app, await confirmation(app, before))
+    told = await app.wait_for(lambda: app.slack.ephemerals)
+    assert "daily quota" in told[-1]["text"] and told[-1]["user"] == "U123"
+    assert app.bsg.create_calls == 1
+    # Refused before the claim: nothing is marked as done.
+    assert app.store.thread_action(send_of(parent), "retry_failed") is None

@@ -198,6 +198,10 @@ def announce(
     return f"📎 {_mention(user_id)} exported the recipients as CSV."
 
 
+def nothing_sent(reason: str) -> str:
+    return f"Nothing was sent. {escape(reason)}"
+
+
 def upload_failed() -> str:
     return "The CSV could not be uploaded to the thread just now; press Export CSV again."
 
