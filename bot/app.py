@@ -35,6 +35,7 @@ from bot.slack.live_estimate import LiveEstimate
 from bot.slack.notifier import Notifier
 from bot.slack.outbox import OutboxWorker
 from bot.slack.thread_actions import ThreadActions
+from bot.tracking.audiences import AudienceService
 from bot.tracking.callbacks import CallbackService
 from bot.tracking.poller import Poller
 from bot.tracking.sending import SendService
@@ -145,6 +146,9 @@ class ViberBot:
         )
         self.outbox.on_posted = self.callbacks.posted
         self.home = HomeService(store=self.store, bsg=self.bsg, settings=settings, clock=clock)
+        self.audiences = AudienceService(
+            store=self.store, default_region=settings.default_region, clock=clock
+        )
         self.bolt = AsyncApp(
             client=self.slack,
             signing_secret=(
@@ -169,6 +173,8 @@ class ViberBot:
             clock=clock,
             policy=self.policy,
             wake_outbox=self.outbox.wake,
+            # Opted-out numbers are never resent to (read inside the action's transaction).
+            opted_out=self.store.opted_out_among,
         )
         commands.register(
             self.bolt,
@@ -183,6 +189,7 @@ class ViberBot:
                 estimates=self.estimates,
                 live_estimate=self.live_estimate,
                 thread_actions=self.thread_actions,
+                audiences=self.audiences,
             ),
         )
         self.scheduler = AsyncIOScheduler(timezone=UTC)

@@ -12,6 +12,7 @@ from bot.slack.estimate import EstimateService
 from bot.slack.home import HomeService
 from bot.slack.live_estimate import LiveEstimate
 from bot.slack.thread_actions import ThreadActions
+from bot.tracking.audiences import AudienceService
 from bot.tracking.sending import SendService
 from storage.store import Store
 
@@ -28,3 +29,4 @@ class Services:
     estimates: EstimateService
     live_estimate: LiveEstimate
     thread_actions: ThreadActions
+    audiences: AudienceService

@@ -119,6 +119,8 @@ class Settings(DatabaseSettings):
     )
     parent_refresh: float = Field(300.0, ge=1, validation_alias="VIBER_BOT_PARENT_REFRESH")
     summary_threshold: PositiveInt = Field(5, validation_alias="VIBER_BOT_SUMMARY_THRESHOLD")
+    max_file_bytes: PositiveInt = Field(5_000_000, validation_alias="VIBER_BOT_MAX_FILE_BYTES")
+    file_timeout: PositiveFloat = Field(2.0, validation_alias="VIBER_BOT_FILE_TIMEOUT")
     balance_cache_seconds: float = Field(300.0, ge=0, validation_alias="VIBER_BOT_BALANCE_CACHE")
     # PostgreSQL replicas (ignored with SQLite).
     lease_seconds: float = Field(30.0, ge=2, le=3600, validation_alias="VIBER_BOT_LEASE_SECONDS")

@@ -260,6 +260,37 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX sms_resends_due ON sms_resends (final, next_poll_at);
         """,
     ),
+    Migration(
+        5,
+        "audiences",
+        f"""
+        -- Saved lists, their numbers (who added each, when) and opt-outs: storage/schema.py m005.
+        CREATE TABLE lists (
+            id {ID},
+            name text NOT NULL,
+            created_by text,
+            created_at text NOT NULL
+        );
+        CREATE UNIQUE INDEX idx_lists_name ON lists (name);
+        CREATE TABLE list_members (
+            list_id bigint NOT NULL REFERENCES lists (id),
+            msisdn text NOT NULL,
+            added_by text,
+            added_at text NOT NULL,
+            PRIMARY KEY (list_id, msisdn)
+        );
+        CREATE TABLE optouts (
+            msisdn text PRIMARY KEY,
+            user_id text,
+            reason text,
+            source text,
+            created_at text NOT NULL
+        );
+        CREATE INDEX idx_optouts_created_at ON optouts (created_at);
+        ALTER TABLE messages ADD COLUMN text text;
+        ALTER TABLE messages ADD COLUMN sms_text text;
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -247,3 +247,30 @@ def m004_reviews_and_thread_actions(db: Database) -> None:
     )
     db["sms_resends"].create_index(["reference"], unique=True)
     db["sms_resends"].create_index(["final", "next_poll_at"])
+
+
+@migrations()
+def m005_audiences(db: Database) -> None:
+    # Saved lists: one row per list, one per (list, number); numbers are digits-only E.164.
+    db["lists"].create(
+        {"id": int, "name": str, "created_by": str, "created_at": str},
+        pk="id",
+        not_null={"name", "created_at"},
+    )
+    db["lists"].create_index(["name"], unique=True)
+    db["list_members"].create(
+        {"list_id": int, "msisdn": str, "added_by": str, "added_at": str},
+        pk=("list_id", "msisdn"),
+        foreign_keys=[("list_id", "lists", "id")],
+        not_null={"list_id", "msisdn", "added_at"},
+    )
+    # Opt-outs: one row per number that must never be sent to; who, when and why.
+    db["optouts"].create(
+        {"msisdn": str, "user_id": str, "reason": str, "source": str, "created_at": str},
+        pk="msisdn",
+        not_null={"msisdn", "created_at"},
+    )
+    db["optouts"].create_index(["created_at"])
+    # What each recipient was sent when it differs from the send's text (CSV personal text).
+    db["messages"].add_column("text", str)
+    db["messages"].add_column("sms_text", str)

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,16 +29,10 @@ from bot.domain.models import (
 from storage import callbacks as callback_table
 from storage.actions import ActionVerbs
 from storage.callbacks import CallbackBody
+from storage.lists import ListEdit, ListMember, ListsTable
+from storage.optouts import OptOut, OptOutsTable
 from storage.schema import migrations
-
-
-def ts(moment: datetime | None) -> str | None:
-    """A datetime as fixed-width UTC text, so that text order is time order in SQL."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        raise ValueError("naive datetimes are not stored")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+from storage.timestamps import ts
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -74,6 +68,9 @@ class NewSend:
 class NewRecipient:
     msisdn: str
     reference: str
+    # What this recipient is sent when it differs from the send's text (CSV personal text).
+    text: str | None = None
+    sms_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +145,8 @@ class Store(ActionVerbs):
 
     def __init__(self, db: Database):
         self.db = db
+        self._lists = ListsTable(db)
+        self._optouts = OptOutsTable(db)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -252,6 +251,8 @@ class Store(ActionVerbs):
                         "created_at": ts(now),
                         "poll_count": 0,
                         "final": 0,
+                        "text": r.text,
+                        "sms_text": r.sms_text,
                     }
                     for r in recipients
                 ],
@@ -718,6 +719,97 @@ class Store(ActionVerbs):
             DeliveryStatus.NOT_SENT.value,
         ]
         return self.db.execute(sql, params).fetchone()[0]
+
+    # ------------------------------------------------------------ lists (storage/lists.py)
+
+    def list_add(
+        self, name: str, msisdns: Sequence[str], *, user_id: str | None, now: datetime
+    ) -> ListEdit:
+        """Add numbers to a list (created if new), audited in the same transaction."""
+        with self.atomic():
+            edit = self._lists.add(name, msisdns, user_id=user_id, now=now)
+            self._audit_audience("list_add", user_id, now, list=name, added=edit.changed)
+        return edit
+
+    def list_remove(
+        self, name: str, msisdns: Sequence[str], *, user_id: str | None, now: datetime
+    ) -> ListEdit | None:
+        """Remove numbers from a list; None when there is no such list."""
+        with self.atomic():
+            edit = self._lists.remove(name, msisdns)
+            if edit is not None:
+                self._audit_audience("list_remove", user_id, now, list=name, removed=edit.changed)
+        return edit
+
+    def list_delete(self, name: str, *, user_id: str | None, now: datetime) -> int | None:
+        """Delete a list; the size it had, or None when there is no such list."""
+        with self.atomic():
+            size = self._lists.delete(name)
+            if size is not None:
+                self._audit_audience("list_delete", user_id, now, list=name, size=size)
+        return size
+
+    def list_members(self, name: str) -> list[ListMember] | None:
+        return self._lists.members(name)
+
+    def list_numbers(self, names: Sequence[str]) -> dict[str, list[str]]:
+        """The numbers of each named list that exists (unknown names left out)."""
+        return self._lists.numbers(names)
+
+    def list_sizes(self) -> list[tuple[str, int]]:
+        return self._lists.sizes()
+
+    # ------------------------------------------------------------ opt-outs (storage/optouts.py)
+
+    def opt_out(
+        self,
+        msisdns: Sequence[str],
+        *,
+        user_id: str | None,
+        reason: str | None,
+        now: datetime,
+        source: str = "command",
+    ) -> int:
+        """Opt numbers out (audited with who, when and why); how many were not out already."""
+        with self.atomic():
+            added = self._optouts.add(
+                msisdns, user_id=user_id, reason=reason, source=source, now=now
+            )
+            self._audit_audience(
+                "optout",
+                user_id,
+                now,
+                numbers=len(msisdns),
+                added=added,
+                reason=reason,
+                source=source,
+            )
+        return added
+
+    def opt_in(self, msisdns: Sequence[str], *, user_id: str | None, now: datetime) -> int:
+        """Take numbers off the opt-out list (audited); how many were on it."""
+        with self.atomic():
+            removed = self._optouts.remove(msisdns)
+            self._audit_audience("optin", user_id, now, numbers=len(msisdns), removed=removed)
+        return removed
+
+    def opted_out_among(self, msisdns: Iterable[str]) -> set[str]:
+        """Which of these numbers are opted out (read inside the send's transaction)."""
+        return self._optouts.among(msisdns)
+
+    def optout_count(self) -> int:
+        return self._optouts.count()
+
+    def latest_optouts(self, limit: int = 20) -> list[OptOut]:
+        return self._optouts.latest(limit)
+
+    def every_optout(self) -> Iterator[OptOut]:
+        return self._optouts.every()
+
+    def _audit_audience(
+        self, action: str, user_id: str | None, now: datetime, **detail: object
+    ) -> None:
+        self.audit(action=action, outcome="done", now=now, user_id=user_id, detail=detail)
 
     # ------------------------------------------------------------ sweeps
 

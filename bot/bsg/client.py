@@ -78,27 +78,44 @@ def build_create_body(
 ) -> dict[str, Any]:
     """BSG's `/viber/create` body for one batch; unset options are left out so defaults apply.
 
+    Recipients with the same text (and SMS text) share one `messages[]` item; a personal text
+    (CSV) gives its recipients an item of their own; items keep the order of first appearance.
     With `callback_url` (reference -> URL) every recipient is a `messages[]` item of its own,
     because BSG takes `callback_url` per item and each recipient's URL names that recipient.
     """
-    groups = [[r] for r in recipients] if callback_url is not None else [list(recipients)]
+    default_sms = content.sms.text if content.sms is not None else None
+    groups: dict[tuple[str, str | None, str | None], list[Recipient]] = {}
+    for recipient in recipients:
+        own = recipient.reference if callback_url is not None else None
+        key = (recipient.text or content.text, recipient.sms_text or default_sms, own)
+        groups.setdefault(key, []).append(recipient)
     body: dict[str, Any] = {}
     if content.validity is not None:
         body["validity"] = content.validity
     body["tariff"] = tariff
     body["messages"] = [
-        _create_message(content, group, callback_url(group[0].reference) if callback_url else None)
-        for group in groups
+        _create_message(
+            content,
+            group,
+            text,
+            sms_text,
+            callback_url(group[0].reference) if callback_url else None,
+        )
+        for (text, sms_text, _), group in groups.items()
     ]
     return body
 
 
 def _create_message(
-    content: MessageContent, recipients: Sequence[Recipient], callback_url: str | None
+    content: MessageContent,
+    recipients: Sequence[Recipient],
+    text: str,
+    sms_text: str | None,
+    callback_url: str | None,
 ) -> dict[str, Any]:
     message: dict[str, Any] = {
         "to": [{"msisdn": r.msisdn, "reference": r.reference} for r in recipients],
-        "text": content.text,
+        "text": text,
         "alpha_name": content.sender,
         "is_promotional": content.promotional,
     }
@@ -114,7 +131,7 @@ def _create_message(
     if content.button_url is not None:
         viber["action"] = content.button_url
     if content.sms is not None:
-        viber["alt_route"] = {"originator": content.sms.originator, "text": content.sms.text}
+        viber["alt_route"] = {"originator": content.sms.originator, "text": sms_text}
         if callback_url is not None:
             viber["alt_route"]["callback_url"] = callback_url
     if viber:
@@ -563,7 +580,11 @@ class BsgClient:
         garbled: list[BsgProtocolError] = []
         total: Decimal | None = None
         currency: str | None = None
-        recipients = request.recipients
+        recipients: Sequence[Recipient] = request.recipients
+        if any(r.text or r.sms_text for r in recipients):
+            # Personal texts: recipients sharing a text go into the same batches, so that they
+            # share `messages[]` items (stable sort: order within a text is kept).
+            recipients = sorted(recipients, key=lambda r: (r.text or "", r.sms_text or ""))
         batches = [
             recipients[start : start + self.batch_size]
             for start in range(0, len(recipients), self.batch_size)

@@ -164,7 +164,8 @@ def state_value(element_type: str, value: Any = None) -> dict[str, Any]:
 
     plain_text_input / url_text_input / number_input: `value` (a string; numbers are sent
     as their text); checkboxes: `selected_options` from the given option values (or option
-    dicts); datetimepicker: `selected_date_time` as int epoch seconds.
+    dicts); datetimepicker: `selected_date_time` as int epoch seconds; file_input: `files`
+    from the given file objects.
     """
     if element_type in ("plain_text_input", "url_text_input", "email_text_input"):
         return {"type": element_type, "value": None if value in (None, "") else str(value)}
@@ -174,6 +175,9 @@ def state_value(element_type: str, value: Any = None) -> dict[str, Any]:
         return {"type": element_type, "selected_options": _options(value or [])}
     if element_type == "datetimepicker":
         return {"type": element_type, "selected_date_time": None if value is None else int(value)}
+    if element_type == "file_input":
+        # `value`: the uploaded files' objects (SlackStandIn.add_file returns one).
+        return {"type": element_type, "files": [dict(f) for f in value or []]}
     if element_type == "datepicker":
         return {"type": element_type, "selected_date": value}
     if element_type == "static_select":
@@ -204,6 +208,8 @@ def _initial_state(element: Mapping[str, Any]) -> dict[str, Any]:
         return state_value(kind, element.get("initial_date"))
     if kind == "static_select":
         return {"type": kind, "selected_option": element.get("initial_option")}
+    if kind == "file_input":
+        return {"type": kind, "files": []}
     return {"type": kind, "value": element.get("initial_value") or None}
 
 

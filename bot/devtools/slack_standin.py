@@ -136,6 +136,9 @@ class SlackStandIn:
         self.users: dict[str, dict[str, Any]] = {}
         # files.uploadV2's three steps: URL issued -> bytes uploaded -> completed (shared).
         self.files: dict[str, dict[str, Any]] = {}
+        # Files people uploaded in a file_input (add_file), served by files.info and url_private.
+        self.uploads: dict[str, tuple[dict[str, Any], bytes]] = {}
+        self.downloads: list[tuple[str, bool]] = []  # (file id, authorised)
         self._file_ids = itertools.count(1)
         self._methods: dict[str, Handler] = {
             "api.test": self._api_test,
@@ -151,6 +154,7 @@ class SlackStandIn:
             "users.info": self._users_info,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
+            "files.info": self._files_info,
             "apps.connections.open": self._apps_connections_open,
         }
 
@@ -163,6 +167,8 @@ class SlackStandIn:
         app.router.add_post("/response/{name:.*}", self._handle_response_url)
         app.router.add_get("/socket", self._handle_socket)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._handle_file_download)
+        app.router.add_get("/login", self._handle_login)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -778,6 +784,59 @@ class SlackStandIn:
                 }
             )
         return {"files": completed}
+
+    # ------------------------------------------------------------------ files
+
+    def add_file(
+        self, content: bytes, *, name: str = "recipients.csv", filetype: str | None = None
+    ) -> dict[str, Any]:
+        """Store an upload as `file_input` would; returns the file object a view state carries."""
+        assert self.base_url is not None, "start() the stand-in first"
+        file_id = f"F{next(self._file_ids):08d}"
+        root = self.base_url.removesuffix("/api/")
+        kind = filetype or ("csv" if name.lower().endswith(".csv") else "text")
+        url = f"{root}/files-pri/{TEAM_ID}-{file_id}/{name}"
+        info = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": "text/csv" if kind == "csv" else "text/plain",
+            "filetype": kind,
+            "size": len(content),
+            "url_private": url,
+            "url_private_download": url + "?download=1",
+            "created": int(self._clock()),
+            "user": "U123",
+        }
+        self.uploads[file_id] = (info, content)
+        return {k: info[k] for k in ("id", "name", "title", "mimetype", "filetype")}
+
+    def _files_info(self, params: Params) -> dict[str, Any]:
+        file_id = _require(params, "file")
+        if file_id in self.uploads:
+            return {"file": copy.deepcopy(self.uploads[file_id][0])}
+        shared = self.files.get(file_id)
+        if shared is None or not shared["completed"]:
+            raise SlackCallError("file_not_found")
+        return {"file": {k: v for k, v in shared.items() if k != "content"}}
+
+    async def _handle_file_download(self, request: web.Request) -> web.StreamResponse:
+        # Like Slack: without the bot token a private file URL leads to the sign-in page.
+        file_id = request.match_info["file_id"].removeprefix(f"{TEAM_ID}-")
+        header = request.headers.get("Authorization", "")
+        authorised = self.token is None or header == f"Bearer {self.token}"
+        self.downloads.append((file_id, authorised))
+        if not authorised:
+            raise web.HTTPFound("/login")
+        if file_id not in self.uploads:
+            return web.Response(status=404, text="file not found")
+        info, content = self.uploads[file_id]
+        return web.Response(body=content, content_type=info["mimetype"])
+
+    async def _handle_login(self, request: web.Request) -> web.Response:
+        return web.Response(
+            text="<html><body>Sign in to Slack</body></html>", content_type="text/html"
+        )
 
     def _users_info(self, params: Params) -> dict[str, Any]:
         user_id = str(_require(params, "user", "user_not_found"))

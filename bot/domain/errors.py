@@ -106,3 +106,11 @@ class AccessDenied(ViberBotError):
 
 class QuotaExceeded(AccessDenied):
     """The person's daily recipient quota would be exceeded."""
+
+
+class AllOptedOut(ViberBotError):
+    """Every recipient of a send has opted out: nothing is sent."""
+
+    def __init__(self, msisdns: tuple[str, ...]):
+        self.msisdns = msisdns
+        super().__init__(f"all {len(msisdns)} recipient(s) opted out")

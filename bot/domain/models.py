@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -126,6 +127,9 @@ class Recipient(_Strict):
 
     msisdn: str = Field(pattern=r"^[0-9]{6,15}$")
     reference: str = Field(pattern=r"^[A-Za-z0-9_]{1,32}$")
+    # This recipient's own text (and SMS text), when it differs from the content's.
+    text: str | None = Field(default=None, min_length=1, max_length=1000)
+    sms_text: str | None = Field(default=None, min_length=1, max_length=765)
 
 
 class SmsFallback(_Strict):
@@ -155,6 +159,10 @@ class Composed:
 
     msisdns: tuple[str, ...]
     content: MessageContent
+    # msisdn -> (text, SMS text) for recipients whose text is their own (CSV personal text).
+    personal: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+    collapsed: int = 0  # numbers given more than once, sent once
+    lists: Mapping[str, int] = field(default_factory=dict)  # @lists used -> size
 
 
 class CreateRequest(_Strict):
@@ -315,6 +323,9 @@ class StoredMessage(BaseModel):
     expires_at: datetime | None = None
     poll_count: int = 0
     final: bool = False
+    # What this recipient was sent, when it differs from the send's text (CSV personal text).
+    text: str | None = None
+    sms_text: str | None = None
 
 
 def total_cost(messages: list[StoredMessage]) -> tuple[Decimal | None, str | None]:

@@ -102,6 +102,11 @@ def parse_number(token: str, default_region: str | None = None) -> str:
     return digits
 
 
+def check_number(token: str, default_region: str | None = None) -> tuple[str | None, str]:
+    """(digits, "") for a number BSG can take, else (None, a short reason such as "too short")."""
+    return _check(token, default_region)
+
+
 def mask(msisdn: str) -> str:
     """The number with the middle hidden: `+380 ••••• 0283` (country code and last four kept)."""
     digits = re.sub(r"[^0-9]", "", msisdn)

@@ -1,14 +1,14 @@
 """Operator commands on the `viber-bot` CLI, one module per command: messages, show, export,
-doctor. The read-only ones need only VIBER_BOT_DB, no Slack or BSG secrets."""
+doctor, optouts. The read-only ones need only VIBER_BOT_DB, no Slack or BSG secrets."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.ops import doctor, export, messages, show
+from bot.ops import doctor, export, messages, optouts, show
 
 
 def add_commands(sub: Any) -> None:
     """Register every operator subcommand on the `viber-bot` parser."""
-    for command in (messages, show, export, doctor):
+    for command in (messages, show, export, doctor, optouts):
         command.add_parser(sub)

@@ -45,7 +45,7 @@ EXPORT_COLUMNS = (
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _spreadsheet_safe(value: str) -> str:
+def spreadsheet_safe(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
@@ -65,8 +65,8 @@ def export_rows(store: Store, since: datetime | None) -> Iterator[dict[str, Any]
             "send_created_at": send.created_at.isoformat(),
             "user_id": send.user_id,
             "channel_id": send.channel_id,
-            "sender": _spreadsheet_safe(send.sender),
-            "text": _spreadsheet_safe(send.text),
+            "sender": spreadsheet_safe(send.sender),
+            "text": spreadsheet_safe(send.text),
             "outcome": send.outcome.value,
             "error_code": send.error_code,
             "error_description": send.error_description,

@@ -50,6 +50,9 @@ def _show_json(
         "error_code": send.error_code,
         "error_description": send.error_description,
     }
+    # What this recipient received: their own text when the send had personal texts.
+    body["text"] = message.text or send.text
+    body["sms_text"] = message.sms_text
     body["history"] = [
         {
             "observed_at": e.observed_at.isoformat(),
@@ -107,8 +110,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("sent by", f"{send.user_id} in {send.channel_id} at {when(send.created_at)} UTC"),
         ("sender", send.sender),
         ("outcome", send.outcome.value),
-        ("text", send.text),
+        ("text", message.text or send.text),
     ]
+    if message.sms_text:
+        rows.append(("SMS text", message.sms_text))
     for label, value in rows:
         facts.add_row(label, cell(value))
     out.print(facts)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from bot.domain.errors import InputError
 from bot.domain.models import Composed, MessageContent, SmsFallback
-from bot.domain.phones import parse_numbers
+from bot.domain.recipients import ListLookup, resolve_recipients
+from bot.domain.recipients_file import parse_recipients_file, render, variables
 from bot.settings import Settings
 
 TEXT_MAX = 1000
@@ -99,27 +101,50 @@ def _url_problem(url: str, what: str) -> str | None:
     return None
 
 
-def compose(draft: Draft, settings: Settings, *, now: datetime) -> Composed:
-    """Validate every field; raise ComposeErrors naming each bad one, by block id."""
+def compose(
+    draft: Draft,
+    settings: Settings,
+    *,
+    now: datetime,
+    lists: ListLookup | None = None,
+    require_recipients: bool = True,
+) -> Composed:
+    """Validate every field; raise ComposeErrors naming each bad one, by block id.
+
+    `lists` expands `@name` tokens in the recipients; `require_recipients=False` lets the
+    recipients field be empty (a recipients file gives them instead).
+    """
     errors: dict[str, str] = {}
 
     raw_numbers = draft.recipients or ""
     msisdns: tuple[str, ...] = ()
+    collapsed = 0
+    used_lists: Mapping[str, int] = {}
     if not raw_numbers.strip():
-        errors["recipients"] = "Add at least one phone number."
+        if require_recipients:
+            errors["recipients"] = "Add at least one phone number."
     elif len(raw_numbers) > RECIPIENTS_TEXT_MAX:
         errors["recipients"] = "That is far too much text for a list of numbers."
     else:
-        parsed = parse_numbers(raw_numbers, default_region=settings.default_region)
-        if parsed.invalid:
-            # Names each bad token and why ("+3801 (too short)"), control characters shown.
-            errors["recipients"] = parsed.describe_invalid()
-        elif not parsed.valid:
-            errors["recipients"] = "Add at least one phone number."
+        resolved = resolve_recipients(
+            raw_numbers, lookup=lists, default_region=settings.default_region
+        )
+        if (problem := resolved.problem()) is not None:
+            # Names each bad token and why ("+3801 (too short)"), each unknown list, and the
+            # pattern when a list name cannot be one.
+            errors["recipients"] = problem
+        elif not resolved.msisdns:
+            errors["recipients"] = (
+                "Those lists are empty: add numbers to them first."
+                if resolved.lists
+                else "Add at least one phone number."
+            )
         else:
             # VIBER_BOT_MAX_RECIPIENTS is an access rule: SendService.authorize refuses (and
             # audits) a send over it, for the slash command and the modal alike.
-            msisdns = tuple(parsed.valid)
+            msisdns = resolved.msisdns
+            collapsed = resolved.collapsed
+            used_lists = resolved.lists
 
     text = (draft.text or "").strip()
     if not _visible(text):
@@ -212,4 +237,39 @@ def compose(draft: Draft, settings: Settings, *, now: datetime) -> Composed:
         send_at=send_at,
         validity=validity,
     )
-    return Composed(msisdns=msisdns, content=content)
+    return Composed(msisdns=msisdns, content=content, collapsed=collapsed, lists=used_lists)
+
+
+def with_recipients_file(composed: Composed, data: bytes, settings: Settings) -> Composed:
+    """Add a recipients file's rows to a composed send, each with its own filled-in text.
+
+    Raises RecipientsFileError (shown on `recipients_file`) when the file cannot be used, and
+    ComposeErrors on `recipients` when typed numbers lack the values the text needs.
+    """
+    content = composed.content
+    sms_template = content.sms.text if content.sms is not None else None
+    table = parse_recipients_file(
+        data, default_region=settings.default_region, max_rows=settings.max_recipients
+    )
+    rendered = render(table, content.text, sms_template)
+    in_file = set(table.msisdns)
+    typed_only = [m for m in composed.msisdns if m not in in_file]
+    if rendered.texts and typed_only:
+        used = ", ".join(f"{{{v}}}" for v in variables(content.text) + variables(sms_template))
+        raise ComposeErrors(
+            errors={
+                "recipients": (
+                    f"The text uses {used}, which only the file's rows fill in: put these "
+                    f"numbers in the file or leave this field empty ({len(typed_only)} typed)."
+                )
+            }
+        )
+    msisdns = tuple(dict.fromkeys((*composed.msisdns, *table.msisdns)))
+    overlap = len(composed.msisdns) + len(table.msisdns) - len(msisdns)
+    return Composed(
+        msisdns=msisdns,
+        content=content,
+        personal=rendered.texts,
+        collapsed=composed.collapsed + table.collapsed + overlap,
+        lists=composed.lists,
+    )

@@ -91,4 +91,5 @@ class HomeService:
             balance=await self.balance(),
             mask=self.settings.mask_numbers,
             command=self.settings.command,
+            lists=self.store.list_sizes(),
         )

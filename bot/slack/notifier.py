@@ -186,6 +186,8 @@ class Notifier:
             promotional=bool(content.get("promotional")),
             notes=self._notes(send, total),
             actions=card_actions(send.id),
+            opted_out=tuple(send.options.get("opted_out") or ()),
+            collapsed=int(send.options.get("collapsed") or 0),
         )
         return parent_message(view)
 

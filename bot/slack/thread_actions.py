@@ -297,8 +297,13 @@ class ThreadActions:
                 source="retry",
                 dedupe_key=f"retry:{send.id}",
             )
+            # Each recipient of a CSV send gets again the text that was theirs.
+            personal = {m.msisdn: (m.text, m.sms_text) for m in chosen if m.text or m.sms_text}
             retry = self.sending.submit(
-                Composed(msisdns=tuple(m.msisdn for m in chosen), content=content), origin
+                Composed(
+                    msisdns=tuple(m.msisdn for m in chosen), content=content, personal=personal
+                ),
+                origin,
             )
             self.store.set_send_option(retry.id, "retry_of", send.id)
             self.store.finish_thread_action(

@@ -14,6 +14,7 @@ from bot.bsg.client import BsgClient, build_create_body
 from bot.clock import Clock
 from bot.domain.errors import (
     AccessDenied,
+    AllOptedOut,
     BsgError,
     BsgNotFound,
     BsgRefused,
@@ -37,6 +38,7 @@ from bot.domain.policy import PollPolicy
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack.render.blocks import refusal_text
+from bot.tracking.audiences import OptOutSplit, split_opted_out
 from storage.store import NewRecipient, NewSend, Store
 
 log = logging.getLogger(__name__)
@@ -153,55 +155,100 @@ class SendService:
     def submit(self, composed: Composed, origin: Origin) -> Send:
         """Store the send and one message per recipient with a fresh reference, before BSG.
 
-        Raises storage.store.DuplicateSubmission when the same submission was stored already.
+        Opted-out numbers are left out, checked inside the transaction that stores the send
+        (so an opt-out made while the modal was open counts); they are kept on the send to be
+        listed on the parent. Raises AllOptedOut (audited) when nobody is left, and
+        storage.store.DuplicateSubmission when the same submission was stored already.
         """
         now = self.clock()
-        recipients = [NewRecipient(msisdn, new_reference()) for msisdn in composed.msisdns]
-        content = composed.content
-        body = build_create_body(
-            content,
-            [Recipient(msisdn=r.msisdn, reference=r.reference) for r in recipients],
-            0,
-            self.bsg.callback_url,
-        )
         with self.store.atomic():
-            send, _ = self.store.add_send(
-                NewSend(
-                    team_id=origin.team_id,
-                    channel_id=origin.channel_id,
-                    user_id=origin.user_id,
-                    text=content.text,
-                    sender=content.sender,
-                    options={"content": content.model_dump(mode="json")},
-                    source=origin.source,
-                    dedupe_key=origin.dedupe_key,
-                    response_url=origin.response_url,
-                    send_at=content.send_at,
-                    validity=content.validity,
-                ),
-                recipients,
-                now=now,
-            )
-            self.store.set_request_json(send.id, json.dumps(body, ensure_ascii=False))
+            split = split_opted_out(self.store, composed.msisdns)
+            if split.allowed:
+                send = self._store_send(composed, origin, split, now)
+        if not split.allowed:
             self.store.audit(
                 action="send",
-                outcome="submitted",
+                outcome="opted_out",
                 now=now,
                 user_id=origin.user_id,
                 channel_id=origin.channel_id,
                 team_id=origin.team_id,
-                send_id=send.id,
-                detail={"recipients": len(recipients), "source": origin.source},
+                detail={"recipients": len(split.opted_out), "source": origin.source},
             )
-        self.metrics.recipients.inc(len(recipients))
+            log.info("send refused: every one of %d recipients opted out", len(split.opted_out))
+            raise AllOptedOut(split.opted_out)
+        count = len(split.allowed)
+        self.metrics.recipients.inc(count)
         log.info(
-            "send %s stored: user=%s channel=%s recipients=%d",
+            "send %s stored: user=%s channel=%s recipients=%d opted_out=%d",
             send.id,
             origin.user_id,
             origin.channel_id,
-            len(recipients),
+            count,
+            len(split.opted_out),
         )
         return self.store.get_send(send.id)
+
+    def _store_send(
+        self, composed: Composed, origin: Origin, split: OptOutSplit, now: datetime
+    ) -> Send:
+        content = composed.content
+        personal = composed.personal
+        recipients = []
+        for msisdn in split.allowed:
+            text, sms_text = personal.get(msisdn, (None, None))
+            recipients.append(NewRecipient(msisdn, new_reference(), text, sms_text))
+        body = build_create_body(
+            content,
+            [
+                Recipient(msisdn=r.msisdn, reference=r.reference, text=r.text, sms_text=r.sms_text)
+                for r in recipients
+            ],
+            0,
+            self.bsg.callback_url,
+        )
+        options: dict[str, object] = {"content": content.model_dump(mode="json")}
+        if split.opted_out:
+            options["opted_out"] = list(split.opted_out)
+        if composed.collapsed:
+            options["collapsed"] = composed.collapsed
+        if composed.lists:
+            options["lists"] = dict(composed.lists)
+        if personal:
+            options["personal"] = True
+        send, _ = self.store.add_send(
+            NewSend(
+                team_id=origin.team_id,
+                channel_id=origin.channel_id,
+                user_id=origin.user_id,
+                text=content.text,
+                sender=content.sender,
+                options=options,
+                source=origin.source,
+                dedupe_key=origin.dedupe_key,
+                response_url=origin.response_url,
+                send_at=content.send_at,
+                validity=content.validity,
+            ),
+            recipients,
+            now=now,
+        )
+        self.store.set_request_json(send.id, json.dumps(body, ensure_ascii=False))
+        self.store.audit(
+            action="send",
+            outcome="submitted",
+            now=now,
+            user_id=origin.user_id,
+            channel_id=origin.channel_id,
+            team_id=origin.team_id,
+            send_id=send.id,
+            detail={
+                "recipients": len(recipients),
+                "source": origin.source,
+                "opted_out": len(split.opted_out),
+            },
+        )
+        return send
 
     async def deliver(self, send_id: int) -> SendOutcome:
         """Call BSG for a stored send and record what it said. Never raises for BSG's failures."""
@@ -220,7 +267,10 @@ class SendService:
             return send.outcome
         request = CreateRequest(
             content=content_of(send),
-            recipients=tuple(Recipient(msisdn=m.msisdn, reference=m.reference) for m in messages),
+            recipients=tuple(
+                Recipient(msisdn=m.msisdn, reference=m.reference, text=m.text, sms_text=m.sms_text)
+                for m in messages
+            ),
         )
         try:
             result = await self.bsg.create(request)
@@ -503,7 +553,10 @@ class SendService:
             content = content.model_copy(update={"send_at": None})
         request = CreateRequest(
             content=content,
-            recipients=tuple(Recipient(msisdn=m.msisdn, reference=m.reference) for m in messages),
+            recipients=tuple(
+                Recipient(msisdn=m.msisdn, reference=m.reference, text=m.text, sms_text=m.sms_text)
+                for m in messages
+            ),
         )
         log.info(
             "recovery: send %s: BSG has no record of %d message(s); creating them again "

@@ -13,10 +13,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.errors import AccessDenied
+from bot.domain.errors import AccessDenied, AllOptedOut
 from bot.services import Services
-from bot.slack.compose import Composed, ComposeErrors, Draft, compose
+from bot.slack.compose import Composed, ComposeErrors, Draft
 from bot.slack.estimate import PriceState
+from bot.slack.render.audiences import all_opted_out
 from bot.slack.render.blocks import escape
 from bot.slack.render.review import (
     REVIEW_BACK,
@@ -27,6 +28,7 @@ from bot.slack.render.review import (
     sent_view,
 )
 from bot.tracking.sending import Origin
+from commands.modal.recipients import compose_submission
 from commands.modal.state import draft_from_view
 from storage.store import DuplicateSubmission
 
@@ -131,9 +133,9 @@ def register(app: AsyncApp, deps: Services) -> None:
             log.info("review %s pressed again (%s): sent once", token[:6], draft.state)
             return
         try:
-            composed = compose(
-                draft_from_view(draft.payload["values"]), deps.settings, now=deps.clock()
-            )
+            values = draft.payload["values"]
+            # The same reading as the submission: @lists, and the uploaded file fetched again.
+            composed = await compose_submission(values, draft_from_view(values), client, deps)
         except (ComposeErrors, TypeError, ValueError, OverflowError, OSError) as problem:
             # Time moved on since the form was checked (a scheduled time now in the past).
             summary = problem.summary() if isinstance(problem, ComposeErrors) else str(problem)
@@ -162,6 +164,9 @@ def register(app: AsyncApp, deps: Services) -> None:
                 send = deps.sending.submit(composed, origin)
                 deps.store.set_draft_send(token, send.id)
         except DuplicateSubmission:
+            return
+        except AllOptedOut as everyone:
+            await _show(client, view_id, notice_view(escape(all_opted_out(everyone.msisdns))))
             return
         await _show(client, view_id, sent_view(len(composed.msisdns), draft.channel_id))
         await deps.sending.deliver(send.id)

@@ -34,3 +34,11 @@ def draft_from_view(values: dict[str, Any]) -> Draft:
         send_at=datetime.fromtimestamp(int(picked), UTC) if picked else None,
         validity=_value(values, "validity").get("value"),
     )
+
+
+def uploaded_file_id(values: dict[str, Any]) -> str | None:
+    """The id of the file in the `recipients_file` block, if one was uploaded."""
+    files = _value(values, "recipients_file").get("files") or []
+    first = files[0] if files and isinstance(files[0], dict) else {}
+    file_id = first.get("id")
+    return file_id if isinstance(file_id, str) and file_id else None

@@ -8,13 +8,15 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.errors import AccessDenied
+from bot.domain.errors import AccessDenied, AllOptedOut
 from bot.services import Services
-from bot.slack.compose import ComposeErrors, compose
+from bot.slack.compose import ComposeErrors
+from bot.slack.render.audiences import all_opted_out
 from bot.slack.render.blocks import MODAL_CALLBACK_ID, modal_channel
 from bot.tracking.sending import Origin
+from commands.modal.recipients import compose_submission
 from commands.modal.review import offer_review
-from commands.modal.state import draft_from_view
+from commands.modal.state import draft_from_view, uploaded_file_id
 from storage.store import DuplicateSubmission
 
 log = logging.getLogger(__name__)
@@ -25,13 +27,14 @@ def register(app: AsyncApp, deps: Services) -> None:
     async def on_submit(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
+        values = view.get("state", {}).get("values", {})
         try:
-            draft = draft_from_view(view.get("state", {}).get("values", {}))
+            draft = draft_from_view(values)
         except (TypeError, ValueError, OverflowError, OSError):
             await ack(response_action="errors", errors={"send_at": "That time cannot be read."})
             return
         try:
-            composed = compose(draft, deps.settings, now=deps.clock())
+            composed = await compose_submission(values, draft, client, deps)
         except ComposeErrors as problems:
             await ack(response_action="errors", errors=problems.errors)
             return
@@ -66,6 +69,13 @@ def register(app: AsyncApp, deps: Services) -> None:
                 duplicate.send.id,
             )
             await ack()
+            return
+        except AllOptedOut as everyone:
+            # Kept open with the reason on the field, and told privately in the channel too.
+            field = "recipients_file" if uploaded_file_id(values) else "recipients"
+            text = all_opted_out(everyone.msisdns)
+            await ack(response_action="errors", errors={field: text})
+            await client.chat_postEphemeral(channel=channel_id, user=origin.user_id, text=text)
             return
         await ack()
         # The card shows the live estimate's price until BSG's own prices arrive.

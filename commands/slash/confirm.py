@@ -10,10 +10,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.domain.errors import AccessDenied
+from bot.domain.errors import AccessDenied, AllOptedOut
 from bot.services import Services
 from bot.slack.compose import Composed, ComposeErrors, Draft, compose
 from bot.slack.estimate import PriceState
+from bot.slack.render.audiences import all_opted_out
 from bot.slack.render.blocks import escape
 from bot.slack.render.review import (
     QUICK_CONFIRM,
@@ -57,6 +58,13 @@ async def offer(
         try:
             send = deps.sending.submit(composed, origin)
         except DuplicateSubmission:
+            return True
+        except AllOptedOut as everyone:
+            await respond(
+                response_type="ephemeral",
+                replace_original=True,
+                text=all_opted_out(everyone.msisdns),
+            )
             return True
         await respond(
             response_type="ephemeral", replace_original=True, text=quick_sending_text(count)
@@ -117,7 +125,10 @@ def register(app: AsyncApp, deps: Services) -> None:
         payload = draft.payload
         try:
             composed = compose(
-                Draft(recipients=payload["numbers"], text=payload["text"]), deps.settings, now=now
+                Draft(recipients=payload["numbers"], text=payload["text"]),
+                deps.settings,
+                now=now,
+                lists=deps.store.list_numbers,
             )
         except ComposeErrors as problems:
             await respond(
@@ -149,6 +160,13 @@ def register(app: AsyncApp, deps: Services) -> None:
                 deps.store.set_draft_send(token, send.id)
         except DuplicateSubmission:
             await respond(response_type="ephemeral", text=quick_used_text())
+            return
+        except AllOptedOut as everyone:
+            await respond(
+                response_type="ephemeral",
+                replace_original=True,
+                text=all_opted_out(everyone.msisdns),
+            )
             return
         await respond(
             response_type="ephemeral",

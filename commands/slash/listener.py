@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
-from commands.slash import new, send, status, usage
+from commands.slash import lists, new, optouts, send, status, usage
 from commands.slash.parsing import parse_slash
 from commands.slash.request import SlashRequest
 
@@ -21,6 +21,11 @@ HANDLERS: dict[str, Handler] = {
     "send": send.answer,
     "status": status.answer,
     "help": usage.answer,
+    "lists": lists.answer,
+    "list": lists.answer,
+    "optout": optouts.answer,
+    "optin": optouts.answer,
+    "optouts": optouts.answer,
 }
 
 

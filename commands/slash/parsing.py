@@ -9,9 +9,12 @@ from dataclasses import dataclass
 _FIRST_GAP = re.compile(r"\s+")
 
 
+AUDIENCE_VERBS = frozenset({"lists", "list", "optout", "optin", "optouts"})
+
+
 @dataclass(frozen=True)
 class SlashCommand:
-    verb: str  # new | send | status | help
+    verb: str  # new | send | status | help | lists | list | optout | optin | optouts
     numbers: str = ""
     text: str = ""
     token: str = ""
@@ -21,6 +24,11 @@ class SlashCommand:
 def unescape_slack(text: str) -> str:
     """Slack sends `&`, `<`, `>` in a command's text as entities; the person typed characters."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def first_word(text: str) -> tuple[str, str]:
+    """The first word and the rest (the rest keeps its inner white space, e.g. new lines)."""
+    return _first_word(text)
 
 
 def _first_word(text: str) -> tuple[str, str]:
@@ -45,4 +53,7 @@ def parse_slash(text: str | None) -> SlashCommand:
         return SlashCommand("status", token=_first_word(rest)[0])
     if verb == "help":
         return SlashCommand("help")
+    if verb in AUDIENCE_VERBS:
+        # The rest of the line, parsed by the listener (commands/slash/lists.py, optouts.py).
+        return SlashCommand(verb, text=rest.strip())
     return SlashCommand("help", unknown=head)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bot.domain.errors import AccessDenied
+from bot.domain.errors import AccessDenied, AllOptedOut
 from bot.services import Services
 from bot.slack.compose import ComposeErrors, Draft, compose
+from bot.slack.render.audiences import all_opted_out, skipped_note
 from bot.slack.render.blocks import escape
 from bot.tracking.sending import Origin
 from commands.slash import confirm
@@ -32,7 +33,12 @@ async def answer(request: SlashRequest, deps: Services) -> None:
         )
         return
     try:
-        composed = compose(Draft(recipients=numbers, text=text), deps.settings, now=deps.clock())
+        composed = compose(
+            Draft(recipients=numbers, text=text),
+            deps.settings,
+            now=deps.clock(),
+            lists=deps.store.list_numbers,
+        )
     except ComposeErrors as problems:
         await ack(
             response_type="ephemeral", text="Nothing was sent.\n" + escape(problems.summary())
@@ -68,9 +74,14 @@ async def answer(request: SlashRequest, deps: Services) -> None:
             response_type="ephemeral", text="That command was already received; it is sent once."
         )
         return
-    count = len(composed.msisdns)
+    except AllOptedOut as everyone:
+        await ack(response_type="ephemeral", text=all_opted_out(everyone.msisdns))
+        return
+    skipped = len(send.options.get("opted_out", ()))
+    count = len(composed.msisdns) - skipped
     await ack(
         response_type="ephemeral",
-        text=f"Sending to {count} recipient{'s' if count != 1 else ''}…",
+        text=f"Sending to {count} recipient{'s' if count != 1 else ''}…"
+        + skipped_note(skipped, composed.collapsed),
     )
     await deps.sending.deliver(send.id)

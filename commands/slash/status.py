@@ -66,11 +66,14 @@ async def answer(request: SlashRequest, deps: Services) -> None:
                 currency=stored.currency,
             )
     assert status is not None
-    owner = deps.store.get_send(stored.send_id).user_id if stored is not None else None
+    send = deps.store.get_send(stored.send_id) if stored is not None else None
+    owner = send.user_id if send is not None else None
+    # What this person was sent: their own text for a send with personal texts.
+    sent_text = (stored.text or send.text) if stored is not None and send is not None else None
     if status.msisdn and owner != user_id:
         # Full numbers only for the person who sent it (CONTRACT: private answers to the sender).
         status = status.model_copy(update={"msisdn": mask(status.msisdn)})
     await respond(
         response_type="ephemeral",
-        text=status_answer(query=token, status=status, history=history, note=note),
+        text=status_answer(query=token, status=status, history=history, note=note, text=sent_text),
     )

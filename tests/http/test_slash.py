@@ -23,6 +23,7 @@ CONTRACT_INPUTS = {
     "button_caption",
     "button_url",
     "sms_text",
+    "recipients_file",
     "sms_sender",
     "send_at",
     "validity",

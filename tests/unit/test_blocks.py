@@ -108,6 +108,7 @@ def test_clip_never_cuts_an_entity_in_half() -> None:
 
 MODAL_ELEMENTS = {
     "recipients": "plain_text_input",
+    "recipients_file": "file_input",
     "text": "plain_text_input",
     "sender": "plain_text_input",
     "promotional": "checkboxes",

@@ -287,6 +287,16 @@ def send_modal(
             dispatch=True,
         ),
         _input(
+            "recipients_file",
+            "Recipients file",
+            {"type": "file_input", "filetypes": ["csv", "txt"], "max_files": 1},
+            optional=True,
+            hint=(
+                "Optional CSV: a `phone` column (or the first) and any others, used as "
+                "{column} in the text, e.g. Hello {name}. Excel's CSV exports work."
+            ),
+        ),
+        _input(
             "text",
             "Message",
             _text_input(multiline=True, max_length=TEXT_MAX, placeholder="Your order has shipped"),
@@ -435,6 +445,8 @@ class ParentView:
     # Links and notes (retries, resends, exports) and the card's action buttons.
     notes: Sequence[str] = ()
     actions: dict | None = None
+    opted_out: Sequence[str] = ()  # left out of the send: they opted out
+    collapsed: int = 0  # numbers given more than once, sent once
 
 
 def _tally(statuses: Sequence[DeliveryStatus | None]) -> dict[DeliveryStatus, int]:
@@ -501,12 +513,18 @@ def parent_message(view: ParentView) -> tuple[str, list[dict]]:
     if refused:
         lines = [_refusal_line(r, view.mask) for r in refused[:RECIPIENTS_LISTED]]
         blocks.append(_section(_listing(f"Refused by BSG ({len(refused)})", lines, len(refused))))
+    if view.opted_out:
+        lines = [f"• {display(m, view.mask)}" for m in view.opted_out[:RECIPIENTS_LISTED]]
+        title = f"Skipped: opted out ({len(view.opted_out)})"
+        blocks.append(_section(_listing(title, lines, len(view.opted_out))))
 
     facts = [counts_line(counts)]
     if sms_counts:
         facts.append(f"{_SMS_EMOJI} SMS: {counts_line(sms_counts)}")
     if view.total_cost is not None:
         facts.append(f"💰 {money(view.total_cost, view.currency)}")
+    if view.collapsed:
+        facts.append(f"{plural(view.collapsed, 'duplicate')} collapsed")
     if view.last_checked is not None:
         facts.append(f"last checked {clock(view.last_checked, seconds=True)}")
     if any(facts):
@@ -612,8 +630,12 @@ def status_answer(
     status: MessageStatus,
     history: Sequence[tuple[datetime, Channel, DeliveryStatus]] = (),
     note: str | None = None,
+    text: str | None = None,
 ) -> str:
-    """The private answer to `/viber status <id-or-reference>` (full numbers allowed)."""
+    """The private answer to `/viber status <id-or-reference>` (full numbers allowed).
+
+    `text` is what this recipient was sent (their own text, for a send with personal texts).
+    """
     title = "*Viber message*"
     if status.bsg_id:
         title += f" id {_code(status.bsg_id)}"
@@ -650,6 +672,8 @@ def status_answer(
         if status.sms.price is not None:
             sms += f" · {money(status.sms.price, status.sms.currency or status.currency)}"
         lines.append(sms)
+    if text:
+        lines.append("Text: " + _quote(preview(text)))
     if note:
         lines.append(f"_{escape(note)}_")
     if history:
@@ -766,8 +790,9 @@ def app_home(
     balance: Balance | None,
     mask: bool = True,
     command: str = "/viber",
+    lists: Sequence[tuple[str, int]] = (),
 ) -> dict:
-    """The App Home tab: recent sends, poller health and BSG balance (≤100 blocks)."""
+    """The App Home tab: recent sends, poller health, BSG balance and saved lists (≤100 blocks)."""
     money_left = money(balance.amount, balance.currency) if balance is not None else "unavailable"
     sweep = (
         f"last sweep {stamp(health.last_sweep)}"
@@ -784,8 +809,12 @@ def app_home(
         _section(poller),
         _context(f"Send with `{escape(command)}` in a channel; `{escape(command)} help` for more."),
         {"type": "divider"},
-        _header("Recent sends"),
     ]
+    if lists:
+        shown_lists = [f"• `@{escape(name)}` — {plural(size, 'number')}" for name, size in lists]
+        blocks += [_section(_listing(f"Saved lists ({len(lists)})", shown_lists, len(lists)))]
+        blocks.append({"type": "divider"})
+    blocks.append(_header("Recent sends"))
     shown = sends[:HOME_SENDS_LISTED]
     blocks += [_section(_home_send(send, mask)) for send in shown]
     if not sends:

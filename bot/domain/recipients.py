@@ -1,0 +1,96 @@
+"""Recipients as typed: numbers and `@list` names, resolved into BSG-ready numbers (pure)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.domain.phones import ParsedNumbers, parse_numbers
+
+# CONTRACT.md "Lists": what a list's name may be.
+LIST_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+_LIST_NAME = re.compile(LIST_NAME_PATTERN)
+# The same separators as phones.parse_numbers: commas, semicolons and any white space.
+_SEPARATORS = re.compile(r"[,;\s]+")
+
+# Given list names, the numbers of those that exist (unknown names left out).
+ListLookup = Callable[[Sequence[str]], Mapping[str, Sequence[str]]]
+
+
+def valid_list_name(name: str) -> bool:
+    return bool(_LIST_NAME.fullmatch(name))
+
+
+def bad_list_name(name: str) -> str:
+    """What to tell the person who typed a list name outside the pattern."""
+    shown = name if len(name) <= 45 else name[:44] + "…"
+    return (
+        f"'{shown}' is not a list name: names match `{LIST_NAME_PATTERN}` "
+        "(lower-case letters, digits, - and _, at most 40 characters, starting with a letter "
+        "or digit)."
+    )
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Numbers and lists typed together, resolved: what to send to and what is wrong."""
+
+    msisdns: tuple[str, ...] = ()  # digits-only, each once, in the order typed / listed
+    parsed: ParsedNumbers = field(default_factory=ParsedNumbers)  # the typed numbers alone
+    lists: Mapping[str, int] = field(default_factory=dict)  # each list used -> its size
+    unknown_lists: tuple[str, ...] = ()
+    bad_names: tuple[str, ...] = ()
+    collapsed: int = 0  # numbers given more than once (typed and in a list, two lists, ...)
+
+    def problem(self) -> str | None:
+        """One message for the person, or None when every token was understood."""
+        problems = []
+        if self.bad_names:
+            problems.append(bad_list_name(self.bad_names[0]))
+        if self.unknown_lists:
+            names = ", ".join(f"@{name}" for name in self.unknown_lists)
+            noun = "There is no list" if len(self.unknown_lists) == 1 else "There are no lists"
+            problems.append(f"{noun} {names}.")
+        if self.parsed.invalid:
+            problems.append(self.parsed.describe_invalid())
+        return " ".join(problems) or None
+
+
+def resolve_recipients(
+    raw: str, *, lookup: ListLookup | None, default_region: str | None
+) -> Resolution:
+    """Split `raw` into numbers and `@name` tokens; expand the lists through `lookup`.
+
+    Raises phones' InputError for input far too long to be a list of numbers.
+    """
+    names: list[str] = []
+    typed: list[str] = []
+    bad: list[str] = []
+    for token in _SEPARATORS.split(raw):
+        if not token:
+            continue
+        if token.startswith("@"):
+            name = token[1:]
+            (names if valid_list_name(name) else bad).append(name)
+        else:
+            typed.append(token)
+    parsed = parse_numbers(" ".join(typed), default_region=default_region)
+    found: Mapping[str, Sequence[str]] = {}
+    unique_names = list(dict.fromkeys(names))
+    if unique_names and lookup is not None:
+        found = lookup(unique_names)
+    unknown = tuple(name for name in unique_names if name not in found)
+    given = len(parsed.valid) + sum(len(found[name]) for name in unique_names if name in found)
+    msisdns = dict.fromkeys(parsed.valid)
+    for name in unique_names:
+        for msisdn in found.get(name, ()):
+            msisdns.setdefault(msisdn, None)
+    return Resolution(
+        msisdns=tuple(msisdns),
+        parsed=parsed,
+        lists={name: len(found[name]) for name in unique_names if name in found},
+        unknown_lists=unknown,
+        bad_names=tuple(dict.fromkeys(bad)),
+        collapsed=given - len(msisdns),
+    )

@@ -1,0 +1,273 @@
+"""A recipients file (CSV or plain text): numbers and per-row variables, and the texts they fill.
+
+Pure: bytes in, rows and rendered texts out, or a `RecipientsFileError` that says what is
+wrong for the person who uploaded the file. Accepts what Excel exports: a UTF-8 BOM, `;` as
+separator, quoted fields holding commas and new lines, CRLF line ends and blank lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.domain.errors import InputError
+from bot.domain.phones import check_number
+
+PHONE_COLUMN = "phone"
+TEXT_MAX = 1000  # BSG's Viber text limit
+SMS_TEXT_MAX = 765  # BSG's SMS fallback limit
+ROWS_NAMED = 5  # how many offending rows an error names
+_SNIFF_CHARS = 8192
+# `{name}` in a text: anything but braces and new lines, up to 64 characters.
+VARIABLE = re.compile(r"\{([^{}\n]{1,64})\}")
+_SPACES = re.compile(r"\s+")
+
+
+class RecipientsFileError(InputError):
+    """The recipients file cannot be used; the message says why (shown on `recipients_file`)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, field="recipients_file")
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """One recipient of the file: the row it came from, its number and its values."""
+
+    row: int  # 1-based, as a spreadsheet numbers it (the header is row 1)
+    msisdn: str
+    values: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RecipientsFile:
+    rows: tuple[FileRow, ...]
+    columns: tuple[str, ...]  # the variables, in file order (without the phone column)
+    collapsed: int = 0  # rows whose number an earlier row already had
+    header: bool = False
+
+    @property
+    def msisdns(self) -> tuple[str, ...]:
+        return tuple(r.msisdn for r in self.rows)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Each recipient's own text and SMS text."""
+
+    texts: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+
+
+def variables(template: str | None) -> list[str]:
+    """The `{variable}` names a text uses, each once, in order."""
+    if not template:
+        return []
+    return list(dict.fromkeys(m.group(1).strip() for m in VARIABLE.finditer(template)))
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise RecipientsFileError(
+            "The file is UTF-16 text, not UTF-8: in Excel, save it as “CSV UTF-8”."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise RecipientsFileError(
+            "The file is not UTF-8 text: in Excel, save it as “CSV UTF-8 (comma delimited)”."
+        ) from None
+
+
+def _delimiter(text: str) -> str:
+    sample = text[:_SNIFF_CHARS]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","  # one column (numbers only), or nothing the sniffer can tell
+
+
+def read_table(data: bytes) -> list[tuple[int, list[str]]]:
+    """The file's non-blank records as (row number, cells); RecipientsFileError if unreadable."""
+    text = _decode(data)
+    if not text.strip():
+        raise RecipientsFileError("The file is empty: it needs at least one phone number.")
+    if "\x00" in text:
+        raise RecipientsFileError("The file holds NUL characters: it is not a text file.")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    records: list[tuple[int, list[str]]] = []
+    try:
+        for index, cells in enumerate(reader, start=1):
+            if any(cell.strip() for cell in cells):
+                records.append((index, cells))
+    except csv.Error as error:
+        raise RecipientsFileError(f"The file cannot be read as CSV: {error}.") from None
+    if not records:
+        raise RecipientsFileError("The file is empty: it needs at least one phone number.")
+    return records
+
+
+def _is_header(cells: Sequence[str]) -> bool:
+    """A first row is a header when it names a `phone` column or its first cell has no digit."""
+    names = [c.strip().lower() for c in cells]
+    return PHONE_COLUMN in names or not any(ch.isdigit() for ch in cells[0])
+
+
+def _rows_named(rows: Sequence[int], total: int) -> str:
+    shown = ", ".join(str(r) for r in rows[:ROWS_NAMED])
+    more = f" and {total - ROWS_NAMED} more" if total > ROWS_NAMED else ""
+    return f"row{'s' if total != 1 else ''} {shown}{more}"
+
+
+def parse_recipients_file(
+    data: bytes, *, default_region: str | None, max_rows: int
+) -> RecipientsFile:
+    """Rows, numbers and variables of a recipients file; RecipientsFileError says what is wrong.
+
+    Numbers are checked as everywhere else; a number given twice is sent once (the first
+    row's values are kept) and counted in `collapsed`.
+    """
+    records = read_table(data)
+    header = _is_header(records[0][1])
+    if header:
+        names = [c.strip() for c in records[0][1]]
+        lowered = [n.lower() for n in names]
+        phone_at = lowered.index(PHONE_COLUMN) if PHONE_COLUMN in lowered else 0
+        records = records[1:]
+        columns = [(i, name or str(i + 1)) for i, name in enumerate(names) if i != phone_at]
+    else:
+        phone_at = 0
+        width = max(len(cells) for _, cells in records)
+        columns = [(i, str(i + 1)) for i in range(1, width)]
+    if not records:
+        raise RecipientsFileError("The file has a header row but no recipients under it.")
+    if len(records) > max_rows:
+        raise RecipientsFileError(
+            f"The file has {len(records):,} recipients; at most {max_rows:,} may be sent in "
+            "one send (VIBER_BOT_MAX_RECIPIENTS)."
+        )
+    rows: dict[str, FileRow] = {}
+    bad: list[tuple[int, str, str]] = []
+    collapsed = 0
+    for index, cells in records:
+        raw = cells[phone_at] if phone_at < len(cells) else ""
+        token = _SPACES.sub("", raw)
+        msisdn, reason = check_number(token, default_region) if token else (None, "empty")
+        if msisdn is None:
+            bad.append((index, raw.strip(), reason))
+            continue
+        if msisdn in rows:
+            collapsed += 1
+            continue
+        values = {name: (cells[i].strip() if i < len(cells) else "") for i, name in columns}
+        rows[msisdn] = FileRow(index, msisdn, values)
+    if bad:
+        listed = "; ".join(
+            f"row {row} ({_printable(shown) or 'empty'}: {reason})"
+            for row, shown, reason in bad[:ROWS_NAMED]
+        )
+        more = f"; and {len(bad) - ROWS_NAMED} more" if len(bad) > ROWS_NAMED else ""
+        noun = "row has a number" if len(bad) == 1 else "rows have numbers"
+        raise RecipientsFileError(
+            f"{len(bad):,} {noun} BSG cannot send to: {listed}{more}. Nothing was sent."
+        )
+    return RecipientsFile(
+        rows=tuple(rows.values()),
+        columns=tuple(name for _, name in columns),
+        collapsed=collapsed,
+        header=header,
+    )
+
+
+def _lookup(columns: Sequence[str]) -> dict[str, str]:
+    """Variable name (as a text may write it) -> column name: exact, else case-insensitive."""
+    found = {name.lower(): name for name in reversed(columns)}
+    found.update({name: name for name in columns})
+    return found
+
+
+def missing_variables(file: RecipientsFile, templates: Sequence[str | None]) -> list[str]:
+    """Variables the texts use that the file has no column for."""
+    known = _lookup(file.columns)
+    used = [v for t in templates for v in variables(t)]
+    return [v for v in dict.fromkeys(used) if v not in known and v.lower() not in known]
+
+
+def _fill(template: str, values: Mapping[str, str], known: Mapping[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1).strip()
+        column = known.get(name) or known[name.lower()]
+        return values[column]
+
+    return VARIABLE.sub(value, template)
+
+
+def render(file: RecipientsFile, text: str, sms_text: str | None) -> Rendered:
+    """Fill `{variable}` per row in the text and SMS text; RecipientsFileError if a row cannot."""
+    missing = missing_variables(file, [text, sms_text])
+    if missing:
+        names = ", ".join(f"{{{v}}}" for v in missing)
+        columns = ", ".join(file.columns) if file.columns else "none besides the numbers"
+        raise RecipientsFileError(
+            f"The text uses {names}, but the file has no such column (its columns: {columns})."
+        )
+    known = _lookup(file.columns)
+    used = {known.get(v) or known[v.lower()] for v in variables(text) + variables(sms_text)}
+    if not used:
+        return Rendered()
+    empty: dict[str, list[int]] = {}
+    too_long: list[int] = []
+    sms_too_long: list[int] = []
+    control: list[int] = []
+    texts: dict[str, tuple[str, str | None]] = {}
+    for row in file.rows:
+        blanks = [c for c in used if not row.values[c]]
+        for column in blanks:
+            empty.setdefault(column, []).append(row.row)
+        if blanks:
+            continue
+        if any(_control(row.values[c]) for c in used):
+            control.append(row.row)
+            continue
+        mine = _fill(text, row.values, known)
+        sms = _fill(sms_text, row.values, known) if sms_text else None
+        if len(mine) > TEXT_MAX:
+            too_long.append(row.row)
+        if sms is not None and len(sms) > SMS_TEXT_MAX:
+            sms_too_long.append(row.row)
+        texts[row.msisdn] = (mine, sms)
+    problems = []
+    for column, rows in empty.items():
+        problems.append(
+            f"{_rows_named(rows, len(rows)).capitalize()} ha{'s' if len(rows) == 1 else 've'} "
+            f"no value for {{{column}}}, which the text uses."
+        )
+    if control:
+        problems.append(
+            f"{_rows_named(control, len(control)).capitalize()}: values hold control characters."
+        )
+    if too_long:
+        problems.append(
+            f"Filled in, the text is longer than {TEXT_MAX} characters for "
+            f"{_rows_named(too_long, len(too_long))}."
+        )
+    if sms_too_long:
+        problems.append(
+            f"Filled in, the SMS text is longer than {SMS_TEXT_MAX} characters for "
+            f"{_rows_named(sms_too_long, len(sms_too_long))}."
+        )
+    if problems:
+        raise RecipientsFileError(" ".join(problems) + " Nothing was sent.")
+    return Rendered(texts)
+
+
+def _control(value: str) -> bool:
+    return any(unicodedata.category(ch) in {"Cc", "Cs"} and ch not in "\n\t" for ch in value)
+
+
+def _printable(token: str) -> str:
+    shown = "".join(ch if unicodedata.category(ch)[0] != "C" else "?" for ch in token)
+    return shown if len(shown) <= 40 else shown[:39] + "…"

@@ -1,0 +1,197 @@
+"""Saved lists and opt-outs: editing them, resolving `@list` recipients, and the opt-out check.
+
+`split_opted_out` is the one check every route runs before a number can reach BSG (the
+command, the modal, lists, CSV files, and thread actions that resend).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.domain.errors import InputError
+from bot.domain.phones import ParsedNumbers, check_number
+from bot.domain.recipients import Resolution, bad_list_name, resolve_recipients, valid_list_name
+from bot.domain.recipients_file import read_table
+from storage.store import ListEdit, ListMember, OptOut, Store
+
+log = logging.getLogger(__name__)
+
+LATEST_OPTOUTS = 20  # CONTRACT.md: `/viber optouts` shows the latest 20
+
+
+@dataclass(frozen=True)
+class OptOutSplit:
+    """Numbers that may be sent to, and those left out because they opted out."""
+
+    allowed: tuple[str, ...]
+    opted_out: tuple[str, ...]
+
+
+def split_opted_out(store: Store, msisdns: Sequence[str]) -> OptOutSplit:
+    """Split numbers into those that may be sent to and those that opted out (order kept).
+
+    Call it inside the transaction that stores what is sent, so that an opt-out recorded a
+    moment earlier is seen.
+    """
+    out = store.opted_out_among(msisdns)
+    if not out:
+        return OptOutSplit(tuple(msisdns), ())
+    return OptOutSplit(
+        tuple(m for m in msisdns if m not in out), tuple(m for m in msisdns if m in out)
+    )
+
+
+@dataclass(frozen=True)
+class ListChange:
+    """A list add or remove as answered to the person: the edit and the tokens not understood."""
+
+    edit: ListEdit | None  # None: the list does not exist (remove)
+    invalid: ParsedNumbers
+
+
+@dataclass(frozen=True)
+class OptOutChange:
+    changed: int  # newly opted out / opted back in
+    unchanged: int  # already so
+    invalid: ParsedNumbers
+
+
+@dataclass(frozen=True)
+class OptOutSummary:
+    count: int
+    latest: list[OptOut]
+
+
+class AudienceService:
+    """Lists and opt-outs behind the slash commands and the CLI (access is checked by callers)."""
+
+    def __init__(self, *, store: Store, default_region: str | None, clock: Clock):
+        self.store = store
+        self.default_region = default_region
+        self.clock = clock
+
+    # ------------------------------------------------------------ resolving
+
+    def resolve(self, raw: str) -> Resolution:
+        """Numbers and `@list` names as typed, resolved (opt-outs are not applied here)."""
+        return resolve_recipients(
+            raw, lookup=self.store.list_numbers, default_region=self.default_region
+        )
+
+    def without_opted_out(self, msisdns: Sequence[str]) -> OptOutSplit:
+        return split_opted_out(self.store, msisdns)
+
+    def opted_out_count(self, msisdns: Sequence[str]) -> int:
+        """How many of these numbers would be skipped as opted out."""
+        return len(self.store.opted_out_among(msisdns))
+
+    # ------------------------------------------------------------ lists
+
+    def _name(self, name: str) -> str:
+        if not valid_list_name(name):
+            raise InputError(bad_list_name(name))
+        return name
+
+    def _numbers(self, raw: str) -> tuple[tuple[str, ...], ParsedNumbers]:
+        resolved = self.resolve(raw)
+        problems = [bad_list_name(n) for n in resolved.bad_names]
+        if resolved.unknown_lists:
+            names = ", ".join(f"@{n}" for n in resolved.unknown_lists)
+            problems.append(f"There is no list {names}.")
+        if problems:
+            raise InputError(" ".join(problems))
+        return resolved.msisdns, resolved.parsed
+
+    def list_add(self, name: str, raw: str, user_id: str) -> ListChange:
+        name = self._name(name)
+        msisdns, parsed = self._numbers(raw)
+        if not msisdns:
+            return ListChange(None, parsed)
+        edit = self.store.list_add(name, msisdns, user_id=user_id, now=self.clock())
+        log.info("list %s: %d added by %s (size %d)", name, edit.changed, user_id, edit.size)
+        return ListChange(edit, parsed)
+
+    def list_remove(self, name: str, raw: str, user_id: str) -> ListChange:
+        name = self._name(name)
+        msisdns, parsed = self._numbers(raw)
+        edit = self.store.list_remove(name, msisdns, user_id=user_id, now=self.clock())
+        if edit is not None:
+            log.info("list %s: %d removed by %s", name, edit.changed, user_id)
+        return ListChange(edit, parsed)
+
+    def list_delete(self, name: str, user_id: str) -> int | None:
+        size = self.store.list_delete(self._name(name), user_id=user_id, now=self.clock())
+        if size is not None:
+            log.info("list %s deleted by %s (%d numbers)", name, user_id, size)
+        return size
+
+    def list_members(self, name: str) -> list[ListMember] | None:
+        return self.store.list_members(self._name(name))
+
+    def list_sizes(self) -> list[tuple[str, int]]:
+        return self.store.list_sizes()
+
+    # ------------------------------------------------------------ opt-outs
+
+    def opt_out(
+        self, raw: str, reason: str | None, user_id: str | None, *, source: str = "command"
+    ) -> OptOutChange:
+        msisdns, parsed = self._numbers(raw)
+        changed = 0
+        if msisdns:
+            changed = self.store.opt_out(
+                msisdns, user_id=user_id, reason=reason, now=self.clock(), source=source
+            )
+        log.info("opt-out: %d new of %d by %s (%s)", changed, len(msisdns), user_id, source)
+        return OptOutChange(changed, len(msisdns) - changed, parsed)
+
+    def opt_in(self, raw: str, user_id: str | None) -> OptOutChange:
+        msisdns, parsed = self._numbers(raw)
+        changed = 0
+        if msisdns:
+            changed = self.store.opt_in(msisdns, user_id=user_id, now=self.clock())
+        log.info("opt-in: %d of %d by %s", changed, len(msisdns), user_id)
+        return OptOutChange(changed, len(msisdns) - changed, parsed)
+
+    def summary(self, latest: int = LATEST_OPTOUTS) -> OptOutSummary:
+        return OptOutSummary(self.store.optout_count(), self.store.latest_optouts(latest))
+
+    def every_optout(self) -> Iterator[OptOut]:
+        return self.store.every_optout()
+
+    def import_optouts(self, data: bytes, *, source: str) -> OptOutChange:
+        """Opt out the numbers of a file: one per line, or CSV (numbers in the `phone` column,
+        else the first). A header row and blank lines are skipped; a `reason` column (or the
+        second column of a file without a header) is kept as the reason."""
+        records = read_table(data)
+        phone_at, reason_at = 0, 1
+        first = [c.strip().lower() for c in records[0][1]]
+        if "phone" in first or not any(ch.isdigit() for ch in records[0][1][0]):
+            phone_at = first.index("phone") if "phone" in first else 0
+            reason_at = first.index("reason") if "reason" in first else -1
+            records = records[1:]
+        by_reason: dict[str | None, list[str]] = {}
+        invalid: dict[str, str] = {}
+        region = self.default_region
+        for _, cells in records:
+            raw = cells[phone_at].strip() if phone_at < len(cells) else ""
+            msisdn, why = check_number("".join(raw.split()), region)
+            if msisdn is None:
+                invalid.setdefault(raw, why)
+                continue
+            reason = cells[reason_at].strip() or None if 0 <= reason_at < len(cells) else None
+            by_reason.setdefault(reason, []).append(msisdn)
+        changed = 0
+        now = self.clock()
+        with self.store.atomic():
+            for reason, msisdns in by_reason.items():
+                changed += self.store.opt_out(
+                    msisdns, user_id=None, reason=reason, now=now, source=source
+                )
+        unique = len({m for group in by_reason.values() for m in group})
+        return OptOutChange(
+            changed, unique - changed, ParsedNumbers(invalid=list(invalid), reasons=invalid)
+        )
