@@ -13,12 +13,14 @@ the poller's limit; its plan is printed (`tests/test_query_plan.py` asserts it u
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -40,7 +42,34 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def populate(
+async def _template_rows(store: Store, accepted_at: datetime, now: datetime, msisdn: str) -> None:
+    from storage.store import NewRecipient, NewSend
+
+    send, (message,) = await store.add_send(
+        NewSend(channel_id=CHANNEL, user_id=USER, text="Your order has shipped", sender=SENDER),
+        [NewRecipient(msisdn=msisdn, reference="template")],
+        now=accepted_at,
+    )
+    await store.record_acceptance(
+        message.id,
+        bsg_id="template",
+        price=Decimal("0.0200000"),
+        currency="EUR",
+        now=accepted_at,
+        next_poll_at=now,
+        expires_at=accepted_at + timedelta(days=1),
+    )
+    parent = await store.enqueue(
+        channel_id=CHANNEL,
+        kind="parent",
+        payload={"send_id": send.id},
+        now=accepted_at,
+        send_id=send.id,
+    )
+    await store.outbox_done(parent, posted_ts="1700000000.000100")
+
+
+async def populate(
     path: Path,
     *,
     rows: int,
@@ -54,36 +83,19 @@ def populate(
     """Fill a fresh database at `path`: `rows` accepted messages in sends of 50, each send with
     its parent posted. The first `due` messages are due now; of the rest, `final_share` is
     final (delivered and done) and the others are due in an hour. Returns the seconds taken."""
-    from storage.store import NewRecipient, NewSend, Store
+    from storage.store import Store
 
     started = time.perf_counter()
-    store = Store.open(path)
     accepted_at = now - timedelta(minutes=1)
+
     # One of each row through the real API: the template every copy is made from.
-    with store.atomic():
-        send, (message,) = store.add_send(
-            NewSend(channel_id=CHANNEL, user_id=USER, text="Your order has shipped", sender=SENDER),
-            [NewRecipient(msisdn=msisdn(0), reference="template")],
-            now=accepted_at,
-        )
-        store.record_acceptance(
-            message.id,
-            bsg_id="template",
-            price=Decimal("0.0200000"),
-            currency="EUR",
-            now=accepted_at,
-            next_poll_at=now,
-            expires_at=accepted_at + timedelta(days=1),
-        )
-        parent = store.enqueue(
-            channel_id=CHANNEL,
-            kind="parent",
-            payload={"send_id": send.id},
-            now=accepted_at,
-            send_id=send.id,
-        )
-        store.outbox_done(parent, posted_ts="1700000000.000100")
-    conn = store.db.conn
+    store = Store.open(path)
+    try:
+        async with store.atomic():
+            await _template_rows(store, accepted_at, now, msisdn(0))
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
     conn.row_factory = sqlite3.Row
     templates = {
         table: dict(conn.execute(f"SELECT * FROM {table}").fetchone())
@@ -112,7 +124,7 @@ def populate(
     later = _iso(now + timedelta(hours=1))
     due_at = _iso(now - timedelta(seconds=1))
     final_from = rows - int((rows - due) * final_share)
-    with store.atomic():
+    with conn:
         insert(
             "sends",
             lambda i: {"id": i + 1, "dedupe_key": f"bench-send-{i}", "parent_ts": f"17{i:08d}.1"},
@@ -139,33 +151,40 @@ def populate(
 
         insert("messages", message, rows)
     conn.execute("ANALYZE")
-    store.close()
+    conn.close()
     return time.perf_counter() - started
 
 
-def due_query_sql(store: Store | None = None, now: datetime | None = None, limit: int = 7) -> str:
+async def due_query_sql(
+    store: Store | None = None, now: datetime | None = None, limit: int = 7
+) -> str:
     """The SQL `Store.due_for_poll(now, limit)` runs, values bound, caught with SQLite's trace
-    hook (not copied from the store)."""
+    hook on the store's own read connection (not copied from the store)."""
+    from storage.sqlite import SqliteBackend
     from storage.store import Store
 
     own = store is None
     store = store or Store.memory()
+    assert isinstance(store.backend, SqliteBackend)
+    reader = await store.backend.reader()
     seen: list[str] = []
-    store.db.conn.set_trace_callback(seen.append)
+    await reader.set_trace_callback(seen.append)
     try:
-        store.due_for_poll(now or datetime.now(UTC), limit=limit)
+        await store.due_for_poll(now or datetime.now(UTC), limit=limit)
     finally:
-        store.db.conn.set_trace_callback(None)
+        await reader.set_trace_callback(None)
         if own:
-            store.close()
+            await store.close()
     statements = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
     if len(statements) != 1:
         raise RuntimeError(f"due_for_poll ran {statements!r}, expected one SELECT")
     return statements[0]
 
 
-def query_plan(conn: sqlite3.Connection, sql: str) -> list[str]:
-    return [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
+def query_plan(path: Path, sql: str) -> list[str]:
+    """SQLite's plan for `sql` on the database file at `path`."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
 
 
 def measure(rows: int, due: int, workdir: Path, repeat: int = 7) -> dict[str, object]:
@@ -174,25 +193,37 @@ def measure(rows: int, due: int, workdir: Path, repeat: int = 7) -> dict[str, ob
 
     now = datetime.now(UTC)
     path = workdir / "database.db"
-    populate_s = populate(path, rows=rows, due=due, final_share=0.5, now=now)
-    store = Store.open(path)
-    try:
-        sql = due_query_sql(store, now, SWEEP_LIMIT)
-        plan = query_plan(store.db.conn, sql)
-        conn = store.db.conn
+    populate_s = asyncio.run(populate(path, rows=rows, due=due, final_share=0.5, now=now))
 
-        def timed(action: Callable[[], int]) -> tuple[float, int]:
-            times, count = [], 0
-            for _ in range(repeat):
-                started = time.perf_counter()
-                count = action()
-                times.append((time.perf_counter() - started) * 1000)
-            return statistics.median(times), count
+    async def timed(action: Callable[[], Awaitable[int]]) -> tuple[float, int]:
+        times, count = [], 0
+        for _ in range(repeat):
+            started = time.perf_counter()
+            count = await action()
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times), count
 
-        sql_ms, found = timed(lambda: len(conn.execute(sql).fetchall()))
-        call_ms, _ = timed(lambda: len(store.due_for_poll(now, limit=SWEEP_LIMIT)))
-    finally:
-        store.close()
+    async def run() -> tuple[str, float, int, float]:
+        store = Store.open(path)
+        try:
+            sql = await due_query_sql(store, now, SWEEP_LIMIT)
+            conn = sqlite3.connect(path)
+
+            async def plain() -> int:
+                return len(conn.execute(sql).fetchall())
+
+            async def call() -> int:
+                return len(await store.due_for_poll(now, limit=SWEEP_LIMIT))
+
+            sql_ms, found = await timed(plain)
+            conn.close()
+            call_ms, _ = await timed(call)
+        finally:
+            await store.close()
+        return sql, sql_ms, found, call_ms
+
+    sql, sql_ms, found, call_ms = asyncio.run(run())
+    plan = query_plan(path, sql)
     return {
         "rows": rows,
         "due": due,

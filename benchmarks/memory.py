@@ -104,7 +104,7 @@ async def measure_point(
     recipients = _recipients(due, changed_share)
     ids = await _create_at_bsg(simulator.base_url, recipients) if recipients else {}
     db_path = workdir / f"{uuid.uuid4().hex}.db"
-    populate_s = populate(
+    populate_s = await populate(
         db_path,
         rows=messages,
         due=due,

@@ -192,7 +192,7 @@ async def _create_at_bsg(base_url: str, recipients: list[tuple[str, str]]) -> di
     return ids
 
 
-def _store_accepted(
+async def _store_accepted(
     store: Store,
     recipients: list[tuple[str, str]],
     ids: dict[str, str],
@@ -203,10 +203,10 @@ def _store_accepted(
     from storage.store import NewRecipient, NewSend
 
     accepted_at = now - timedelta(minutes=1)
-    with store.atomic():
+    async with store.atomic():
         for start in range(0, len(recipients), per_send):
             chunk = recipients[start : start + per_send]
-            send, messages = store.add_send(
+            send, messages = await store.add_send(
                 NewSend(
                     channel_id=CHANNEL, user_id=USER, text="Your order has shipped", sender=SENDER
                 ),
@@ -214,7 +214,7 @@ def _store_accepted(
                 now=accepted_at,
             )
             for message in messages:
-                store.record_acceptance(
+                await store.record_acceptance(
                     message.id,
                     bsg_id=ids[message.reference],
                     price=Decimal("0.0200000"),
@@ -223,14 +223,14 @@ def _store_accepted(
                     next_poll_at=now - timedelta(seconds=1),
                     expires_at=accepted_at + timedelta(days=1),
                 )
-            parent = store.enqueue(
+            parent = await store.enqueue(
                 channel_id=CHANNEL,
                 kind="parent",
                 payload={"send_id": send.id},
                 now=accepted_at,
                 send_id=send.id,
             )
-            store.outbox_done(parent, posted_ts=f"{1_700_000_000 + send.id}.000100")
+            await store.outbox_done(parent, posted_ts=f"{1_700_000_000 + send.id}.000100")
 
 
 def _recipients(count: int, changed_share: float) -> list[tuple[str, str]]:
@@ -287,7 +287,7 @@ async def run_once(
     settings = _settings(db_path, simulator.base_url, concurrency)
     bot = ViberBot(settings, bsg_transport=_transport(transport))
     try:
-        _store_accepted(bot.store, recipients, ids, per_send, utcnow())
+        await _store_accepted(bot.store, recipients, ids, per_send, utcnow())
         populate_s = time.perf_counter() - populate_started
 
         # The sweep's phases (load, fetch, write) are timed around its fetch step.

@@ -78,9 +78,8 @@ class ViberBot:
         self.store = store or Store.open(settings.db_path)
         self.metrics = Metrics()
         secret = settings.callback_secret
-        self.callback_tokens = CallbackTokens(
-            secret.get_secret_value() if secret else self.store.callback_secret(clock())
-        )
+        # Without a secret in the settings, the one kept in the database is read by start().
+        self.callback_tokens = CallbackTokens(secret.get_secret_value() if secret else None)
         callback_url = (
             partial(self.callback_tokens.url, settings.public_url) if settings.public_url else None
         )
@@ -202,6 +201,8 @@ class ViberBot:
         """Start the outbox and the poller; tracking resumes from the database."""
         if self._started:
             return
+        if self.settings.callback_secret is None:
+            self.callback_tokens.use(await self.store.callback_secret(self.clock()))
         # One connection pool for every Web API call (without it the SDK opens a session,
         # and a connection, per call).
         if self.slack.session is None or self.slack.session.closed:
@@ -279,7 +280,7 @@ class ViberBot:
         await self.bsg.aclose()
         if self.slack.session is not None and not self.slack.session.closed:
             await self.slack.session.close()
-        self.store.close()
+        await self.store.close()
 
     @property
     def scheduler_running(self) -> bool:
@@ -291,7 +292,7 @@ class ViberBot:
 
     # ------------------------------------------------------------ HTTP
 
-    def health(self) -> tuple[int, dict[str, Any]]:
+    async def health(self) -> tuple[int, dict[str, Any]]:
         """(status, body) for /healthz: 200 while the database and scheduler are up.
 
         A BSG outage does not make the bot unhealthy (it keeps state and catches up); it is
@@ -299,7 +300,7 @@ class ViberBot:
         """
         body: dict[str, Any] = {"status": "ok"}
         try:
-            self.store.ping()
+            await self.store.ping()
             body["database"] = "ok"
         except Exception as error:
             body["database"] = f"error: {type(error).__name__}"
@@ -321,8 +322,8 @@ class ViberBot:
             if body["status"] == "ok":
                 body["status"] = "degraded"
         try:
-            body["outbox_depth"] = self.store.outbox_depth()
-            body["outbox_dead"] = self.store.outbox_dead_count()
+            body["outbox_depth"] = await self.store.outbox_depth()
+            body["outbox_dead"] = await self.store.outbox_dead_count()
         except Exception:  # the database line above already says what is wrong
             body["outbox_depth"] = body["outbox_dead"] = None
         return (200 if body["status"] != "error" else 503), body
@@ -337,11 +338,11 @@ class ViberBot:
             return await to_aiohttp_response(bolt_response)
 
         async def healthz(_: web.Request) -> web.Response:
-            status, body = self.health()
+            status, body = await self.health()
             return web.json_response(body, status=status)
 
         async def metrics(_: web.Request) -> web.Response:
-            self.metrics.outbox_depth.set(self.store.outbox_depth())
+            self.metrics.outbox_depth.set(await self.store.outbox_depth())
             return web.Response(
                 body=self.metrics.render(), headers={"Content-Type": Metrics.content_type}
             )

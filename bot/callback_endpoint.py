@@ -22,7 +22,7 @@ async def receive_callback(service: CallbackService, request: web.Request) -> we
             chunks.append(chunk)
             size += len(chunk)
         truncated = size > MAX_BODY
-    answer = service.receive(
+    answer = await service.receive(
         request.match_info["token"],
         b"" if truncated else b"".join(chunks),
         truncated=truncated,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from bot.domain.models import DeliveryStatus
+from storage.backend import Row
 
 
 def _ts(moment: datetime | None) -> str | None:
@@ -77,20 +77,15 @@ class SmsResend:
 
 
 class ActionVerbs:
-    """Mixed into the Store: the same connection, transactions and row helpers."""
+    """Mixed into the Store: its transactions (`_write`) and reads (`_read`)."""
 
-    db: Any
+    _write: Any  # () -> an async context manager yielding a Connection
+    _read: Any
     atomic: Any
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
-        cursor = self.db.execute(sql, list(params))
-        names = [c[0] for c in cursor.description]
-        for row in cursor:
-            yield dict(zip(names, row, strict=True))
 
     # ------------------------------------------------------------ drafts
 
-    def add_draft(
+    async def add_draft(
         self,
         *,
         token: str,
@@ -102,21 +97,21 @@ class ActionVerbs:
         payload: dict[str, Any],
         now: datetime,
     ) -> PendingDraft:
-        with self.atomic():
-            self.db.execute(
+        async with self._write() as db:
+            await db.execute(
                 "INSERT INTO drafts (token, kind, user_id, channel_id, team_id, view_id, payload, "
                 "state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
                 [token, kind, user_id, channel_id, team_id, view_id, json.dumps(payload), _ts(now)],
             )
-        found = self.get_draft(token)
+        found = await self.get_draft(token)
         assert found is not None
         return found
 
-    def get_draft(self, token: str) -> PendingDraft | None:
-        rows = list(self._rows("SELECT * FROM drafts WHERE token = ?", [token]))
-        if not rows:
+    async def get_draft(self, token: str) -> PendingDraft | None:
+        async with self._read() as db:
+            row = await db.fetchone("SELECT * FROM drafts WHERE token = ?", [token])
+        if row is None:
             return None
-        row = rows[0]
         return PendingDraft(
             id=row["id"],
             token=row["token"],
@@ -132,49 +127,48 @@ class ActionVerbs:
             send_id=row["send_id"],
         )
 
-    def claim_draft(
+    async def claim_draft(
         self, token: str, *, state: str, now: datetime, created_after: datetime
     ) -> bool:
         """Move a pending draft on (to `sent` or `back`) once; False when it was used or is
         older than `created_after`. Call inside the transaction that acts on it."""
-        with self.atomic():
-            cursor = self.db.execute(
+        async with self._write() as db:
+            changed = await db.execute(
                 "UPDATE drafts SET state = ?, used_at = ? "
                 "WHERE token = ? AND state = 'pending' AND created_at >= ?",
                 [state, _ts(now), token, _ts(created_after)],
             )
-        return cursor.rowcount == 1
+        return changed == 1
 
-    def set_draft_send(self, token: str, send_id: int) -> None:
-        with self.atomic():
-            self.db.execute("UPDATE drafts SET send_id = ? WHERE token = ?", [send_id, token])
+    async def set_draft_send(self, token: str, send_id: int) -> None:
+        async with self._write() as db:
+            await db.execute("UPDATE drafts SET send_id = ? WHERE token = ?", [send_id, token])
 
     # ------------------------------------------------------------ thread actions
 
-    def claim_thread_action(
+    async def claim_thread_action(
         self, send_id: int, action: str, *, user_id: str, now: datetime
     ) -> ThreadAction | None:
         """The claim that lets an action act once per send; None when it was claimed before."""
-        try:
-            with self.atomic():
-                self.db.execute(
-                    "INSERT INTO thread_actions (send_id, action, user_id, state, created_at, "
-                    "detail) VALUES (?, ?, ?, 'claimed', ?, '{}')",
-                    [send_id, action, user_id, _ts(now)],
-                )
-        except sqlite3.IntegrityError:
+        async with self._write() as db:
+            # The unique (send_id, action) index decides; portable, no driver's IntegrityError.
+            claimed = await db.fetchone(
+                "INSERT INTO thread_actions (send_id, action, user_id, state, created_at, "
+                "detail) VALUES (?, ?, ?, 'claimed', ?, '{}') "
+                "ON CONFLICT (send_id, action) DO NOTHING RETURNING id",
+                [send_id, action, user_id, _ts(now)],
+            )
+        if claimed is None:
             return None
-        return self.thread_action(send_id, action)
+        return await self.thread_action(send_id, action)
 
-    def thread_action(self, send_id: int, action: str) -> ThreadAction | None:
-        rows = list(
-            self._rows(
+    async def thread_action(self, send_id: int, action: str) -> ThreadAction | None:
+        async with self._read() as db:
+            row = await db.fetchone(
                 "SELECT * FROM thread_actions WHERE send_id = ? AND action = ?", [send_id, action]
             )
-        )
-        if not rows:
+        if row is None:
             return None
-        row = rows[0]
         return ThreadAction(
             id=row["id"],
             send_id=row["send_id"],
@@ -187,7 +181,7 @@ class ActionVerbs:
             detail=json.loads(row["detail"] or "{}"),
         )
 
-    def finish_thread_action(
+    async def finish_thread_action(
         self,
         action_id: int,
         *,
@@ -196,26 +190,26 @@ class ActionVerbs:
         result_send_id: int | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        with self.atomic():
-            self.db.execute(
+        async with self._write() as db:
+            await db.execute(
                 "UPDATE thread_actions SET state = ?, finished_at = ?, "
                 "result_send_id = coalesce(?, result_send_id), detail = ? WHERE id = ?",
                 [state, _ts(now), result_send_id, json.dumps(detail or {}, default=str), action_id],
             )
 
-    def release_thread_action(self, action_id: int) -> None:
+    async def release_thread_action(self, action_id: int) -> None:
         """Forget a claim whose action did nothing (it may be used again)."""
-        with self.atomic():
-            self.db.execute("DELETE FROM thread_actions WHERE id = ?", [action_id])
+        async with self._write() as db:
+            await db.execute("DELETE FROM thread_actions WHERE id = ?", [action_id])
 
     # ------------------------------------------------------------ SMS resends
 
-    def add_sms_resends(
+    async def add_sms_resends(
         self, send_id: int, rows: Sequence[tuple[int, str, str]], *, now: datetime
     ) -> list[SmsResend]:
         """Store (message_id, msisdn, reference) rows before BSG's SMS API is called."""
-        with self.atomic():
-            self.db.conn.executemany(
+        async with self._write() as db:
+            await db.executemany(
                 "INSERT INTO sms_resends (send_id, message_id, msisdn, reference, status, "
                 "created_at, final) VALUES (?, ?, ?, ?, ?, ?, 0)",
                 [
@@ -223,30 +217,34 @@ class ActionVerbs:
                     for message_id, msisdn, reference in rows
                 ],
             )
-        return self.sms_resends(send_id)
+        return await self.sms_resends(send_id)
 
-    def sms_resends(self, send_id: int) -> list[SmsResend]:
-        rows = self._rows("SELECT * FROM sms_resends WHERE send_id = ? ORDER BY id", [send_id])
+    async def _resends(self, sql: str, params: Sequence[Any]) -> list[SmsResend]:
+        async with self._read() as db:
+            rows = await db.fetchall(sql, list(params))
         return [self._sms_resend(row) for row in rows]
 
-    def due_sms_resends(self, now: datetime, limit: int = 1000) -> list[SmsResend]:
-        rows = self._rows(
+    async def sms_resends(self, send_id: int) -> list[SmsResend]:
+        return await self._resends(
+            "SELECT * FROM sms_resends WHERE send_id = ? ORDER BY id", [send_id]
+        )
+
+    async def due_sms_resends(self, now: datetime, limit: int = 1000) -> list[SmsResend]:
+        return await self._resends(
             "SELECT * FROM sms_resends WHERE final = 0 AND next_poll_at IS NOT NULL "
             "AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?",
             [_ts(now), int(limit)],
         )
-        return [self._sms_resend(row) for row in rows]
 
-    def unconfirmed_sms_resends(self, before: datetime) -> list[SmsResend]:
+    async def unconfirmed_sms_resends(self, before: datetime) -> list[SmsResend]:
         """Rows BSG never confirmed (no id), stored before `before`: looked up by reference."""
-        rows = self._rows(
+        return await self._resends(
             "SELECT * FROM sms_resends WHERE final = 0 AND bsg_id IS NULL AND status = ? "
             "AND created_at <= ? ORDER BY id",
             [DeliveryStatus.PENDING.value, _ts(before)],
         )
-        return [self._sms_resend(row) for row in rows]
 
-    def update_sms_resend(self, resend_id: int, **values: Any) -> None:
+    async def update_sms_resend(self, resend_id: int, **values: Any) -> None:
         """Set columns of one row (datetimes, Decimals and statuses stored as text)."""
         stored = {}
         for name, value in values.items():
@@ -259,14 +257,14 @@ class ActionVerbs:
             elif isinstance(value, bool):
                 value = int(value)
             stored[name] = value
-        assignments = ", ".join(f"[{name}] = ?" for name in stored)
-        with self.atomic():
-            self.db.execute(
+        assignments = ", ".join(f"{name} = ?" for name in stored)
+        async with self._write() as db:
+            await db.execute(
                 f"UPDATE sms_resends SET {assignments} WHERE id = ?", [*stored.values(), resend_id]
             )
 
     @staticmethod
-    def _sms_resend(row: dict[str, Any]) -> SmsResend:
+    def _sms_resend(row: Row) -> SmsResend:
         return SmsResend(
             id=row["id"],
             send_id=row["send_id"],
@@ -286,18 +284,18 @@ class ActionVerbs:
 
     # ------------------------------------------------------------ send options and SMS legs
 
-    def set_send_option(self, send_id: int, key: str, value: Any) -> None:
+    async def set_send_option(self, send_id: int, key: str, value: Any) -> None:
         """Add one key to a send's options (links between a retry and its original)."""
-        with self.atomic():
-            row = self.db.execute("SELECT options FROM sends WHERE id = ?", [send_id]).fetchone()
-            options = json.loads(row[0] or "{}") if row else {}
+        async with self.atomic() as db:
+            row = await db.fetchone("SELECT options FROM sends WHERE id = ?", [send_id])
+            options = json.loads(row["options"] or "{}") if row else {}
             options[key] = value
-            self.db.execute(
+            await db.execute(
                 "UPDATE sends SET options = ? WHERE id = ?",
                 [json.dumps(options, sort_keys=True, default=str), send_id],
             )
 
-    def record_resent_sms(
+    async def record_resent_sms(
         self,
         message_id: int,
         status: DeliveryStatus,
@@ -306,13 +304,13 @@ class ActionVerbs:
         now: datetime,
     ) -> None:
         """A resent SMS's new status on its message (the card's SMS column) and its history."""
-        with self.atomic():
-            self.db.execute(
+        async with self.atomic() as db:
+            await db.execute(
                 "UPDATE messages SET sms_status = ?, sms_price = coalesce(?, sms_price), "
                 "sms_currency = coalesce(?, sms_currency) WHERE id = ?",
                 [status.value, None if price is None else str(price), currency, message_id],
             )
-            self.db.execute(
+            await db.execute(
                 "INSERT INTO status_events (message_id, channel, status, observed_at, price, "
                 "currency) VALUES (?, 'sms', ?, ?, ?, ?)",
                 [

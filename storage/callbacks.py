@@ -6,7 +6,7 @@ import secrets as secret_source
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
+from storage.backend import Connection
 
 CALLBACK_SECRET = "callback_secret"
 
@@ -24,25 +24,25 @@ class CallbackBody:
     parsed_status: str | None = None
 
 
-def callback_secret(db: Database, now: datetime) -> str:
+async def callback_secret(db: Connection, now: datetime) -> str:
     """The stored secret, generated on first use (the first one stored is kept)."""
-    db.execute(
+    await db.execute(
         "INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) "
         "ON CONFLICT (name) DO NOTHING",
         [CALLBACK_SECRET, secret_source.token_urlsafe(32), now.isoformat()],
     )
-    db.conn.commit()
-    row = db.execute("SELECT value FROM secrets WHERE name = ?", [CALLBACK_SECRET]).fetchone()
-    return row[0]
+    row = await db.fetchone("SELECT value FROM secrets WHERE name = ?", [CALLBACK_SECRET])
+    assert row is not None
+    return row["value"]
 
 
-def stored_callback_secret(db: Database) -> str | None:
-    row = db.execute("SELECT value FROM secrets WHERE name = ?", [CALLBACK_SECRET]).fetchone()
-    return row[0] if row else None
+async def stored_callback_secret(db: Connection) -> str | None:
+    row = await db.fetchone("SELECT value FROM secrets WHERE name = ?", [CALLBACK_SECRET])
+    return row["value"] if row else None
 
 
-def add_callback_bodies(db: Database, bodies: list[CallbackBody]) -> None:
-    db.conn.executemany(
+async def add_callback_bodies(db: Connection, bodies: list[CallbackBody]) -> None:
+    await db.executemany(
         "INSERT INTO callbacks (message_id, received_at, source, content_type, body, truncated,"
         " parsed_status) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
@@ -60,21 +60,21 @@ def add_callback_bodies(db: Database, bodies: list[CallbackBody]) -> None:
     )
 
 
-def callback_bodies(db: Database, message_id: int, limit: int = 50) -> list[CallbackBody]:
-    rows = db.execute(
+async def callback_bodies(db: Connection, message_id: int, limit: int = 50) -> list[CallbackBody]:
+    rows = await db.fetchall(
         "SELECT message_id, received_at, source, content_type, body, truncated, parsed_status "
         "FROM callbacks WHERE message_id = ? ORDER BY id DESC LIMIT ?",
         [message_id, limit],
-    ).fetchall()
+    )
     return [
         CallbackBody(
-            message_id=r[0],
-            received_at=datetime.fromisoformat(r[1]),
-            source=r[2],
-            content_type=r[3],
-            body=r[4] or "",
-            truncated=bool(r[5]),
-            parsed_status=r[6],
+            message_id=r["message_id"],
+            received_at=datetime.fromisoformat(r["received_at"]),
+            source=r["source"],
+            content_type=r["content_type"],
+            body=r["body"] or "",
+            truncated=bool(r["truncated"]),
+            parsed_status=r["parsed_status"],
         )
         for r in reversed(rows)
     ]

@@ -6,8 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
-
+from storage.backend import Connection
 from storage.timestamps import ts
 
 
@@ -29,101 +28,104 @@ class ListMember:
     added_at: datetime
 
 
-class ListsTable:
-    """Plain SQL over the two list tables; the caller holds the transaction."""
+async def _id(db: Connection, name: str) -> int | None:
+    row = await db.fetchone("SELECT id FROM lists WHERE name = ?", [name])
+    return None if row is None else int(row["id"])
 
-    def __init__(self, db: Database):
-        self.db = db
 
-    def _id(self, name: str) -> int | None:
-        row = self.db.execute("SELECT id FROM lists WHERE name = ?", [name]).fetchone()
-        return None if row is None else int(row[0])
+async def _size(db: Connection, list_id: int) -> int:
+    row = await db.fetchone("SELECT count(*) AS n FROM list_members WHERE list_id = ?", [list_id])
+    return int(row["n"]) if row else 0
 
-    def size(self, name: str) -> int | None:
-        list_id = self._id(name)
-        if list_id is None:
-            return None
-        return self._size(list_id)
 
-    def _size(self, list_id: int) -> int:
-        sql = "SELECT count(*) FROM list_members WHERE list_id = ?"
-        return int(self.db.execute(sql, [list_id]).fetchone()[0])
+async def size(db: Connection, name: str) -> int | None:
+    list_id = await _id(db, name)
+    return None if list_id is None else await _size(db, list_id)
 
-    def add(
-        self, name: str, msisdns: Sequence[str], *, user_id: str | None, now: datetime
-    ) -> ListEdit:
-        """Add numbers (creating the list); numbers already there keep who added them first."""
-        list_id = self._id(name)
-        created = list_id is None
-        if list_id is None:
-            row = self.db.execute(
-                "INSERT INTO lists (name, created_by, created_at) VALUES (?, ?, ?) RETURNING id",
-                [name, user_id, ts(now)],
-            ).fetchone()
-            list_id = int(row[0])
-        before = self._size(list_id)
-        unique = list(dict.fromkeys(msisdns))
-        self.db.conn.executemany(
-            "INSERT INTO list_members (list_id, msisdn, added_by, added_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [(list_id, msisdn, user_id, ts(now)) for msisdn in unique],
+
+async def add(
+    db: Connection, name: str, msisdns: Sequence[str], *, user_id: str | None, now: datetime
+) -> ListEdit:
+    """Add numbers (creating the list); numbers already there keep who added them first."""
+    list_id = await _id(db, name)
+    created = list_id is None
+    if list_id is None:
+        row = await db.fetchone(
+            "INSERT INTO lists (name, created_by, created_at) VALUES (?, ?, ?) RETURNING id",
+            [name, user_id, ts(now)],
         )
-        after = self._size(list_id)
-        return ListEdit(name, after - before, len(unique) - (after - before), after, created)
+        assert row is not None
+        list_id = int(row["id"])
+    before = await _size(db, list_id)
+    unique = list(dict.fromkeys(msisdns))
+    await db.executemany(
+        "INSERT INTO list_members (list_id, msisdn, added_by, added_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [(list_id, msisdn, user_id, ts(now)) for msisdn in unique],
+    )
+    after = await _size(db, list_id)
+    return ListEdit(name, after - before, len(unique) - (after - before), after, created)
 
-    def remove(self, name: str, msisdns: Sequence[str]) -> ListEdit | None:
-        list_id = self._id(name)
-        if list_id is None:
-            return None
-        before = self._size(list_id)
-        unique = list(dict.fromkeys(msisdns))
-        self.db.conn.executemany(
-            "DELETE FROM list_members WHERE list_id = ? AND msisdn = ?",
-            [(list_id, msisdn) for msisdn in unique],
-        )
-        after = self._size(list_id)
-        return ListEdit(name, before - after, len(unique) - (before - after), after)
 
-    def delete(self, name: str) -> int | None:
-        """Delete a list and its numbers; the size it had, or None when there is no such list."""
-        list_id = self._id(name)
-        if list_id is None:
-            return None
-        size = self._size(list_id)
-        self.db.execute("DELETE FROM list_members WHERE list_id = ?", [list_id])
-        self.db.execute("DELETE FROM lists WHERE id = ?", [list_id])
-        return size
+async def remove(db: Connection, name: str, msisdns: Sequence[str]) -> ListEdit | None:
+    list_id = await _id(db, name)
+    if list_id is None:
+        return None
+    before = await _size(db, list_id)
+    unique = list(dict.fromkeys(msisdns))
+    await db.executemany(
+        "DELETE FROM list_members WHERE list_id = ? AND msisdn = ?",
+        [(list_id, msisdn) for msisdn in unique],
+    )
+    after = await _size(db, list_id)
+    return ListEdit(name, before - after, len(unique) - (before - after), after)
 
-    def members(self, name: str) -> list[ListMember] | None:
-        """The list's numbers in the order they were added, or None when there is no such list."""
-        list_id = self._id(name)
+
+async def delete(db: Connection, name: str) -> int | None:
+    """Delete a list and its numbers; the size it had, or None when there is no such list."""
+    list_id = await _id(db, name)
+    if list_id is None:
+        return None
+    had = await _size(db, list_id)
+    await db.execute("DELETE FROM list_members WHERE list_id = ?", [list_id])
+    await db.execute("DELETE FROM lists WHERE id = ?", [list_id])
+    return had
+
+
+async def members(db: Connection, name: str) -> list[ListMember] | None:
+    """The list's numbers in the order they were added, or None when there is no such list."""
+    list_id = await _id(db, name)
+    if list_id is None:
+        return None
+    rows = await db.fetchall(
+        "SELECT msisdn, added_by, added_at FROM list_members WHERE list_id = ? "
+        "ORDER BY added_at, msisdn",
+        [list_id],
+    )
+    return [
+        ListMember(r["msisdn"], r["added_by"], datetime.fromisoformat(r["added_at"])) for r in rows
+    ]
+
+
+async def numbers(db: Connection, names: Iterable[str]) -> dict[str, list[str]]:
+    """Each known list's numbers by name (unknown names are left out)."""
+    found: dict[str, list[str]] = {}
+    for name in dict.fromkeys(names):
+        list_id = await _id(db, name)
         if list_id is None:
-            return None
-        rows = self.db.execute(
-            "SELECT msisdn, added_by, added_at FROM list_members WHERE list_id = ? "
-            "ORDER BY added_at, msisdn",
+            continue
+        rows = await db.fetchall(
+            "SELECT msisdn FROM list_members WHERE list_id = ? ORDER BY added_at, msisdn",
             [list_id],
-        ).fetchall()
-        return [ListMember(m, by, datetime.fromisoformat(at)) for m, by, at in rows]
+        )
+        found[name] = [row["msisdn"] for row in rows]
+    return found
 
-    def numbers(self, names: Iterable[str]) -> dict[str, list[str]]:
-        """Each known list's numbers by name (unknown names are left out)."""
-        found: dict[str, list[str]] = {}
-        for name in dict.fromkeys(names):
-            list_id = self._id(name)
-            if list_id is None:
-                continue
-            rows = self.db.execute(
-                "SELECT msisdn FROM list_members WHERE list_id = ? ORDER BY added_at, msisdn",
-                [list_id],
-            ).fetchall()
-            found[name] = [row[0] for row in rows]
-        return found
 
-    def sizes(self) -> list[tuple[str, int]]:
-        """Every list with its size, by name."""
-        rows = self.db.execute(
-            "SELECT l.name, count(m.msisdn) FROM lists l "
-            "LEFT JOIN list_members m ON m.list_id = l.id GROUP BY l.id ORDER BY l.name"
-        ).fetchall()
-        return [(name, int(size)) for name, size in rows]
+async def sizes(db: Connection) -> list[tuple[str, int]]:
+    """Every list with its size, by name."""
+    rows = await db.fetchall(
+        "SELECT l.name AS name, count(m.msisdn) AS n FROM lists l "
+        "LEFT JOIN list_members m ON m.list_id = l.id GROUP BY l.id, l.name ORDER BY l.name"
+    )
+    return [(row["name"], int(row["n"])) for row in rows]

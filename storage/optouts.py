@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
-
+from storage.backend import Connection, Row
 from storage.timestamps import ts
 
 # SQLite's default limit on bound parameters is 999 in old builds; stay well under it.
 _CHUNK = 500
+_COLUMNS = "msisdn, user_id, reason, source, created_at"
 
 
 @dataclass(frozen=True)
@@ -23,68 +23,83 @@ class OptOut:
     created_at: datetime
 
 
-class OptOutsTable:
-    """Plain SQL over `optouts`; the caller holds the transaction."""
+def _model(row: Row) -> OptOut:
+    return OptOut(
+        row["msisdn"],
+        row["user_id"],
+        row["reason"],
+        row["source"],
+        datetime.fromisoformat(row["created_at"]),
+    )
 
-    def __init__(self, db: Database):
-        self.db = db
 
-    def add(
-        self,
-        msisdns: Sequence[str],
-        *,
-        user_id: str | None,
-        reason: str | None,
-        source: str,
-        now: datetime,
-    ) -> int:
-        """Opt numbers out; those already out keep their first record. Returns how many were new."""
-        before = self.count()
-        self.db.conn.executemany(
-            "INSERT INTO optouts (msisdn, user_id, reason, source, created_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [(m, user_id, reason, source, ts(now)) for m in dict.fromkeys(msisdns)],
-        )
-        return self.count() - before
+async def add(
+    db: Connection,
+    msisdns: Sequence[str],
+    *,
+    user_id: str | None,
+    reason: str | None,
+    source: str,
+    now: datetime,
+) -> int:
+    """Opt numbers out; those already out keep their first record. Returns how many were new."""
+    before = await count(db)
+    await db.executemany(
+        "INSERT INTO optouts (msisdn, user_id, reason, source, created_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [(m, user_id, reason, source, ts(now)) for m in dict.fromkeys(msisdns)],
+    )
+    return await count(db) - before
 
-    def remove(self, msisdns: Sequence[str]) -> int:
-        before = self.count()
-        self.db.conn.executemany(
-            "DELETE FROM optouts WHERE msisdn = ?", [(m,) for m in dict.fromkeys(msisdns)]
-        )
-        return before - self.count()
 
-    def among(self, msisdns: Iterable[str]) -> set[str]:
-        """Which of these numbers are opted out."""
-        wanted = list(dict.fromkeys(msisdns))
-        found: set[str] = set()
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            marks = ", ".join("?" for _ in chunk)
-            rows = self.db.execute(f"SELECT msisdn FROM optouts WHERE msisdn IN ({marks})", chunk)
-            found.update(row[0] for row in rows)
-        return found
+async def remove(db: Connection, msisdns: Sequence[str]) -> int:
+    before = await count(db)
+    await db.executemany(
+        "DELETE FROM optouts WHERE msisdn = ?", [(m,) for m in dict.fromkeys(msisdns)]
+    )
+    return before - await count(db)
 
-    def count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM optouts").fetchone()[0])
 
-    def latest(self, limit: int) -> list[OptOut]:
-        rows = self.db.execute(
-            "SELECT msisdn, user_id, reason, source, created_at FROM optouts "
-            "ORDER BY created_at DESC, msisdn DESC LIMIT ?",
-            [limit],
-        ).fetchall()
-        return [self._row(row) for row in rows]
+async def among(db: Connection, msisdns: Iterable[str]) -> set[str]:
+    """Which of these numbers are opted out."""
+    wanted = list(dict.fromkeys(msisdns))
+    found: set[str] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        rows = await db.fetchall(f"SELECT msisdn FROM optouts WHERE msisdn IN ({marks})", chunk)
+        found.update(row["msisdn"] for row in rows)
+    return found
 
-    def every(self) -> Iterator[OptOut]:
-        cursor = self.db.execute(
-            "SELECT msisdn, user_id, reason, source, created_at FROM optouts "
-            "ORDER BY created_at, msisdn"
-        )
-        for row in cursor:
-            yield self._row(row)
 
-    @staticmethod
-    def _row(row: Sequence[str]) -> OptOut:
-        msisdn, user_id, reason, source, created_at = row
-        return OptOut(msisdn, user_id, reason, source, datetime.fromisoformat(created_at))
+async def count(db: Connection) -> int:
+    row = await db.fetchone("SELECT count(*) AS n FROM optouts")
+    return int(row["n"]) if row else 0
+
+
+async def latest(db: Connection, limit: int) -> list[OptOut]:
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM optouts ORDER BY created_at DESC, msisdn DESC LIMIT ?", [limit]
+    )
+    return [_model(row) for row in rows]
+
+
+async def every(db: Connection, page: int = 1000) -> AsyncIterator[OptOut]:
+    """Every opt-out, oldest first, a page per round trip (keyset on created_at, msisdn)."""
+    after: tuple[str, str] | None = None
+    while True:
+        if after is None:
+            rows = await db.fetchall(
+                f"SELECT {_COLUMNS} FROM optouts ORDER BY created_at, msisdn LIMIT ?", [page]
+            )
+        else:
+            rows = await db.fetchall(
+                f"SELECT {_COLUMNS} FROM optouts WHERE created_at > ? "
+                "OR (created_at = ? AND msisdn > ?) ORDER BY created_at, msisdn LIMIT ?",
+                [after[0], after[0], after[1], page],
+            )
+        for row in rows:
+            yield _model(row)
+        if len(rows) < page:
+            return
+        after = (rows[-1]["created_at"], rows[-1]["msisdn"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -142,6 +143,8 @@ class RunningBot:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             value = predicate()
+            if inspect.isawaitable(value):  # the store's verbs are coroutines
+                value = await value
             if value:
                 return value
             if asyncio.get_running_loop().time() > deadline:
@@ -150,7 +153,7 @@ class RunningBot:
 
     async def settle(self) -> None:
         """Wait until the outbox is empty (every queued post made)."""
-        await self.wait_for(lambda: self.bot.outbox.idle)
+        await self.wait_for(self.bot.outbox.is_idle)
 
     def parent(self, channel: str = CHANNEL, index: int = -1) -> dict[str, Any]:
         return self.slack.channel_messages(channel)[index]
@@ -161,8 +164,12 @@ class RunningBot:
 
     async def sweeps_after(self, count: int = 2, timeout: float = 10.0) -> None:
         """Wait until `count` more sweeps have finished."""
-        target = len(self.bot.store.recent_sweeps(1000)) + count
-        await self.wait_for(lambda: len(self.bot.store.recent_sweeps(1000)) >= target, timeout)
+        target = len(await self.bot.store.recent_sweeps(1000)) + count
+
+        async def swept() -> bool:
+            return len(await self.bot.store.recent_sweeps(1000)) >= target
+
+        await self.wait_for(swept, timeout)
 
 
 async def start_bot(

@@ -298,7 +298,7 @@ async def play(
             for expected in missing:
                 console.print(f"  - {expected.what} for {mask(expected.msisdn)}")
             return 1
-        _summarise(console, bot, printer, bsg, slack, time.monotonic() - started)
+        await _summarise(console, bot, printer, bsg, slack, time.monotonic() - started)
         return 0
     except DemoFailed as failure:
         if printer is not None:
@@ -379,13 +379,13 @@ async def _settle(bot: ViberBot, printer: ChannelPrinter, pace: Pace) -> None:
     """Let the outbox make its last posts (the parents' final edits) before the summary."""
     deadline = time.monotonic() + pace.settle
     while time.monotonic() < deadline:
-        if bot.outbox.idle:
+        if await bot.outbox.is_idle():
             break
         await asyncio.sleep(REFRESH)
     printer.refresh()
 
 
-def _summarise(
+async def _summarise(
     console: Console,
     bot: ViberBot,
     printer: ChannelPrinter,
@@ -396,10 +396,10 @@ def _summarise(
     table = Table(title="Where every message ended", title_justify="left")
     for column in ("message", "recipient", "Viber", "SMS"):
         table.add_column(column)
-    sends = sorted(bot.store.recent_sends(100), key=lambda s: s.id)
+    sends = sorted(await bot.store.recent_sends(100), key=lambda s: s.id)
     for send in sends:
         number = printer.number_of(send.parent_ts)
-        for message in bot.store.send_messages(send.id):
+        for message in await bot.store.send_messages(send.id):
             table.add_row(
                 str(number) if number else "-",
                 mask(message.msisdn),

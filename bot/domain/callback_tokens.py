@@ -25,7 +25,13 @@ _DOMAIN = b"viber-bot/bsg-callback/v1:"
 class CallbackTokens:
     """Issues and reads callback tokens under one secret."""
 
-    def __init__(self, secret: str | bytes) -> None:
+    def __init__(self, secret: str | bytes | None) -> None:
+        """None: the secret is read later (from the database, at start-up) with use()."""
+        self._key: bytes | None = None
+        if secret is not None:
+            self.use(secret)
+
+    def use(self, secret: str | bytes) -> None:
         key = secret.encode() if isinstance(secret, str) else secret
         if len(key) < 16:
             raise ValueError("the callback secret must be at least 16 bytes")
@@ -35,6 +41,8 @@ class CallbackTokens:
         return "CallbackTokens(<secret>)"
 
     def _tag(self, reference: str) -> str:
+        if self._key is None:  # never a token under a made-up key
+            raise RuntimeError("the callback secret is not loaded yet")
         digest = hmac.new(self._key, _DOMAIN + reference.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode()[:TAG_LENGTH]
 

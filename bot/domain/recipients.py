@@ -57,6 +57,12 @@ class Resolution:
         return " ".join(problems) or None
 
 
+def list_names(raw: str) -> list[str]:
+    """The well-formed `@name` list names typed in `raw`, each once, in order."""
+    names = (token[1:] for token in _SEPARATORS.split(raw) if token.startswith("@"))
+    return list(dict.fromkeys(name for name in names if valid_list_name(name)))
+
+
 def resolve_recipients(
     raw: str, *, lookup: ListLookup | None, default_region: str | None
 ) -> Resolution:

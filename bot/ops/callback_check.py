@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,16 +20,16 @@ _REACH_FIX = (
 )
 
 
-def _secret(settings: Settings, db_path: Path) -> str | None:
+async def _secret(settings: Settings, db_path: Path) -> str | None:
     if settings.callback_secret is not None:
         return settings.callback_secret.get_secret_value()
-    if not db_path.exists():
+    if not await asyncio.to_thread(db_path.exists):
         return None
     store = Store.open(db_path)
     try:
-        return store.stored_callback_secret()
+        return await store.stored_callback_secret()
     finally:
-        store.close()
+        await store.close()
 
 
 async def check_callbacks(settings: Settings) -> Check:
@@ -39,7 +40,7 @@ async def check_callbacks(settings: Settings) -> Check:
 
     assert settings.public_url is not None
     try:
-        secret = _secret(settings, settings.db_path)
+        secret = await _secret(settings, settings.db_path)
     except StorageError as error:
         return Check("callbacks", False, f"the callback secret cannot be read: {error}")
     if secret is None:

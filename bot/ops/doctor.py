@@ -27,7 +27,7 @@ from bot.domain.wording import plural
 from bot.ops.options import database_path
 from bot.ops.output import console, price, when
 from bot.settings import Settings
-from storage.store import Store
+from storage.store import OutboxItem, Store, SweepRecord
 
 
 @dataclass(frozen=True)
@@ -109,16 +109,23 @@ def check_database(path: Path) -> Check:
         store = Store.open(path)
     except StorageError as error:
         return Check("database", False, str(error), _database_fix(str(error), path))
+
+    async def read() -> tuple[int, int, int, list[SweepRecord]]:
+        try:
+            now = datetime.now(UTC)
+            return (
+                await store.count_messages(),
+                await store.count_due(now),
+                await store.outbox_depth(),
+                await store.recent_sweeps(1),
+            )
+        finally:
+            await store.close()
+
     try:
-        now = datetime.now(UTC)
-        messages = store.count_messages()
-        due = store.count_due(now)
-        waiting = store.outbox_depth()
-        sweeps = store.recent_sweeps(1)
+        messages, due, waiting, sweeps = asyncio.run(read())
     except Exception as error:  # a file that opens but cannot be read is still damaged
         return Check("database", False, f"{path}: {error}", _database_fix(str(error), path))
-    finally:
-        store.close()
     last = (
         f"last sweep {when(sweeps[0].finished_at)} UTC"
         if sweeps and sweeps[0].finished_at
@@ -140,13 +147,17 @@ def check_outbox(path: Path) -> Check | None:
         store = Store.open(path)
     except StorageError:
         return None  # the database check says what is wrong
+
+    async def read() -> tuple[int, list[OutboxItem]]:
+        try:
+            return await store.outbox_dead_count(), await store.outbox_dead_rows(3)
+        finally:
+            await store.close()
+
     try:
-        dead = store.outbox_dead_count()
-        rows = store.outbox_dead_rows(3)
+        dead, rows = asyncio.run(read())
     except Exception:  # damaged: the database check reports it
         return None
-    finally:
-        store.close()
     if not dead:
         return None  # nothing to say: the database line shows what waits
     latest = "; ".join(f"#{r.id} {r.kind}: {r.last_error or '-'}" for r in rows)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -49,14 +50,14 @@ def spreadsheet_safe(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def export_rows(store: Store, since: datetime | None) -> Iterator[dict[str, Any]]:
+async def export_rows(store: Store, since: datetime | None) -> AsyncIterator[dict[str, Any]]:
     """One row per recipient message with its send's columns, streamed in id order.
 
     Messages and sends are both read in id order and merged, so memory stays flat for any
     number of rows; a send without messages still gets one row.
     """
-    sends = store.sends_since(since)
-    current: Send | None = next(sends, None)
+    sends = aiter(store.sends_since(since))
+    current: Send | None = await anext(sends, None)
     emitted = False
 
     def send_columns(send: Send) -> dict[str, Any]:
@@ -72,16 +73,16 @@ def export_rows(store: Store, since: datetime | None) -> Iterator[dict[str, Any]
             "error_description": send.error_description,
         }
 
-    for message in store.messages(since=since):
+    async for message in store.messages(since=since):
         while current is not None and current.id < message.send_id:
             if not emitted:
                 yield send_columns(current)
-            current, emitted = next(sends, None), False
+            current, emitted = await anext(sends, None), False
         if current is not None and current.id == message.send_id:
             send = current
             emitted = True
         else:  # a message created after --since of a send created before it
-            send = store.get_send(message.send_id)
+            send = await store.get_send(message.send_id)
         row = send_columns(send)
         row.update(
             message_id=message.id,
@@ -102,10 +103,10 @@ def export_rows(store: Store, since: datetime | None) -> Iterator[dict[str, Any]
     while current is not None:
         if not emitted:
             yield send_columns(current)
-        current, emitted = next(sends, None), False
+        current, emitted = await anext(sends, None), False
 
 
-def _write_csv(store: Store, since: datetime | None, out: TextIO, show_progress: bool) -> int:
+async def _write_csv(store: Store, since: datetime | None, out: TextIO, show_progress: bool) -> int:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -116,7 +117,7 @@ def _write_csv(store: Store, since: datetime | None, out: TextIO, show_progress:
 
     writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    total = store.count_messages() if since is None else None
+    total = await store.count_messages() if since is None else None
     out = console(stderr=True)
     progress = Progress(
         TextColumn("exporting"),
@@ -130,7 +131,7 @@ def _write_csv(store: Store, since: datetime | None, out: TextIO, show_progress:
     written = 0
     with progress:
         task = progress.add_task("export", total=total)
-        for row in export_rows(store, since):
+        async for row in export_rows(store, since):
             writer.writerow(row)
             written += 1
             if written % EXPORT_PROGRESS_EVERY == 0:
@@ -140,21 +141,27 @@ def _write_csv(store: Store, since: datetime | None, out: TextIO, show_progress:
 
 def cmd_export(args: argparse.Namespace) -> int:
     since = parse_since(args.since)
+    target = None if args.csv == "-" else Path(args.csv)
+    if target is not None and not target.parent.is_dir():
+        raise InputError(f"--csv: the directory {target.parent} does not exist")
     store = open_existing_database()
-    try:
-        if args.csv == "-":
-            written = _write_csv(store, since, sys.stdout, show_progress=False)
-            return 0
-        target = Path(args.csv)
-        if not target.parent.is_dir():
-            raise InputError(f"--csv: the directory {target.parent} does not exist")
+
+    async def export() -> int:
         try:
-            with target.open("w", newline="", encoding="utf-8") as out:
-                written = _write_csv(store, since, out, show_progress=True)
-        except OSError as error:
-            raise InputError(f"--csv: cannot write {target}: {error.strerror or error}") from None
-    finally:
-        store.close()
+            if target is None:
+                return await _write_csv(store, since, sys.stdout, show_progress=False)
+            try:
+                with target.open("w", newline="", encoding="utf-8") as out:
+                    return await _write_csv(store, since, out, show_progress=True)
+            except OSError as error:
+                reason = error.strerror or error
+                raise InputError(f"--csv: cannot write {target}: {reason}") from None
+        finally:
+            await store.close()
+
+    written = asyncio.run(export())
+    if target is None:
+        return 0
     print(f"Exported {written} rows to {target}", file=sys.stderr)
     return 0
 

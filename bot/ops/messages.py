@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from typing import Any
@@ -12,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot.domain.errors import InputError
-from bot.domain.models import DeliveryStatus
+from bot.domain.models import DeliveryStatus, StoredMessage
 from bot.ops.options import SINCE_HELP, open_existing_database, parse_since, parse_status
 from bot.ops.output import cell, console, message_json, phone, price, when
 
@@ -25,11 +26,15 @@ def cmd_messages(args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise InputError("--limit: must be 0 (no limit) or more")
     store = open_existing_database()
-    try:
-        latest = list(store.messages(status=status, since=since, latest=args.limit or None))
-        seen = store.count_messages(status=status, since=since)
-    finally:
-        store.close()
+
+    async def read() -> tuple[list[StoredMessage], int]:
+        try:
+            found = store.messages(status=status, since=since, latest=args.limit or None)
+            return [m async for m in found], await store.count_messages(status=status, since=since)
+        finally:
+            await store.close()
+
+    latest, seen = asyncio.run(read())
     if args.json:
         json.dump([message_json(m) for m in latest], sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

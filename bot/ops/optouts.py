@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from bot.domain.errors import InputError
 from bot.ops.export import spreadsheet_safe
 from bot.ops.options import open_existing_database
 from bot.settings import DatabaseSettings
-from bot.tracking.audiences import AudienceService
+from bot.tracking.audiences import AudienceService, OptOutChange
 from storage.store import Store
 
 EXPORT_COLUMNS = ["phone", "reason", "opted_out_at", "by", "source"]
@@ -41,11 +42,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     settings = _OptOutSettings()
     # The bot creates the database on its first start; an import may come first.
     store = Store.open(settings.db_path)
-    try:
-        service = AudienceService(store=store, default_region=settings.default_region, clock=utcnow)
-        change = service.import_optouts(data, source=f"import:{source.name}")
-    finally:
-        store.close()
+
+    async def run() -> OptOutChange:
+        try:
+            service = AudienceService(
+                store=store, default_region=settings.default_region, clock=utcnow
+            )
+            return await service.import_optouts(data, source=f"import:{source.name}")
+        finally:
+            await store.close()
+
+    change = asyncio.run(run())
     print(
         f"opted out {change.changed} number(s); {change.unchanged} were already opted out; "
         f"{len(change.invalid.invalid)} line(s) not a number"
@@ -57,21 +64,25 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     store = open_existing_database()
-    try:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(EXPORT_COLUMNS)
-        for entry in store.every_optout():
-            writer.writerow(
-                [
-                    entry.msisdn,
-                    spreadsheet_safe(entry.reason or ""),
-                    entry.created_at.isoformat(),
-                    entry.user_id or "",
-                    spreadsheet_safe(entry.source or ""),
-                ]
-            )
-    finally:
-        store.close()
+
+    async def export() -> None:
+        try:
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(EXPORT_COLUMNS)
+            async for entry in store.every_optout():
+                writer.writerow(
+                    [
+                        entry.msisdn,
+                        spreadsheet_safe(entry.reason or ""),
+                        entry.created_at.isoformat(),
+                        entry.user_id or "",
+                        spreadsheet_safe(entry.source or ""),
+                    ]
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(export())
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from typing import Any
@@ -73,16 +74,26 @@ def _show_json(
 def cmd_show(args: argparse.Namespace) -> int:
     token = args.message.strip()
     store = open_existing_database()
-    try:
-        message = store.find_message(token)
-        if message is None:
-            print(f"viber-bot: no message with BSG id or reference '{token}'", file=sys.stderr)
-            return 1
-        send = store.get_send(message.send_id)
-        history = store.history(message.id)
-        callbacks = store.callback_bodies(message.id)
-    finally:
-        store.close()
+
+    async def read() -> tuple[StoredMessage, Send, list[StatusEvent], list[CallbackBody]] | None:
+        try:
+            message = await store.find_message(token)
+            if message is None:
+                return None
+            return (
+                message,
+                await store.get_send(message.send_id),
+                await store.history(message.id),
+                await store.callback_bodies(message.id),
+            )
+        finally:
+            await store.close()
+
+    found = asyncio.run(read())
+    if found is None:
+        print(f"viber-bot: no message with BSG id or reference '{token}'", file=sys.stderr)
+        return 1
+    message, send, history, callbacks = found
     if args.json:
         _show_json(message, send, history, callbacks)
         return 0

@@ -50,20 +50,20 @@ class HomeService:
             self._balance_at = now
             return self._balance
 
-    def health(self) -> PollerHealth:
-        sweeps = self.store.recent_sweeps(20)
+    async def health(self) -> PollerHealth:
+        sweeps = await self.store.recent_sweeps(20)
         # An outage repeats one error sweep after sweep: list each different error once.
         errors = list(dict.fromkeys(s.last_error for s in sweeps if s.last_error))[:5]
         return PollerHealth(
             last_sweep=sweeps[0].finished_at if sweeps else None,
-            due=self.store.count_due(self.clock()),
+            due=await self.store.count_due(self.clock()),
             recent_errors=errors,
         )
 
-    def recent(self) -> list[HomeSend]:
+    async def recent(self) -> list[HomeSend]:
         result = []
-        for send in self.store.recent_sends(RECENT_SENDS):
-            messages = self.store.send_messages(send.id)
+        for send in await self.store.recent_sends(RECENT_SENDS):
+            messages = await self.store.send_messages(send.id)
             counts: dict[DeliveryStatus, int] = defaultdict(int)
             for m in messages:
                 counts[m.status] += 1
@@ -86,10 +86,10 @@ class HomeService:
 
     async def view(self) -> dict[str, Any]:
         return app_home(
-            sends=self.recent(),
-            health=self.health(),
+            sends=await self.recent(),
+            health=await self.health(),
             balance=await self.balance(),
             mask=self.settings.mask_numbers,
             command=self.settings.command,
-            lists=self.store.list_sizes(),
+            lists=await self.store.list_sizes(),
         )

@@ -101,23 +101,23 @@ class Notifier:
             )
         return told
 
-    def announce(self, changes: Sequence[Change], *, now: datetime) -> int:
+    async def announce(self, changes: Sequence[Change], *, now: datetime) -> int:
         """Queue replies and parent updates for a sweep's changes. Call inside its transaction."""
         by_send: dict[int, list[Change]] = defaultdict(list)
         for change in changes:
             by_send[change.message.send_id].append(change)
         queued = 0
         for send_id, send_changes in by_send.items():
-            send = self.store.get_send(send_id)
+            send = await self.store.get_send(send_id)
             events = [e for change in send_changes for e in self.events_for(change)]
-            size = sum(self.store.status_counts(send_id).values())
+            size = sum((await self.store.status_counts(send_id)).values())
             if events:
                 if size > self.settings.summary_threshold:
                     texts = [summary_reply(events, self.settings.mask_numbers)]
                 else:
                     texts = [reply_line(e) for e in events]
                 for text in texts:
-                    self.store.enqueue(
+                    await self.store.enqueue(
                         channel_id=send.channel_id,
                         kind="reply",
                         payload={"send_id": send_id, "text": text},
@@ -125,16 +125,16 @@ class Notifier:
                         send_id=send_id,
                     )
                     queued += 1
-            queued += self.queue_parent_update(send, now=now)
+            queued += await self.queue_parent_update(send, now=now)
         return queued
 
-    def queue_parent_update(self, send: Send, *, now: datetime) -> int:
+    async def queue_parent_update(self, send: Send, *, now: datetime) -> int:
         """Queue one chat.update of the parent unless one is already waiting."""
-        if not self.store.has_outbox(send.id, "parent") or self.store.has_pending(
+        if not await self.store.has_outbox(send.id, "parent") or await self.store.has_pending(
             send.id, "update"
         ):
             return 0
-        self.store.enqueue(
+        await self.store.enqueue(
             channel_id=send.channel_id,
             kind="update",
             payload={"send_id": send.id},
@@ -143,20 +143,22 @@ class Notifier:
         )
         return 1
 
-    def refresh_parents(self, send_ids: Sequence[int], *, now: datetime) -> int:
+    async def refresh_parents(self, send_ids: Sequence[int], *, now: datetime) -> int:
         """Keep "last checked" on quiet parents current, at most once per refresh period."""
         period = timedelta(seconds=self.settings.parent_refresh)
         queued = 0
         for send_id in send_ids:
-            last = self.store.last_parent_render(send_id)
+            last = await self.store.last_parent_render(send_id)
             if last is not None and now - last >= period:
-                queued += self.queue_parent_update(self.store.get_send(send_id), now=now)
+                queued += await self.queue_parent_update(
+                    await self.store.get_send(send_id), now=now
+                )
         return queued
 
-    def render_parent(self, send_id: int) -> tuple[str, list[dict[str, Any]]]:
+    async def render_parent(self, send_id: int) -> tuple[str, list[dict[str, Any]]]:
         """The parent message as it should read now, from the database."""
-        send = self.store.get_send(send_id)
-        messages = self.store.send_messages(send_id)
+        send = await self.store.get_send(send_id)
+        messages = await self.store.send_messages(send_id)
         counts: dict[DeliveryStatus, int] = defaultdict(int)
         for m in messages:
             counts[m.status] += 1
@@ -184,14 +186,14 @@ class Notifier:
             scheduled_for=send.send_at,
             mask=self.settings.mask_numbers,
             promotional=bool(content.get("promotional")),
-            notes=self._notes(send, total),
+            notes=await self._notes(send, total),
             actions=card_actions(send.id),
             opted_out=tuple(send.options.get("opted_out") or ()),
             collapsed=int(send.options.get("collapsed") or 0),
         )
         return parent_message(view)
 
-    def _notes(self, send: Send, total: Decimal | None) -> list[str]:
+    async def _notes(self, send: Send, total: Decimal | None) -> list[str]:
         """The card's links and notes: the estimate until BSG prices it, retries both ways,
         resends and exports."""
         notes: list[str] = []
@@ -200,11 +202,11 @@ class Notifier:
             notes.append(estimated_note(Decimal(str(estimate["amount"])), estimate.get("currency")))
         original = send.options.get("retry_of")
         if isinstance(original, int):
-            first = self.store.get_send(original)
+            first = await self.store.get_send(original)
             notes.append(retry_of_note(first.channel_id, first.parent_ts))
-        retry = self.store.thread_action(send.id, RETRY_FAILED)
+        retry = await self.store.thread_action(send.id, RETRY_FAILED)
         if retry is not None and retry.state == "done" and retry.result_send_id:
-            again = self.store.get_send(retry.result_send_id)
+            again = await self.store.get_send(retry.result_send_id)
             notes.append(
                 retried_as_note(
                     retry.user_id,
@@ -213,10 +215,10 @@ class Notifier:
                     again.parent_ts,
                 )
             )
-        resend = self.store.thread_action(send.id, RESEND_SMS)
+        resend = await self.store.thread_action(send.id, RESEND_SMS)
         if resend is not None and resend.state == "done":
             notes.append(resent_note(resend.user_id, int(resend.detail.get("recipients", 0))))
-        export = self.store.thread_action(send.id, EXPORT_CSV)
+        export = await self.store.thread_action(send.id, EXPORT_CSV)
         if export is not None and export.state == "done":
             notes.append(exported_note(export.user_id))
         return notes

@@ -148,9 +148,9 @@ class OutboxWorker:
             await self._http.close()
             self._http = None
 
-    @property
-    def idle(self) -> bool:
-        return not self._busy and self.store.outbox_depth() == 0
+    async def is_idle(self) -> bool:
+        """Nothing being posted and nothing queued."""
+        return not self._busy and await self.store.outbox_depth() == 0
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -159,7 +159,7 @@ class OutboxWorker:
             except Exception:  # e.g. the database is down: the worker must outlive it
                 log.exception("outbox: could not read the queue; trying again in 5 s")
                 wait = 5.0
-            self.metrics.outbox_depth.set(self.store.outbox_depth())
+            self.metrics.outbox_depth.set(await self.store.outbox_depth())
             if self._stopping:
                 break
             self._wake.clear()
@@ -170,7 +170,7 @@ class OutboxWorker:
 
     async def drain(self) -> float:
         """Post every row that may go now; return seconds until the next one may."""
-        items = self.store.pending_outbox()
+        items = await self.store.pending_outbox()
         now = self.clock()
         next_wait = 1.0
         blocked: set[str] = set()
@@ -224,21 +224,21 @@ class OutboxWorker:
             self._channel_free_at[self._lane(item)] = self.clock() + timedelta(seconds=wait)
             at = self.clock() + timedelta(seconds=wait)
             if limit.maybe_posted:
-                self.store.outbox_uncertain(item.id, at=at, error="ratelimited")
+                await self.store.outbox_uncertain(item.id, at=at, error="ratelimited")
             else:
-                self.store.outbox_retry_later(item.id, at=at, error="ratelimited")
+                await self.store.outbox_retry_later(item.id, at=at, error="ratelimited")
             return False
         except Transient as failure:
             wait = min(MAX_BACKOFF, 2.0 * (2 ** min(item.attempts, 8)))
             log.warning("outbox %s: Slack failed (%s); retrying in %.0fs", item.id, failure, wait)
             at = self.clock() + timedelta(seconds=wait)
             if failure.maybe_posted:
-                self.store.outbox_uncertain(item.id, at=at, error=str(failure))
+                await self.store.outbox_uncertain(item.id, at=at, error=str(failure))
             else:
-                self.store.outbox_retry_later(item.id, at=at, error=str(failure))
+                await self.store.outbox_retry_later(item.id, at=at, error=str(failure))
             return False
         except Waiting:
-            self.store.outbox_retry_later(
+            await self.store.outbox_retry_later(
                 item.id, at=self.clock() + timedelta(seconds=1), error="waiting for the parent"
             )
             return False
@@ -246,13 +246,13 @@ class OutboxWorker:
             log.error(
                 "outbox %s: Slack refused the %s post for good: %s", item.id, item.kind, refusal
             )
-            self._set_aside(item, str(refusal), reason="refused")
+            await self._set_aside(item, str(refusal), reason="refused")
             return True
         except Exception as error:  # ours, not Slack's: a bug or a row no retry can post
             problem = f"{type(error).__name__}: {error}"
             # A failure after the post was marked under way has been counted already.
-            counted = self.store.get_outbox(item.id).attempts > item.attempts
-            attempts = self.store.outbox_failed(
+            counted = (await self.store.get_outbox(item.id)).attempts > item.attempts
+            attempts = await self.store.outbox_failed(
                 item.id,
                 at=self.clock() + timedelta(seconds=FAILED_ROW_RETRY),
                 error=problem,
@@ -274,19 +274,19 @@ class OutboxWorker:
                 item.kind,
                 attempts,
             )
-            self._set_aside(item, problem, reason="failed", tell_sender=False)
+            await self._set_aside(item, problem, reason="failed", tell_sender=False)
             return True
         return True
 
-    def _set_aside(
+    async def _set_aside(
         self, item: OutboxItem, problem: str, *, reason: str, tell_sender: bool = True
     ) -> None:
         """Mark a row dead: counted, shown on /healthz and by `viber-bot doctor`."""
         self.metrics.outbox_dead.labels(kind=item.kind, reason=reason).inc()
-        with self.store.atomic():
-            self.store.outbox_dead(item.id, problem)
+        async with self.store.atomic():
+            await self.store.outbox_dead(item.id, problem)
             if item.kind == "parent" and tell_sender:
-                self._tell_sender_parent_failed(item, problem)
+                await self._tell_sender_parent_failed(item, problem)
 
     async def _retrying(self, item: OutboxItem) -> None:
         """Short in-place retries (tenacity, jittered) for transient failures, then give up."""
@@ -311,7 +311,7 @@ class OutboxWorker:
                 reraise=True,
             ):
                 with attempt:
-                    current = self.store.get_outbox(item.id)
+                    current = await self.store.get_outbox(item.id)
                     if current.state != "pending":
                         return
                     await self._post(current)
@@ -322,7 +322,7 @@ class OutboxWorker:
 
     async def _post(self, item: OutboxItem) -> None:
         send_id = item.payload.get("send_id")
-        send = self.store.get_send(send_id) if send_id is not None else None
+        send = await self.store.get_send(send_id) if send_id is not None else None
         metadata = {
             "event_type": METADATA_EVENT,
             "event_payload": {"outbox_id": item.id, "send_id": send_id},
@@ -330,13 +330,13 @@ class OutboxWorker:
         if item.kind == "parent":
             assert send is not None
             if send.parent_ts:
-                self.store.outbox_done(item.id, send.parent_ts)
+                await self.store.outbox_done(item.id, send.parent_ts)
                 return
             if item.in_flight and (found := await self._find_posted(item, None)):
-                self._parent_posted(item, send.id, found)
+                await self._parent_posted(item, send.id, found)
                 return
-            text, blocks = self.notifier.render_parent(send.id)
-            self.store.outbox_attempt(item.id)
+            text, blocks = await self.notifier.render_parent(send.id)
+            await self.store.outbox_attempt(item.id)
             answer = await self._call(
                 "chat.postMessage",
                 channel=item.channel_id,
@@ -346,15 +346,15 @@ class OutboxWorker:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-            self._parent_posted(item, send.id, answer["ts"])
+            await self._parent_posted(item, send.id, answer["ts"])
         elif item.kind == "reply":
             assert send is not None
             if not send.parent_ts:
-                self._parent_missing(send.id)
+                await self._parent_missing(send.id)
             if item.in_flight and (found := await self._find_posted(item, send.parent_ts)):
-                self.store.outbox_done(item.id, found)
+                await self.store.outbox_done(item.id, found)
                 return
-            self.store.outbox_attempt(item.id)
+            await self.store.outbox_attempt(item.id)
             answer = await self._call(
                 "chat.postMessage",
                 channel=item.channel_id,
@@ -364,32 +364,32 @@ class OutboxWorker:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-            self.store.outbox_done(item.id, answer["ts"])
+            await self.store.outbox_done(item.id, answer["ts"])
         elif item.kind == "update":
             assert send is not None
             if not send.parent_ts:
-                self._parent_missing(send.id)
-            text, blocks = self.notifier.render_parent(send.id)
-            self.store.outbox_attempt(item.id)
+                await self._parent_missing(send.id)
+            text, blocks = await self.notifier.render_parent(send.id)
+            await self.store.outbox_attempt(item.id)
             await self._call(
                 "chat.update", channel=item.channel_id, ts=send.parent_ts, text=text, blocks=blocks
             )
-            self.store.outbox_done(item.id, send.parent_ts)
+            await self.store.outbox_done(item.id, send.parent_ts)
         elif item.kind == "ephemeral":
-            self.store.outbox_attempt(item.id)
+            await self.store.outbox_attempt(item.id)
             await self._ephemeral(item)
-            self.store.outbox_done(item.id, None)
+            await self.store.outbox_done(item.id, None)
         else:
             raise Permanent(f"unknown outbox kind {item.kind!r}")
         self.metrics.slack_posts.labels(kind=item.kind).inc()
         self.on_posted(send_id, item.kind)
 
-    def _tell_sender_parent_failed(self, item: OutboxItem, reason: str) -> None:
+    async def _tell_sender_parent_failed(self, item: OutboxItem, reason: str) -> None:
         """The send went out but the channel cannot show it: say so to the sender, privately."""
-        send = self.store.get_send(item.payload["send_id"])
-        ids = [m.bsg_id for m in self.store.send_messages(send.id) if m.bsg_id][:5]
+        send = await self.store.get_send(item.payload["send_id"])
+        ids = [m.bsg_id for m in await self.store.send_messages(send.id) if m.bsg_id][:5]
         follow = f" Follow it with `{self.settings.command} status {ids[0]}`." if ids else ""
-        self.store.enqueue(
+        await self.store.enqueue(
             channel_id=send.channel_id,
             kind="ephemeral",
             payload={
@@ -405,16 +405,16 @@ class OutboxWorker:
             send_id=send.id,
         )
 
-    def _parent_missing(self, send_id: int) -> None:
-        parents = [i for i in self.store.outbox_items(send_id) if i.kind == "parent"]
+    async def _parent_missing(self, send_id: int) -> None:
+        parents = [i for i in await self.store.outbox_items(send_id) if i.kind == "parent"]
         if not parents or all(i.state == "dead" for i in parents):
             raise Permanent("the parent message could not be posted")
         raise Waiting("the parent message is not posted yet")
 
-    def _parent_posted(self, item: OutboxItem, send_id: int, parent_ts: str) -> None:
-        with self.store.atomic():
-            self.store.set_parent_ts(send_id, parent_ts)
-            self.store.outbox_done(item.id, parent_ts)
+    async def _parent_posted(self, item: OutboxItem, send_id: int, parent_ts: str) -> None:
+        async with self.store.atomic():
+            await self.store.set_parent_ts(send_id, parent_ts)
+            await self.store.outbox_done(item.id, parent_ts)
         log.info("send %s: parent posted in %s at %s", send_id, item.channel_id, parent_ts)
 
     async def _find_posted(self, item: OutboxItem, thread_ts: str | None) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -75,6 +75,10 @@ REFERENCE_TAKEN = 43
 SMS_VALIDITY = timedelta(hours=72)  # BSG's default SMS validity
 
 
+async def _none_opted_out(msisdns: Sequence[str]) -> Iterable[str]:
+    return ()
+
+
 class ActionRefused(Exception):
     """The action cannot run for this send; the message says why, for the person."""
 
@@ -100,7 +104,7 @@ class ThreadActions:
         clock: Clock,
         policy: PollPolicy,
         wake_outbox: Callable[[], None] = lambda: None,
-        opted_out: Callable[[Sequence[str]], Iterable[str]] | None = None,
+        opted_out: Callable[[Sequence[str]], Awaitable[Iterable[str]]] | None = None,
     ):
         self.store = store
         self.bsg = bsg
@@ -111,7 +115,7 @@ class ThreadActions:
         self.policy = policy
         self.wake_outbox = wake_outbox
         # Opted-out numbers never reach BSG from an action (issue 13 supplies the check).
-        self._opted_out = opted_out or (lambda msisdns: ())
+        self._opted_out = opted_out or _none_opted_out
 
     # ------------------------------------------------------------ who and what
 
@@ -119,13 +123,13 @@ class ThreadActions:
         """The sender, or someone on VIBER_BOT_ALLOWED_USERS."""
         return user_id == send.user_id or user_id in self.settings.allowed_users
 
-    def audit_denied(self, send: Send, action: str, user_id: str) -> None:
-        self._audit(send, action, user_id, "denied")
+    async def audit_denied(self, send: Send, action: str, user_id: str) -> None:
+        await self._audit(send, action, user_id, "denied")
 
-    def tell(self, send: Send, user_id: str, text: str) -> None:
+    async def tell(self, send: Send, user_id: str, text: str) -> None:
         """A private answer to `user_id` in the send's channel (through the outbox)."""
-        with self.store.atomic():
-            self.store.enqueue(
+        async with self.store.atomic():
+            await self.store.enqueue(
                 channel_id=send.channel_id,
                 kind="ephemeral",
                 payload={"user_id": user_id, "text": text, "response_url": None},
@@ -134,9 +138,9 @@ class ThreadActions:
             )
         self.wake_outbox()
 
-    def candidates(self, send_id: int, action: str) -> list[StoredMessage]:
+    async def candidates(self, send_id: int, action: str) -> list[StoredMessage]:
         """The recipients the action would reach now (opted-out numbers left out)."""
-        messages = self.store.send_messages(send_id)
+        messages = await self.store.send_messages(send_id)
         if action == EXPORT_CSV:
             return messages
         if action == RETRY_FAILED:
@@ -146,7 +150,7 @@ class ThreadActions:
                 if m.status in RETRYABLE and (m.sms_status is None or m.sms_status in RETRYABLE)
             ]
         else:
-            already = {r.message_id for r in self.store.sms_resends(send_id)}
+            already = {r.message_id for r in await self.store.sms_resends(send_id)}
             chosen = [
                 m
                 for m in messages
@@ -155,7 +159,7 @@ class ThreadActions:
                 and m.sms_status not in DELIVERED
                 and m.id not in already
             ]
-        opted = set(self._opted_out([m.msisdn for m in chosen]))
+        opted = set(await self._opted_out([m.msisdn for m in chosen]))
         return [m for m in chosen if m.msisdn not in opted]
 
     def sms_route(self, send: Send) -> tuple[str, str]:
@@ -207,8 +211,8 @@ class ThreadActions:
 
     # ------------------------------------------------------------ the actions
 
-    def _reply(self, send: Send, text: str, now: datetime) -> None:
-        self.store.enqueue(
+    async def _reply(self, send: Send, text: str, now: datetime) -> None:
+        await self.store.enqueue(
             channel_id=send.channel_id,
             kind="reply",
             payload={"send_id": send.id, "text": text},
@@ -216,11 +220,11 @@ class ThreadActions:
             send_id=send.id,
         )
 
-    def _update_parent(self, send: Send, now: datetime) -> None:
-        if self.store.has_outbox(send.id, "parent") and not self.store.has_pending(
+    async def _update_parent(self, send: Send, now: datetime) -> None:
+        if await self.store.has_outbox(send.id, "parent") and not await self.store.has_pending(
             send.id, "update"
         ):
-            self.store.enqueue(
+            await self.store.enqueue(
                 channel_id=send.channel_id,
                 kind="update",
                 payload={"send_id": send.id},
@@ -228,8 +232,10 @@ class ThreadActions:
                 send_id=send.id,
             )
 
-    def _audit(self, send: Send, action: str, user_id: str, outcome: str, **detail: object) -> None:
-        self.store.audit(
+    async def _audit(
+        self, send: Send, action: str, user_id: str, outcome: str, **detail: object
+    ) -> None:
+        await self.store.audit(
             action=action,
             outcome=outcome,
             now=self.clock(),
@@ -245,9 +251,9 @@ class ThreadActions:
     ) -> ActionResult:
         """Do it, once: the claim, the stored rows and the announcement are one transaction
         made before BSG or Slack is called. Raises ActionRefused to say why not."""
-        send = self.store.get_send(send_id)
+        send = await self.store.get_send(send_id)
         if not self.may_use(user_id, send):
-            self._audit(send, action, user_id, "denied")
+            await self._audit(send, action, user_id, "denied")
             raise ActionRefused("not allowed")
         if action == RETRY_FAILED:
             return await self._retry(send, user_id, estimate)
@@ -255,7 +261,7 @@ class ThreadActions:
             return await self._resend(send, user_id, estimate)
         return await self._export(send, user_id)
 
-    def _authorize(self, send: Send, user_id: str, action: str) -> None:
+    async def _authorize(self, send: Send, user_id: str, action: str) -> None:
         """The send rules hold for an action that sends (channel, limit, daily quota)."""
         origin = Origin(
             team_id=send.team_id,
@@ -264,15 +270,15 @@ class ThreadActions:
             source=action,
             dedupe_key=None,
         )
-        count = len(self.candidates(send.id, action))
+        count = len(await self.candidates(send.id, action))
         if count:
             try:
-                self.sending.authorize(origin, count)
+                await self.sending.authorize(origin, count)
             except AccessDenied as denial:
                 raise ActionRefused(str(denial)) from None
 
-    def _claim(self, send: Send, action: str, user_id: str, now: datetime) -> int:
-        claim = self.store.claim_thread_action(send.id, action, user_id=user_id, now=now)
+    async def _claim(self, send: Send, action: str, user_id: str, now: datetime) -> int:
+        claim = await self.store.claim_thread_action(send.id, action, user_id=user_id, now=now)
         if claim is None:
             raise ActionRefused("already")
         return claim.id
@@ -280,13 +286,13 @@ class ThreadActions:
     async def _retry(
         self, send: Send, user_id: str, estimate: tuple[Decimal | None, str | None]
     ) -> ActionResult:
-        self._authorize(send, user_id, RETRY_FAILED)
+        await self._authorize(send, user_id, RETRY_FAILED)
         now = self.clock()
-        with self.store.atomic():
-            claim = self._claim(send, RETRY_FAILED, user_id, now)
-            chosen = self.candidates(send.id, RETRY_FAILED)
+        async with self.store.atomic():
+            claim = await self._claim(send, RETRY_FAILED, user_id, now)
+            chosen = await self.candidates(send.id, RETRY_FAILED)
             if not chosen:
-                self.store.release_thread_action(claim)
+                await self.store.release_thread_action(claim)
                 raise ActionRefused("nothing")
             # The original time is past: the retry goes now, with the same content.
             content = content_of(send).model_copy(update={"send_at": None})
@@ -299,30 +305,30 @@ class ThreadActions:
             )
             # Each recipient of a CSV send gets again the text that was theirs.
             personal = {m.msisdn: (m.text, m.sms_text) for m in chosen if m.text or m.sms_text}
-            retry = self.sending.submit(
+            retry = await self.sending.submit(
                 Composed(
                     msisdns=tuple(m.msisdn for m in chosen), content=content, personal=personal
                 ),
                 origin,
             )
-            self.store.set_send_option(retry.id, "retry_of", send.id)
-            self.store.finish_thread_action(
+            await self.store.set_send_option(retry.id, "retry_of", send.id)
+            await self.store.finish_thread_action(
                 claim,
                 state="done",
                 now=now,
                 result_send_id=retry.id,
                 detail={"recipients": len(chosen)},
             )
-            self._reply(send, announce(RETRY_FAILED, user_id, len(chosen), *estimate), now)
-            self._audit(
+            await self._reply(send, announce(RETRY_FAILED, user_id, len(chosen), *estimate), now)
+            await self._audit(
                 send, RETRY_FAILED, user_id, "submitted", recipients=len(chosen), retry=retry.id
             )
         self.wake_outbox()
         await self.sending.deliver(retry.id)
         # Queued behind the retry's own parent post (same channel, in order), so the original
         # card links to it once it is posted.
-        with self.store.atomic():
-            self._update_parent(send, self.clock())
+        async with self.store.atomic():
+            await self._update_parent(send, self.clock())
         self.wake_outbox()
         return ActionResult(RETRY_FAILED, len(chosen), retry.id)
 
@@ -330,23 +336,23 @@ class ThreadActions:
         self, send: Send, user_id: str, estimate: tuple[Decimal | None, str | None]
     ) -> ActionResult:
         originator, text = self.sms_route(send)
-        self._authorize(send, user_id, RESEND_SMS)
+        await self._authorize(send, user_id, RESEND_SMS)
         now = self.clock()
-        with self.store.atomic():
-            claim = self._claim(send, RESEND_SMS, user_id, now)
-            chosen = self.candidates(send.id, RESEND_SMS)
+        async with self.store.atomic():
+            claim = await self._claim(send, RESEND_SMS, user_id, now)
+            chosen = await self.candidates(send.id, RESEND_SMS)
             if not chosen:
-                self.store.release_thread_action(claim)
+                await self.store.release_thread_action(claim)
                 raise ActionRefused("nothing")
-            rows = self.store.add_sms_resends(
+            rows = await self.store.add_sms_resends(
                 send.id, [(m.id, m.msisdn, new_reference()) for m in chosen], now=now
             )
-            self.store.finish_thread_action(
+            await self.store.finish_thread_action(
                 claim, state="done", now=now, detail={"recipients": len(rows)}
             )
-            self._reply(send, announce(RESEND_SMS, user_id, len(rows), *estimate), now)
-            self._update_parent(send, now)
-            self._audit(send, RESEND_SMS, user_id, "submitted", recipients=len(rows))
+            await self._reply(send, announce(RESEND_SMS, user_id, len(rows), *estimate), now)
+            await self._update_parent(send, now)
+            await self._audit(send, RESEND_SMS, user_id, "submitted", recipients=len(rows))
         self.wake_outbox()
         try:
             result = await self.bsg.sms_create(
@@ -355,10 +361,10 @@ class ThreadActions:
                 recipients=[Recipient(msisdn=r.msisdn, reference=r.reference) for r in rows],
             )
         except BsgRefused as refusal:
-            with self.store.atomic():
+            async with self.store.atomic():
                 for row in rows:
-                    self._refuse(row.id, refusal.code, refusal.description, now)
-                self._reply(
+                    await self._refuse(row.id, refusal.code, refusal.description, now)
+                await self._reply(
                     send,
                     sms_refused(len(rows), refusal.code, explain_bsg_code(refusal.code)),
                     self.clock(),
@@ -372,13 +378,13 @@ class ThreadActions:
         now = self.clock()
         by_ref = {o.reference: o for o in result.outcomes}
         refused = 0
-        with self.store.atomic():
+        async with self.store.atomic():
             for row in rows:
                 outcome = by_ref.get(row.reference)
                 if outcome is None or outcome.unconfirmed:
                     continue
                 if outcome.accepted:
-                    self.store.update_sms_resend(
+                    await self.store.update_sms_resend(
                         row.id,
                         bsg_id=outcome.bsg_id,
                         status=DeliveryStatus.SENT,
@@ -392,21 +398,21 @@ class ThreadActions:
                     continue
                 elif outcome.error is not None:
                     refused += 1
-                    self._refuse(row.id, outcome.error.code, outcome.error.description, now)
+                    await self._refuse(row.id, outcome.error.code, outcome.error.description, now)
             if refused:
                 first = next(
                     o.error
                     for o in result.outcomes
                     if o.error is not None and o.error.code != REFERENCE_TAKEN
                 )
-                self._reply(
+                await self._reply(
                     send, sms_refused(refused, first.code, explain_bsg_code(first.code)), now
                 )
         self.wake_outbox()
         return ActionResult(RESEND_SMS, len(rows) - refused)
 
-    def _refuse(self, row_id: int, code: int, description: str, now: datetime) -> None:
-        self.store.update_sms_resend(
+    async def _refuse(self, row_id: int, code: int, description: str, now: datetime) -> None:
+        await self.store.update_sms_resend(
             row_id,
             status=DeliveryStatus.REFUSED,
             error_code=code,
@@ -418,9 +424,9 @@ class ThreadActions:
 
     async def _export(self, send: Send, user_id: str) -> ActionResult:
         now = self.clock()
-        claim = self._claim(send, EXPORT_CSV, user_id, now)
-        messages = self.store.send_messages(send.id)
-        resent = {r.message_id: r.status.value for r in self.store.sms_resends(send.id)}
+        claim = await self._claim(send, EXPORT_CSV, user_id, now)
+        messages = await self.store.send_messages(send.id)
+        resent = {r.message_id: r.status.value for r in await self.store.sms_resends(send.id)}
         content = recipients_csv(messages, resent, mask=self.settings.mask_numbers)
         try:
             await self.slack.files_upload_v2(
@@ -433,15 +439,15 @@ class ThreadActions:
             )
         except (SlackApiError, OSError, TimeoutError) as error:
             # Nothing reached the thread: the claim goes, so the button may be pressed again.
-            self.store.release_thread_action(claim)
+            await self.store.release_thread_action(claim)
             log.warning("send %s: CSV export failed: %s", send.id, error)
             raise ActionRefused("upload") from None
-        with self.store.atomic():
-            self.store.finish_thread_action(
+        async with self.store.atomic():
+            await self.store.finish_thread_action(
                 claim, state="done", now=self.clock(), detail={"rows": len(messages)}
             )
-            self._update_parent(send, self.clock())
-            self._audit(send, EXPORT_CSV, user_id, "done", rows=len(messages))
+            await self._update_parent(send, self.clock())
+            await self._audit(send, EXPORT_CSV, user_id, "done", rows=len(messages))
         self.wake_outbox()
         return ActionResult(EXPORT_CSV, len(messages))
 
@@ -451,9 +457,9 @@ class ThreadActions:
         """One sweep over resent SMS: poll the due ones, look up unconfirmed ones by
         reference, record changes on the message and reply in the thread. Returns changes."""
         now = self.clock()
-        due = self.store.due_sms_resends(now)
+        due = await self.store.due_sms_resends(now)
         grace = now - timedelta(seconds=self.settings.reconcile_grace)
-        lost = self.store.unconfirmed_sms_resends(grace)
+        lost = await self.store.unconfirmed_sms_resends(grace)
         if not due and not lost:
             return 0
         limit = asyncio.Semaphore(self.settings.poll_concurrency)
@@ -472,16 +478,16 @@ class ThreadActions:
         )
         now = self.clock()
         events: dict[int, list[ReplyEvent]] = {}
-        with self.store.atomic():
+        async with self.store.atomic():
             for row, seen in results:
                 if isinstance(seen, BsgNotFound) and row.bsg_id is None:
-                    self.store.update_sms_resend(
+                    await self.store.update_sms_resend(
                         row.id, status=DeliveryStatus.NOT_SENT, final=True, next_poll_at=None
                     )
                     continue
                 if isinstance(seen, BsgError):
                     quiet = (now - row.created_at).total_seconds()
-                    self.store.update_sms_resend(
+                    await self.store.update_sms_resend(
                         row.id, next_poll_at=now + timedelta(seconds=self.policy.delay(quiet))
                     )
                     continue
@@ -504,7 +510,7 @@ class ThreadActions:
                         price=seen.price if seen.price is not None else row.price,
                         currency=seen.currency or row.currency,
                     )
-                    self.store.record_resent_sms(
+                    await self.store.record_resent_sms(
                         row.message_id, status, seen.price, seen.currency, now
                     )
                     if final:
@@ -519,16 +525,16 @@ class ThreadActions:
                                 mask=self.settings.mask_numbers,
                             )
                         )
-                self.store.update_sms_resend(row.id, **changes)
+                await self.store.update_sms_resend(row.id, **changes)
             for send_id, told in events.items():
-                send = self.store.get_send(send_id)
+                send = await self.store.get_send(send_id)
                 if len(told) > self.settings.summary_threshold:
                     texts = [summary_reply(told, self.settings.mask_numbers)]
                 else:
                     texts = [reply_line(e) for e in told]
                 for text in texts:
-                    self._reply(send, text, now)
-                self._update_parent(send, now)
+                    await self._reply(send, text, now)
+                await self._update_parent(send, now)
         if events:
             self.wake_outbox()
         return sum(len(v) for v in events.values())

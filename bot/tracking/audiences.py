@@ -7,13 +7,20 @@ command, the modal, lists, CSV files, and thread actions that resend).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.domain.errors import InputError
 from bot.domain.phones import ParsedNumbers, check_number
-from bot.domain.recipients import Resolution, bad_list_name, resolve_recipients, valid_list_name
+from bot.domain.recipients import (
+    ListLookup,
+    Resolution,
+    bad_list_name,
+    list_names,
+    resolve_recipients,
+    valid_list_name,
+)
 from bot.domain.recipients_file import read_table
 from storage.store import ListEdit, ListMember, OptOut, Store
 
@@ -30,13 +37,13 @@ class OptOutSplit:
     opted_out: tuple[str, ...]
 
 
-def split_opted_out(store: Store, msisdns: Sequence[str]) -> OptOutSplit:
+async def split_opted_out(store: Store, msisdns: Sequence[str]) -> OptOutSplit:
     """Split numbers into those that may be sent to and those that opted out (order kept).
 
     Call it inside the transaction that stores what is sent, so that an opt-out recorded a
     moment earlier is seen.
     """
-    out = store.opted_out_among(msisdns)
+    out = await store.opted_out_among(msisdns)
     if not out:
         return OptOutSplit(tuple(msisdns), ())
     return OptOutSplit(
@@ -65,6 +72,13 @@ class OptOutSummary:
     latest: list[OptOut]
 
 
+async def prefetched_lists(store: Store, raw: str) -> ListLookup:
+    """The lists `raw` names, read now, as the plain lookup resolving (and compose) takes."""
+    names = list_names(raw)
+    found = await store.list_numbers(names) if names else {}
+    return lambda wanted: {name: found[name] for name in wanted if name in found}
+
+
 class AudienceService:
     """Lists and opt-outs behind the slash commands and the CLI (access is checked by callers)."""
 
@@ -75,18 +89,18 @@ class AudienceService:
 
     # ------------------------------------------------------------ resolving
 
-    def resolve(self, raw: str) -> Resolution:
+    async def resolve(self, raw: str) -> Resolution:
         """Numbers and `@list` names as typed, resolved (opt-outs are not applied here)."""
         return resolve_recipients(
-            raw, lookup=self.store.list_numbers, default_region=self.default_region
+            raw, lookup=await prefetched_lists(self.store, raw), default_region=self.default_region
         )
 
-    def without_opted_out(self, msisdns: Sequence[str]) -> OptOutSplit:
-        return split_opted_out(self.store, msisdns)
+    async def without_opted_out(self, msisdns: Sequence[str]) -> OptOutSplit:
+        return await split_opted_out(self.store, msisdns)
 
-    def opted_out_count(self, msisdns: Sequence[str]) -> int:
+    async def opted_out_count(self, msisdns: Sequence[str]) -> int:
         """How many of these numbers would be skipped as opted out."""
-        return len(self.store.opted_out_among(msisdns))
+        return len(await self.store.opted_out_among(msisdns))
 
     # ------------------------------------------------------------ lists
 
@@ -95,8 +109,8 @@ class AudienceService:
             raise InputError(bad_list_name(name))
         return name
 
-    def _numbers(self, raw: str) -> tuple[tuple[str, ...], ParsedNumbers]:
-        resolved = self.resolve(raw)
+    async def _numbers(self, raw: str) -> tuple[tuple[str, ...], ParsedNumbers]:
+        resolved = await self.resolve(raw)
         problems = [bad_list_name(n) for n in resolved.bad_names]
         if resolved.unknown_lists:
             names = ", ".join(f"@{n}" for n in resolved.unknown_lists)
@@ -105,64 +119,66 @@ class AudienceService:
             raise InputError(" ".join(problems))
         return resolved.msisdns, resolved.parsed
 
-    def list_add(self, name: str, raw: str, user_id: str) -> ListChange:
+    async def list_add(self, name: str, raw: str, user_id: str) -> ListChange:
         name = self._name(name)
-        msisdns, parsed = self._numbers(raw)
+        msisdns, parsed = await self._numbers(raw)
         if not msisdns:
             return ListChange(None, parsed)
-        edit = self.store.list_add(name, msisdns, user_id=user_id, now=self.clock())
+        edit = await self.store.list_add(name, msisdns, user_id=user_id, now=self.clock())
         log.info("list %s: %d added by %s (size %d)", name, edit.changed, user_id, edit.size)
         return ListChange(edit, parsed)
 
-    def list_remove(self, name: str, raw: str, user_id: str) -> ListChange:
+    async def list_remove(self, name: str, raw: str, user_id: str) -> ListChange:
         name = self._name(name)
-        msisdns, parsed = self._numbers(raw)
-        edit = self.store.list_remove(name, msisdns, user_id=user_id, now=self.clock())
+        msisdns, parsed = await self._numbers(raw)
+        edit = await self.store.list_remove(name, msisdns, user_id=user_id, now=self.clock())
         if edit is not None:
             log.info("list %s: %d removed by %s", name, edit.changed, user_id)
         return ListChange(edit, parsed)
 
-    def list_delete(self, name: str, user_id: str) -> int | None:
-        size = self.store.list_delete(self._name(name), user_id=user_id, now=self.clock())
+    async def list_delete(self, name: str, user_id: str) -> int | None:
+        size = await self.store.list_delete(self._name(name), user_id=user_id, now=self.clock())
         if size is not None:
             log.info("list %s deleted by %s (%d numbers)", name, user_id, size)
         return size
 
-    def list_members(self, name: str) -> list[ListMember] | None:
-        return self.store.list_members(self._name(name))
+    async def list_members(self, name: str) -> list[ListMember] | None:
+        return await self.store.list_members(self._name(name))
 
-    def list_sizes(self) -> list[tuple[str, int]]:
-        return self.store.list_sizes()
+    async def list_sizes(self) -> list[tuple[str, int]]:
+        return await self.store.list_sizes()
 
     # ------------------------------------------------------------ opt-outs
 
-    def opt_out(
+    async def opt_out(
         self, raw: str, reason: str | None, user_id: str | None, *, source: str = "command"
     ) -> OptOutChange:
-        msisdns, parsed = self._numbers(raw)
+        msisdns, parsed = await self._numbers(raw)
         changed = 0
         if msisdns:
-            changed = self.store.opt_out(
+            changed = await self.store.opt_out(
                 msisdns, user_id=user_id, reason=reason, now=self.clock(), source=source
             )
         log.info("opt-out: %d new of %d by %s (%s)", changed, len(msisdns), user_id, source)
         return OptOutChange(changed, len(msisdns) - changed, parsed)
 
-    def opt_in(self, raw: str, user_id: str | None) -> OptOutChange:
-        msisdns, parsed = self._numbers(raw)
+    async def opt_in(self, raw: str, user_id: str | None) -> OptOutChange:
+        msisdns, parsed = await self._numbers(raw)
         changed = 0
         if msisdns:
-            changed = self.store.opt_in(msisdns, user_id=user_id, now=self.clock())
+            changed = await self.store.opt_in(msisdns, user_id=user_id, now=self.clock())
         log.info("opt-in: %d of %d by %s", changed, len(msisdns), user_id)
         return OptOutChange(changed, len(msisdns) - changed, parsed)
 
-    def summary(self, latest: int = LATEST_OPTOUTS) -> OptOutSummary:
-        return OptOutSummary(self.store.optout_count(), self.store.latest_optouts(latest))
+    async def summary(self, latest: int = LATEST_OPTOUTS) -> OptOutSummary:
+        return OptOutSummary(
+            await self.store.optout_count(), await self.store.latest_optouts(latest)
+        )
 
-    def every_optout(self) -> Iterator[OptOut]:
+    def every_optout(self) -> AsyncIterator[OptOut]:
         return self.store.every_optout()
 
-    def import_optouts(self, data: bytes, *, source: str) -> OptOutChange:
+    async def import_optouts(self, data: bytes, *, source: str) -> OptOutChange:
         """Opt out the numbers of a file: one per line, or CSV (numbers in the `phone` column,
         else the first). A header row and blank lines are skipped; a `reason` column (or the
         second column of a file without a header) is kept as the reason."""
@@ -186,9 +202,9 @@ class AudienceService:
             by_reason.setdefault(reason, []).append(msisdn)
         changed = 0
         now = self.clock()
-        with self.store.atomic():
+        async with self.store.atomic():
             for reason, msisdns in by_reason.items():
-                changed += self.store.opt_out(
+                changed += await self.store.opt_out(
                     msisdns, user_id=None, reason=reason, now=now, source=source
                 )
         unique = len({m for group in by_reason.values() for m in group})

@@ -122,7 +122,7 @@ class CallbackService:
         assert self.settings.public_url is not None
         return self.tokens.url(self.settings.public_url, reference)
 
-    def receive(
+    async def receive(
         self, token: str, body: bytes, *, truncated: bool, content_type: str | None, source: str
     ) -> CallbackAnswer:
         """Answer one callback; nothing here waits on BSG, Slack or the network."""
@@ -140,7 +140,7 @@ class CallbackService:
         if reference == PROBE_REFERENCE:
             self.metrics.callbacks.labels(outcome="probe").inc()
             return OK
-        message = self.store.message_by_reference(reference)
+        message = await self.store.message_by_reference(reference)
         if message is None or message.final:
             # Signed by us, but for a message gone or done: nothing to look at.
             self.metrics.callbacks.labels(outcome="final").inc()
@@ -215,9 +215,9 @@ class CallbackService:
         try:
             bodies = [b for w in batch.values() if w.tries == 0 for b in w.bodies]
             if bodies:
-                self.store.add_callback_bodies(bodies)
+                await self.store.add_callback_bodies(bodies)
             # A callback may beat BSG's answer to the create: wait for the id, a few times.
-            unready = {i for i in ids if self.store.get_message(i).bsg_id is None}
+            unready = {i for i in ids if (await self.store.get_message(i)).bsg_id is None}
             changes = await self.poller.look_now([i for i in ids if i not in unready])
             for change in changes:
                 waited = batch.get(change.message.id)

@@ -16,10 +16,10 @@ from storage.store import Change
 class SweepListener(Protocol):
     """Told about a sweep's results inside the sweep's transaction."""
 
-    def announce(self, changes: Sequence[Change], *, now: datetime) -> int:
+    async def announce(self, changes: Sequence[Change], *, now: datetime) -> int:
         """Queue what the channel hears about these changes; return how many posts."""
         ...
 
-    def refresh_parents(self, send_ids: Sequence[int], *, now: datetime) -> int:
+    async def refresh_parents(self, send_ids: Sequence[int], *, now: datetime) -> int:
         """Keep the parents of these (checked) sends current; return how many updates."""
         ...

@@ -84,7 +84,9 @@ class Poller:
             self.reconcile_failure = None
         # A message a callback is looking at right now is left to that look.
         due = [
-            m for m in self.store.due_for_poll(started, limit=SWEEP_LIMIT) if m.id not in self._busy
+            m
+            for m in await self.store.due_for_poll(started, limit=SWEEP_LIMIT)
+            if m.id not in self._busy
         ]
         self.metrics.messages_due.set(len(due))
         claimed = {m.id for m in due}
@@ -92,7 +94,7 @@ class Poller:
         try:
             results = await self._fetch_all(due)
             now = self.clock()
-            changes, errors, last_error = self._record(results, now)
+            changes, errors, last_error = await self._record(results, now)
         finally:
             self._busy -= claimed
             self._released.set()
@@ -106,7 +108,7 @@ class Poller:
             errors=errors,
             last_error=last_error,
         )
-        self.store.record_sweep(
+        await self.store.record_sweep(
             started_at=started,
             finished_at=finished,
             checked=report.checked,
@@ -139,10 +141,10 @@ class Poller:
             await self._released.wait()
         self._busy |= wanted
         try:
-            fresh = [self.store.get_message(i) for i in sorted(wanted)]
+            fresh = [await self.store.get_message(i) for i in sorted(wanted)]
             due = [m for m in fresh if not m.final and m.bsg_id]
             results = await self._fetch_all(due)
-            changes, errors, last_error = self._record(results, self.clock())
+            changes, errors, last_error = await self._record(results, self.clock())
         finally:
             self._busy -= wanted
             self._released.set()
@@ -153,7 +155,7 @@ class Poller:
             self.wake_outbox()
         return changes
 
-    def _record(
+    async def _record(
         self, results: list[tuple[StoredMessage, MessageStatus | BsgError]], now: datetime
     ) -> tuple[list[Change], int, str | None]:
         """Store what BSG said about each message and queue the posts, in one transaction."""
@@ -161,22 +163,22 @@ class Poller:
         errors = 0
         last_error: str | None = None
         wants_sms: dict[int, bool] = {}
-        with self.store.atomic():
+        async with self.store.atomic():
             for message, seen in results:
                 if message.send_id not in wants_sms:
-                    send = self.store.get_send(message.send_id)
+                    send = await self.store.get_send(message.send_id)
                     wants_sms[message.send_id] = bool(send.options.get("content", {}).get("sms"))
                 if isinstance(seen, BsgError):
                     if not isinstance(seen, BsgNotFound):  # one unknown id is no outage
                         errors += 1
                         last_error = str(seen)
-                    changes.extend(self._unanswered(message, now, wants_sms[message.send_id]))
+                    changes.extend(await self._unanswered(message, now, wants_sms[message.send_id]))
                     continue
-                changes.extend(self._apply(message, seen, now, wants_sms[message.send_id]))
-            self.listener.announce(changes, now=now)
+                changes.extend(await self._apply(message, seen, now, wants_sms[message.send_id]))
+            await self.listener.announce(changes, now=now)
             checked_sends = sorted({m.send_id for m, _ in results})
-            self.store.touch_send(checked_sends, now)
-            self.listener.refresh_parents(checked_sends, now=now)
+            await self.store.touch_send(checked_sends, now)
+            await self.listener.refresh_parents(checked_sends, now=now)
         for change in changes:
             self.metrics.transitions.labels(
                 channel=change.event.channel.value, status=change.event.status.value
@@ -192,7 +194,7 @@ class Poller:
             )
         return changes, errors, last_error
 
-    def _apply(
+    async def _apply(
         self, message: StoredMessage, seen: MessageStatus, now: datetime, wants_sms: bool
     ) -> list[Change]:
         changed = seen.status != message.status or (
@@ -216,7 +218,7 @@ class Poller:
             stretched = now + timedelta(seconds=min(self.policy.cap, gap * factor))
             # A delivered message still gets its last look for "read" when the window closes.
             next_poll_at = max(next_poll_at, min(stretched, max(next_poll_at, expires_at)))
-        return self.store.record_poll(
+        return await self.store.record_poll(
             message,
             seen,
             now=now,
@@ -225,7 +227,9 @@ class Poller:
             forced_status=verdict.forced_status,
         )
 
-    def _unanswered(self, message: StoredMessage, now: datetime, wants_sms: bool) -> list[Change]:
+    async def _unanswered(
+        self, message: StoredMessage, now: datetime, wants_sms: bool
+    ) -> list[Change]:
         """BSG did not answer: look again later, backing off like a quiet message; but a
         message BSG stays silent about past its validity window and grace ends as expired."""
         verdict = judge(
@@ -238,7 +242,7 @@ class Poller:
             now=now,
         )
         if verdict.final:
-            return self.store.record_poll(
+            return await self.store.record_poll(
                 message,
                 None,
                 now=now,
@@ -247,7 +251,7 @@ class Poller:
                 forced_status=verdict.forced_status,
             )
         quiet = (now - (message.last_change_at or message.created_at)).total_seconds()
-        self.store.reschedule(message.id, now + timedelta(seconds=self.policy.delay(quiet)))
+        await self.store.reschedule(message.id, now + timedelta(seconds=self.policy.delay(quiet)))
         return []
 
     async def _fetch_all(

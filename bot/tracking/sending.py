@@ -94,7 +94,7 @@ class SendService:
 
     # ------------------------------------------------------------ access
 
-    def authorize(self, origin: Origin, recipients: int) -> None:
+    async def authorize(self, origin: Origin, recipients: int) -> None:
         """Raise AccessDenied (audited) when this person, channel or quota may not send."""
         s = self.settings
         reason: str | None = None
@@ -115,7 +115,7 @@ class SendService:
         elif s.daily_quota is not None:
             now = self.clock()
             day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            used = self.store.recipients_sent_by(origin.user_id, day_start)
+            used = await self.store.recipients_sent_by(origin.user_id, day_start)
             if used + recipients > s.daily_quota:
                 action = "quota"
                 left = max(0, s.daily_quota - used)
@@ -125,7 +125,7 @@ class SendService:
                 )
         if reason is None:
             return
-        self.store.audit(
+        await self.store.audit(
             action=action,
             outcome="denied",
             now=self.clock(),
@@ -152,7 +152,7 @@ class SendService:
             return "viber-bot cannot be used from this channel."
         return None
 
-    def submit(self, composed: Composed, origin: Origin) -> Send:
+    async def submit(self, composed: Composed, origin: Origin) -> Send:
         """Store the send and one message per recipient with a fresh reference, before BSG.
 
         Opted-out numbers are left out, checked inside the transaction that stores the send
@@ -161,12 +161,12 @@ class SendService:
         storage.store.DuplicateSubmission when the same submission was stored already.
         """
         now = self.clock()
-        with self.store.atomic():
-            split = split_opted_out(self.store, composed.msisdns)
+        async with self.store.atomic():
+            split = await split_opted_out(self.store, composed.msisdns)
             if split.allowed:
-                send = self._store_send(composed, origin, split, now)
+                send = await self._store_send(composed, origin, split, now)
         if not split.allowed:
-            self.store.audit(
+            await self.store.audit(
                 action="send",
                 outcome="opted_out",
                 now=now,
@@ -187,9 +187,9 @@ class SendService:
             count,
             len(split.opted_out),
         )
-        return self.store.get_send(send.id)
+        return await self.store.get_send(send.id)
 
-    def _store_send(
+    async def _store_send(
         self, composed: Composed, origin: Origin, split: OptOutSplit, now: datetime
     ) -> Send:
         content = composed.content
@@ -216,7 +216,7 @@ class SendService:
             options["lists"] = dict(composed.lists)
         if personal:
             options["personal"] = True
-        send, _ = self.store.add_send(
+        send, _ = await self.store.add_send(
             NewSend(
                 team_id=origin.team_id,
                 channel_id=origin.channel_id,
@@ -233,8 +233,8 @@ class SendService:
             recipients,
             now=now,
         )
-        self.store.set_request_json(send.id, json.dumps(body, ensure_ascii=False))
-        self.store.audit(
+        await self.store.set_request_json(send.id, json.dumps(body, ensure_ascii=False))
+        await self.store.audit(
             action="send",
             outcome="submitted",
             now=now,
@@ -259,9 +259,9 @@ class SendService:
             self._in_flight.discard(send_id)
 
     async def _deliver(self, send_id: int) -> SendOutcome:
-        send = self.store.get_send(send_id)
+        send = await self.store.get_send(send_id)
         messages = [
-            m for m in self.store.send_messages(send_id) if m.status == DeliveryStatus.PENDING
+            m for m in await self.store.send_messages(send_id) if m.status == DeliveryStatus.PENDING
         ]
         if not messages:
             return send.outcome
@@ -284,13 +284,15 @@ class SendService:
             # Unavailable or unreadable: BSG may or may not hold them. Reconciliation decides.
             self.metrics.bsg_errors.labels(code="unavailable").inc()
             log.warning("send %s: BSG did not answer the create: %s", send_id, error)
-            self._tell_unconfirmed(send)
+            await self._tell_unconfirmed(send)
             return SendOutcome.PENDING
         else:
             whole_refusal = False
             outcomes = list(result.outcomes)
         outcomes = await self._resolve_already_sent(outcomes)
-        verdict = self._record_outcomes(send, messages, outcomes, count_refusals=not whole_refusal)
+        verdict = await self._record_outcomes(
+            send, messages, outcomes, count_refusals=not whole_refusal
+        )
         # A batch BSG did not answer comes back as unconfirmed outcomes, not as an error:
         # the sender hears about it all the same, and reconciliation settles it later.
         by_ref = {o.reference: o for o in outcomes}
@@ -298,7 +300,7 @@ class SendService:
             1 for m in messages if m.reference not in by_ref or by_ref[m.reference].unconfirmed
         )
         if unconfirmed:
-            self._tell_unconfirmed(send, unconfirmed if unconfirmed < len(messages) else None)
+            await self._tell_unconfirmed(send, unconfirmed if unconfirmed < len(messages) else None)
         return verdict
 
     async def _resolve_already_sent(
@@ -326,7 +328,7 @@ class SendService:
             resolved.append(outcome)
         return resolved
 
-    def _record_outcomes(
+    async def _record_outcomes(
         self,
         send: Send,
         messages: list[StoredMessage],
@@ -337,18 +339,18 @@ class SendService:
         now = self.clock()
         by_ref = {o.reference: o for o in outcomes}
         refused: list[tuple[StoredMessage, int, str]] = []
-        with self.store.atomic():
+        async with self.store.atomic():
             for message in messages:
                 outcome = by_ref.get(message.reference)
                 if outcome is None or outcome.unconfirmed:
                     continue
                 if outcome.accepted:
-                    self._accept(send, message, outcome, now)
+                    await self._accept(send, message, outcome, now)
                 elif outcome.error is not None:
                     code, description = outcome.error.code, outcome.error.description
                     if count_refusals:
                         self.metrics.bsg_errors.labels(code=str(code)).inc()
-                    self.store.record_refusal(
+                    await self.store.record_refusal(
                         message.id,
                         status=DeliveryStatus.REFUSED,
                         code=code,
@@ -356,7 +358,7 @@ class SendService:
                         now=now,
                     )
                     refused.append((message, code, description))
-            verdict = self._settle(send.id, now)
+            verdict = await self._settle(send.id, now)
         self.metrics.sends.labels(outcome=verdict.value).inc()
         log.info(
             "send %s: BSG answered: outcome=%s refused=%d", send.id, verdict.value, len(refused)
@@ -364,12 +366,12 @@ class SendService:
         self.wake_outbox()
         return verdict
 
-    def _accept(
+    async def _accept(
         self, send: Send, message: StoredMessage, outcome: RecipientOutcome, now: datetime
     ) -> None:
         assert outcome.bsg_id is not None
         status = DeliveryStatus.SCHEDULED if send.send_at and send.send_at > now else None
-        self.store.record_acceptance(
+        await self.store.record_acceptance(
             message.id,
             bsg_id=outcome.bsg_id,
             price=outcome.price,
@@ -387,10 +389,10 @@ class SendService:
             message.reference,
         )
 
-    def _settle(self, send_id: int, now: datetime) -> SendOutcome:
+    async def _settle(self, send_id: int, now: datetime) -> SendOutcome:
         """Set the send's outcome from its messages; queue the parent or the refusal. In a txn."""
-        send = self.store.get_send(send_id)
-        messages = self.store.send_messages(send_id)
+        send = await self.store.get_send(send_id)
+        messages = await self.store.send_messages(send_id)
         accepted = [m for m in messages if m.bsg_id is not None]
         pending = [m for m in messages if m.status == DeliveryStatus.PENDING]
         failed = [
@@ -400,24 +402,26 @@ class SendService:
             return SendOutcome.PENDING
         if accepted:
             outcome = SendOutcome.PARTIAL if failed else SendOutcome.SENT
-            self.store.set_send_outcome(send_id, outcome)
-            if not self.store.has_outbox(send_id, "parent"):
-                self.store.enqueue(
+            await self.store.set_send_outcome(send_id, outcome)
+            if not await self.store.has_outbox(send_id, "parent"):
+                await self.store.enqueue(
                     channel_id=send.channel_id,
                     kind="parent",
                     payload={"send_id": send_id},
                     now=now,
                     send_id=send_id,
                 )
-            elif not self.store.has_pending(send_id, "update"):
-                self.store.enqueue(
+            elif not await self.store.has_pending(send_id, "update"):
+                await self.store.enqueue(
                     channel_id=send.channel_id,
                     kind="update",
                     payload={"send_id": send_id},
                     now=now,
                     send_id=send_id,
                 )
-            self._audit_outcome(send, outcome, now, accepted=len(accepted), refused=len(failed))
+            await self._audit_outcome(
+                send, outcome, now, accepted=len(accepted), refused=len(failed)
+            )
             return outcome
         # Nothing went out: tell the sender privately, post nothing in the channel.
         not_sent = all(m.status == DeliveryStatus.NOT_SENT for m in failed)
@@ -425,7 +429,7 @@ class SendService:
         first = next((m for m in failed if m.error_code is not None), None)
         code = first.error_code if first else None
         description = first.error_description if first else None
-        self.store.set_send_outcome(
+        await self.store.set_send_outcome(
             send_id, outcome, error_code=code, error_description=description
         )
         if not_sent:
@@ -441,14 +445,14 @@ class SendService:
                 explain_bsg_code(code) if code is not None else None,
                 [m.msisdn for m in failed],
             )
-        self._queue_private(send, text, now)
-        self._audit_outcome(send, outcome, now, code=code, description=description)
+        await self._queue_private(send, text, now)
+        await self._audit_outcome(send, outcome, now, code=code, description=description)
         return outcome
 
-    def _audit_outcome(
+    async def _audit_outcome(
         self, send: Send, outcome: SendOutcome, now: datetime, **detail: object
     ) -> None:
-        self.store.audit(
+        await self.store.audit(
             action="send",
             outcome=outcome.value,
             now=now,
@@ -459,8 +463,8 @@ class SendService:
             detail=detail,
         )
 
-    def _queue_private(self, send: Send, text: str, now: datetime) -> None:
-        self.store.enqueue(
+    async def _queue_private(self, send: Send, text: str, now: datetime) -> None:
+        await self.store.enqueue(
             channel_id=send.channel_id,
             kind="ephemeral",
             payload={
@@ -472,14 +476,14 @@ class SendService:
             send_id=send.id,
         )
 
-    def _tell_unconfirmed(self, send: Send, recipients: int | None = None) -> None:
+    async def _tell_unconfirmed(self, send: Send, recipients: int | None = None) -> None:
         which = "" if recipients is None else f" about {recipients} of the recipients"
         text = (
             f":hourglass: BSG did not answer in time{which}. viber-bot will check with BSG by "
             "the message's reference and post in the channel once it is confirmed; nothing "
             "will be sent twice."
         )
-        self._queue_private(send, text, self.clock())
+        await self._queue_private(send, text, self.clock())
         self.wake_outbox()
 
     # ------------------------------------------------------------ reconciliation
@@ -513,7 +517,9 @@ class SendService:
     async def _recover_earlier_run(self) -> int:
         """Look each reference up; create the ones BSG does not know again, same reference."""
         orphans = [
-            m for m in self.store.unconfirmed(self.started_at) if m.send_id not in self._in_flight
+            m
+            for m in await self.store.unconfirmed(self.started_at)
+            if m.send_id not in self._in_flight
         ]
         if not orphans:
             return 0
@@ -522,7 +528,7 @@ class SendService:
         now = self.clock()
         unknown: dict[int, list[StoredMessage]] = {}
         touched: set[int] = set()
-        with self.store.atomic():
+        async with self.store.atomic():
             for message, found in results:
                 if isinstance(found, BsgNotFound):
                     unknown.setdefault(message.send_id, []).append(message)
@@ -533,10 +539,10 @@ class SendService:
                         found if isinstance(found, BsgError) else "no id in the answer",
                     )
                 else:
-                    self._adopt(message, found, now)
+                    await self._adopt(message, found, now)
                     touched.add(message.send_id)
             for send_id in touched:
-                self._settle(send_id, now)
+                await self._settle(send_id, now)
         resolved = len([m for m, f in results if isinstance(f, MessageStatus) and f.bsg_id])
         for send_id, messages in unknown.items():
             resolved += await self._create_again(send_id, messages)
@@ -546,7 +552,7 @@ class SendService:
 
     async def _create_again(self, send_id: int, messages: list[StoredMessage]) -> int:
         """BSG never took these: send them now with their own references (43: it did, look)."""
-        send = self.store.get_send(send_id)
+        send = await self.store.get_send(send_id)
         content = content_of(send)
         if content.send_at is not None and content.send_at <= self.clock():
             # The scheduled time passed while the bot was down: send now, not "in the past".
@@ -582,15 +588,15 @@ class SendService:
                 outcomes = list(result.outcomes)
                 whole_refusal = False
             outcomes = await self._resolve_already_sent(outcomes)
-            self._record_outcomes(send, messages, outcomes, count_refusals=not whole_refusal)
+            await self._record_outcomes(send, messages, outcomes, count_refusals=not whole_refusal)
         finally:
             self._in_flight.discard(send_id)
         return sum(1 for o in outcomes if not o.unconfirmed)
 
-    def _adopt(self, message: StoredMessage, found: MessageStatus, now: datetime) -> None:
+    async def _adopt(self, message: StoredMessage, found: MessageStatus, now: datetime) -> None:
         """BSG holds this message under our reference: take its id and track it. In a txn."""
-        self._accept(
-            self.store.get_send(message.send_id),
+        await self._accept(
+            await self.store.get_send(message.send_id),
             message,
             RecipientOutcome(
                 reference=message.reference,
@@ -614,7 +620,7 @@ class SendService:
         cutoff = now - timedelta(seconds=self.settings.reconcile_grace)
         candidates = [
             m
-            for m in self.store.unconfirmed(cutoff)
+            for m in await self.store.unconfirmed(cutoff)
             if m.send_id not in self._in_flight and m.created_at > self.started_at
         ]
         if not candidates:
@@ -624,7 +630,7 @@ class SendService:
         touched: set[int] = set()
         not_sent: dict[int, list[str]] = {}
         now = self.clock()
-        with self.store.atomic():
+        async with self.store.atomic():
             for message, found in results:
                 if isinstance(found, BsgNotFound):
                     not_sent.setdefault(message.send_id, []).append(message.msisdn)
@@ -633,7 +639,7 @@ class SendService:
                         message.id,
                         message.reference,
                     )
-                    self.store.record_refusal(
+                    await self.store.record_refusal(
                         message.id,
                         status=DeliveryStatus.NOT_SENT,
                         code=None,
@@ -643,16 +649,16 @@ class SendService:
                 elif isinstance(found, BsgError) or not found.bsg_id:
                     continue
                 else:
-                    self._adopt(message, found, now)
+                    await self._adopt(message, found, now)
                 resolved += 1
                 touched.add(message.send_id)
             for send_id in touched:
-                outcome = self._settle(send_id, now)
+                outcome = await self._settle(send_id, now)
                 if send_id in not_sent and outcome in (SendOutcome.SENT, SendOutcome.PARTIAL):
                     # Others went out (the parent says so); tell the sender about these privately.
                     numbers = ", ".join(not_sent[send_id][:20])
-                    self._queue_private(
-                        self.store.get_send(send_id),
+                    await self._queue_private(
+                        await self.store.get_send(send_id),
                         f":warning: {len(not_sent[send_id])} recipient(s) of your Viber message "
                         f"were *not sent*: BSG has no record of them ({numbers}). Nothing was "
                         "charged for them; send again if it is still needed.",

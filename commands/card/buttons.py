@@ -45,7 +45,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         action = pressed.get("action_id", "")
         user_id = (body.get("user") or {}).get("id", "")
         try:
-            send = deps.store.get_send(int(pressed.get("value") or 0))
+            send = await deps.store.get_send(int(pressed.get("value") or 0))
         except (NotFoundError, ValueError):
             await respond(
                 response_type="ephemeral",
@@ -58,14 +58,14 @@ def register(app: AsyncApp, deps: Services) -> None:
             await respond(response_type="ephemeral", replace_original=False, text=text)
 
         if not actions.may_use(user_id, send):
-            actions.audit_denied(send, action, user_id)
+            await actions.audit_denied(send, action, user_id)
             await say(not_allowed())
             return
-        done = deps.store.thread_action(send.id, action)
+        done = await deps.store.thread_action(send.id, action)
         if done is not None:
             await say(already_done(action, done.user_id))
             return
-        chosen = actions.candidates(send.id, action)
+        chosen = await actions.candidates(send.id, action)
         if not chosen:
             await say(nothing_to_do(action))
             return

@@ -41,13 +41,13 @@ def register(app: AsyncApp, deps: Services) -> None:
     async def on_confirm(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         try:
             meta = json.loads(view.get("private_metadata") or "{}")
-            send = deps.store.get_send(int(meta["send_id"]))
+            send = await deps.store.get_send(int(meta["send_id"]))
             action = str(meta["action"])
         except (ValueError, KeyError, TypeError, NotFoundError):
             await ack()
             return
         user_id = (body.get("user") or {}).get("id", "")
-        done = deps.store.thread_action(send.id, action)
+        done = await deps.store.thread_action(send.id, action)
         if done is not None:
             await ack(
                 response_action="update", view=notice_view(already_done(action, done.user_id))
@@ -60,7 +60,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         except ActionRefused as refusal:
             reason = str(refusal)
             if reason == "already":
-                claimed = deps.store.thread_action(send.id, action)
+                claimed = await deps.store.thread_action(send.id, action)
                 text = already_done(action, claimed.user_id if claimed else user_id)
             elif reason == "nothing":
                 text = nothing_to_do(action)
@@ -72,4 +72,4 @@ def register(app: AsyncApp, deps: Services) -> None:
                 text = cannot_sms(reason)
             else:
                 text = nothing_sent(reason)
-            actions.tell(send, user_id, text)
+            await actions.tell(send, user_id, text)

@@ -10,6 +10,7 @@ from bot.domain.recipients_file import RecipientsFileError
 from bot.services import Services
 from bot.slack.compose import Composed, ComposeErrors, Draft, compose, with_recipients_file
 from bot.slack.files import FileUnavailable, download_upload
+from bot.tracking.audiences import prefetched_lists
 from commands.modal.state import uploaded_file_id
 
 
@@ -26,7 +27,7 @@ async def compose_submission(
             draft,
             settings,
             now=deps.clock(),
-            lists=deps.store.list_numbers,
+            lists=await prefetched_lists(deps.store, draft.recipients or ""),
             require_recipients=file_id is None,
         )
     except ComposeErrors as problems:

@@ -69,7 +69,7 @@ async def offer_review(
     if not review:
         return False
     token = secrets.token_urlsafe(18)
-    deps.store.add_draft(
+    await deps.store.add_draft(
         token=token,
         kind="review",
         user_id=origin.user_id,
@@ -125,7 +125,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         token = _token(body)
         view_id = (body.get("view") or {}).get("id", "")
         user_id = (body.get("user") or {}).get("id", "")
-        draft = deps.store.get_draft(token)
+        draft = await deps.store.get_draft(token)
         if draft is None or draft.kind != "review" or draft.user_id != user_id:
             log.info("review_send with an unknown token or from another person; ignored")
             return
@@ -149,20 +149,22 @@ def register(app: AsyncApp, deps: Services) -> None:
             dedupe_key=f"review:{token}",
         )
         try:
-            deps.sending.authorize(origin, len(composed.msisdns))
+            await deps.sending.authorize(origin, len(composed.msisdns))
         except AccessDenied as denial:
             await _show(client, view_id, notice_view(f"Nothing was sent. {escape(str(denial))}"))
             return
         now = deps.clock()
         try:
-            with deps.store.atomic():
+            async with deps.store.atomic():
                 # The claim and the stored send are one transaction: a second click, a
                 # retried interaction or a crash in between can never send twice.
-                if not deps.store.claim_draft(token, state="sent", now=now, created_after=_NEVER):
+                if not await deps.store.claim_draft(
+                    token, state="sent", now=now, created_after=_NEVER
+                ):
                     log.info("review %s already used; nothing sent again", token[:6])
                     return
-                send = deps.sending.submit(composed, origin)
-                deps.store.set_draft_send(token, send.id)
+                send = await deps.sending.submit(composed, origin)
+                await deps.store.set_draft_send(token, send.id)
         except DuplicateSubmission:
             return
         except AllOptedOut as everyone:
@@ -177,11 +179,11 @@ def register(app: AsyncApp, deps: Services) -> None:
         token = _token(body)
         view_id = (body.get("view") or {}).get("id", "")
         user_id = (body.get("user") or {}).get("id", "")
-        draft = deps.store.get_draft(token)
+        draft = await deps.store.get_draft(token)
         if draft is None or draft.kind != "review" or draft.user_id != user_id:
             return
         now = deps.clock()
-        if not deps.store.claim_draft(token, state="back", now=now, created_after=_NEVER):
+        if not await deps.store.claim_draft(token, state="back", now=now, created_after=_NEVER):
             log.info("review %s: Back after it was used (%s); ignored", token[:6], draft.state)
             return
         saved = draft.payload

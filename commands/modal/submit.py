@@ -54,14 +54,14 @@ def register(app: AsyncApp, deps: Services) -> None:
             dedupe_key=f"view:{view.get('id')}" if view.get("id") else None,
         )
         try:
-            deps.sending.authorize(origin, len(composed.msisdns))
+            await deps.sending.authorize(origin, len(composed.msisdns))
         except AccessDenied as denial:
             await ack(response_action="errors", errors={"recipients": str(denial)})
             return
         if await offer_review(ack, client, view, draft, composed, origin, deps):
             return
         try:
-            send = deps.sending.submit(composed, origin)
+            send = await deps.sending.submit(composed, origin)
         except DuplicateSubmission as duplicate:
             log.info(
                 "view %s submitted again; send %s already holds it",
@@ -81,7 +81,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         # The card shows the live estimate's price until BSG's own prices arrive.
         priced = deps.estimates.cached(deps.estimates.count(draft), draft)
         if priced is not None and priced.viber_price is not None:
-            deps.store.set_send_option(
+            await deps.store.set_send_option(
                 send.id,
                 "estimate",
                 {"amount": str(priced.cost), "currency": priced.currency},

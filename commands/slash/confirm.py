@@ -24,6 +24,7 @@ from bot.slack.render.review import (
     quick_sending_text,
     quick_used_text,
 )
+from bot.tracking.audiences import prefetched_lists
 from bot.tracking.sending import Origin
 from storage.store import DuplicateSubmission
 
@@ -56,7 +57,7 @@ async def offer(
     review, estimate = await deps.estimates.needs_review(counted, draft)
     if not review:
         try:
-            send = deps.sending.submit(composed, origin)
+            send = await deps.sending.submit(composed, origin)
         except DuplicateSubmission:
             return True
         except AllOptedOut as everyone:
@@ -74,7 +75,7 @@ async def offer(
     if estimate.price_state is not PriceState.OK:
         estimate = await deps.estimates.price(counted, draft)
     token = secrets.token_urlsafe(18)
-    deps.store.add_draft(
+    await deps.store.add_draft(
         token=token,
         kind="quick",
         user_id=origin.user_id,
@@ -98,7 +99,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         actions = body.get("actions") or [{}]
         token = str(actions[0].get("value") or "")
         user_id = (body.get("user") or {}).get("id", "")
-        draft = deps.store.get_draft(token)
+        draft = await deps.store.get_draft(token)
         if draft is None or draft.kind != "quick":
             await respond(
                 response_type="ephemeral", text="That confirmation is unknown: nothing was sent."
@@ -128,7 +129,7 @@ def register(app: AsyncApp, deps: Services) -> None:
                 Draft(recipients=payload["numbers"], text=payload["text"]),
                 deps.settings,
                 now=now,
-                lists=deps.store.list_numbers,
+                lists=await prefetched_lists(deps.store, payload["numbers"]),
             )
         except ComposeErrors as problems:
             await respond(
@@ -144,20 +145,22 @@ def register(app: AsyncApp, deps: Services) -> None:
             response_url=payload.get("response_url"),
         )
         try:
-            deps.sending.authorize(origin, len(composed.msisdns))
+            await deps.sending.authorize(origin, len(composed.msisdns))
         except AccessDenied as denial:
             await respond(
                 response_type="ephemeral", text=f"Nothing was sent. {escape(str(denial))}"
             )
             return
         try:
-            with deps.store.atomic():
+            async with deps.store.atomic():
                 # Claim and store together: a double click or a retried interaction sends once.
-                if not deps.store.claim_draft(token, state="sent", now=now, created_after=cutoff):
+                if not await deps.store.claim_draft(
+                    token, state="sent", now=now, created_after=cutoff
+                ):
                     await respond(response_type="ephemeral", text=quick_used_text())
                     return
-                send = deps.sending.submit(composed, origin)
-                deps.store.set_draft_send(token, send.id)
+                send = await deps.sending.submit(composed, origin)
+                await deps.store.set_draft_send(token, send.id)
         except DuplicateSubmission:
             await respond(response_type="ephemeral", text=quick_used_text())
             return

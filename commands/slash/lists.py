@@ -28,16 +28,16 @@ async def answer(request: SlashRequest, deps: Services) -> None:
         await ack(response_type="ephemeral", text=escape(denial))
         return
     if request.parsed.verb == "lists":
-        text = lists_answer(deps.audiences.list_sizes(), deps.settings.command)
+        text = lists_answer(await deps.audiences.list_sizes(), deps.settings.command)
     else:
         try:
-            text = _answer(request.parsed.text, user_id, deps)
+            text = await _answer(request.parsed.text, user_id, deps)
         except InputError as problem:
             text = escape(str(problem))
     await ack(response_type="ephemeral", text=text)
 
 
-def _answer(rest: str, user_id: str, deps: Services) -> str:
+async def _answer(rest: str, user_id: str, deps: Services) -> str:
     c = deps.settings.command
     action, rest = first_word(rest)
     action = action.lower()
@@ -46,24 +46,24 @@ def _answer(rest: str, user_id: str, deps: Services) -> str:
         return list_usage(c)
     audiences = deps.audiences
     if action == "show":
-        members = audiences.list_members(name)
+        members = await audiences.list_members(name)
         if members is None:
             return no_such_list(name, c)
         return list_show_answer(name, [m.msisdn for m in members])
     if action == "delete":
-        size = audiences.list_delete(name, user_id)
+        size = await audiences.list_delete(name, user_id)
         return no_such_list(name, c) if size is None else list_deleted_answer(name, size)
     if not numbers.strip():
         return f"Which numbers? `{escape(c)} list {action} {escape(name)} +380972920283`"
     if action == "add":
-        change = audiences.list_add(name, numbers, user_id)
+        change = await audiences.list_add(name, numbers, user_id)
         if change.edit is None:
             return list_nothing_to_add(name, change.invalid)
         edit = change.edit
         return list_added_answer(
             name, edit.changed, edit.unchanged, edit.size, change.invalid, edit.created
         )
-    change = audiences.list_remove(name, numbers, user_id)
+    change = await audiences.list_remove(name, numbers, user_id)
     if change.edit is None:
         return no_such_list(name, c)
     edit = change.edit

@@ -20,7 +20,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
         await ack(response_type="ephemeral", text=escape(denial))
         return
     if verb == "optouts":
-        summary = deps.audiences.summary()
+        summary = await deps.audiences.summary()
         latest = [(o.msisdn, o.created_at, o.reason) for o in summary.latest]
         await ack(response_type="ephemeral", text=optouts_answer(summary.count, latest))
         return
@@ -34,12 +34,12 @@ async def answer(request: SlashRequest, deps: Services) -> None:
         return
     try:
         if verb == "optout":
-            change = deps.audiences.opt_out(numbers, reason.strip() or None, user_id)
+            change = await deps.audiences.opt_out(numbers, reason.strip() or None, user_id)
             text = optout_answer(
                 change.changed, change.unchanged, change.invalid, reason.strip() or None
             )
         else:
-            change = deps.audiences.opt_in(numbers, user_id)
+            change = await deps.audiences.opt_in(numbers, user_id)
             text = optin_answer(change.changed, change.unchanged, change.invalid)
     except InputError as problem:
         text = escape(str(problem))

@@ -7,6 +7,7 @@ from bot.services import Services
 from bot.slack.compose import ComposeErrors, Draft, compose
 from bot.slack.render.audiences import all_opted_out, skipped_note
 from bot.slack.render.blocks import escape
+from bot.tracking.audiences import prefetched_lists
 from bot.tracking.sending import Origin
 from commands.slash import confirm
 from commands.slash.request import SlashRequest
@@ -37,7 +38,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
             Draft(recipients=numbers, text=text),
             deps.settings,
             now=deps.clock(),
-            lists=deps.store.list_numbers,
+            lists=await prefetched_lists(deps.store, numbers),
         )
     except ComposeErrors as problems:
         await ack(
@@ -53,7 +54,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
         response_url=command.get("response_url"),
     )
     try:
-        deps.sending.authorize(origin, len(composed.msisdns))
+        await deps.sending.authorize(origin, len(composed.msisdns))
     except AccessDenied as denial:
         await ack(response_type="ephemeral", text=f"Nothing was sent. {escape(str(denial))}")
         return
@@ -68,7 +69,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
     ):
         return
     try:
-        send = deps.sending.submit(composed, origin)
+        send = await deps.sending.submit(composed, origin)
     except DuplicateSubmission:
         await ack(
             response_type="ephemeral", text="That command was already received; it is sent once."

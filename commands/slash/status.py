@@ -25,7 +25,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
         )
         return
     await ack(response_type="ephemeral", text=f"Looking up `{escape(token[:64])}`…")
-    stored = deps.store.find_message(token)
+    stored = await deps.store.find_message(token)
     history = []
     note = None
     try:
@@ -55,7 +55,9 @@ async def answer(request: SlashRequest, deps: Services) -> None:
         status = None
         note = "BSG did not answer just now; this is the last status viber-bot saw."
     if stored is not None:
-        history = [(e.observed_at, e.channel, e.status) for e in deps.store.history(stored.id)]
+        history = [
+            (e.observed_at, e.channel, e.status) for e in await deps.store.history(stored.id)
+        ]
         if status is None:
             status = MessageStatus(
                 bsg_id=stored.bsg_id,
@@ -66,7 +68,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
                 currency=stored.currency,
             )
     assert status is not None
-    send = deps.store.get_send(stored.send_id) if stored is not None else None
+    send = await deps.store.get_send(stored.send_id) if stored is not None else None
     owner = send.user_id if send is not None else None
     # What this person was sent: their own text for a send with personal texts.
     sent_text = (stored.text or send.text) if stored is not None and send is not None else None

@@ -55,19 +55,27 @@ async def modal(
 
 async def delivered(app: RunningBot, sends_before: int) -> None:
     """Wait until the send made after `sends_before` sends is accepted by BSG."""
-    await app.wait_for(lambda: app.store.db["sends"].count == sends_before + 1)
-    send = app.store.recent_sends(1)[0]
-    await app.wait_for(lambda: app.store.get_send(send.id).outcome == SendOutcome.SENT)
+
+    async def stored() -> bool:
+        return len(await app.store.recent_sends(1_000_000)) == sends_before + 1
+
+    await app.wait_for(stored)
+    send = (await app.store.recent_sends(1))[0]
+
+    async def condition() -> object:
+        return (await app.store.get_send(send.id)).outcome == SendOutcome.SENT
+
+    await app.wait_for(condition)
 
 
-def audit_rows(app: RunningBot, **match: Any) -> list[dict[str, Any]]:
-    rows = app.store.audit_log(1000)
+async def audit_rows(app: RunningBot, **match: Any) -> list[dict[str, Any]]:
+    rows = await app.store.audit_log(1000)
     return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
 
 
-def assert_well_formed(app: RunningBot, clock: FakeClock) -> None:
+async def assert_well_formed(app: RunningBot, clock: FakeClock) -> None:
     """Every audit row says who, what, when and with what outcome."""
-    rows = app.store.audit_log(1000)
+    rows = await app.store.audit_log(1000)
     assert rows
     for row in rows:
         assert row["user_id"] and row["channel_id"] and row["action"] and row["outcome"]
@@ -76,9 +84,9 @@ def assert_well_formed(app: RunningBot, clock: FakeClock) -> None:
         assert isinstance(row["detail"], dict)
 
 
-def nothing_went_out(app: RunningBot, sends: int) -> None:
+async def nothing_went_out(app: RunningBot, sends: int) -> None:
     """Still only `sends` sends: no more stored, asked of BSG or posted in the channel."""
-    assert app.store.db["sends"].count == sends
+    assert len(await app.store.recent_sends(1_000_000)) == sends
     assert app.bsg.create_calls == sends
     assert len(app.slack.calls_to("chat.postMessage")) == sends
 
@@ -98,8 +106,8 @@ async def test_only_listed_users_may_send(make_bot, clock):
     assert "Nothing was sent" in answer and "not on the list" in answer
     errors = (await modal(app, numbers(1), user=STRANGER))["errors"]
     assert set(errors) == {"recipients"} and "not on the list" in errors["recipients"]
-    nothing_went_out(app, 0)
-    refused = audit_rows(app, user_id=STRANGER, action="refused", outcome="denied")
+    await nothing_went_out(app, 0)
+    refused = await audit_rows(app, user_id=STRANGER, action="refused", outcome="denied")
     assert len(refused) == 2
     assert all("not on the list" in r["detail"]["reason"] for r in refused)
 
@@ -109,12 +117,12 @@ async def test_only_listed_users_may_send(make_bot, clock):
     await delivered(app, 1)
     assert app.bsg.create_calls == 2
     await app.wait_for(lambda: len(app.slack.channel_messages(CHANNEL)) == 2)
-    sent = audit_rows(app, user_id=USER, action="send", outcome="sent")
+    sent = await audit_rows(app, user_id=USER, action="send", outcome="sent")
     assert len(sent) == 2
-    submitted = audit_rows(app, user_id=USER, action="send", outcome="submitted")
+    submitted = await audit_rows(app, user_id=USER, action="send", outcome="submitted")
     assert {r["detail"]["source"] for r in submitted} == {"command", "modal"}
     assert all(r["send_id"] for r in sent + submitted)
-    assert_well_formed(app, clock)
+    await assert_well_formed(app, clock)
 
 
 # ------------------------------------------------------------------------- channels
@@ -126,8 +134,8 @@ async def test_only_listed_channels_may_send(make_bot, clock):
     assert "Nothing was sent" in answer and "cannot be sent from this channel" in answer
     errors = (await modal(app, numbers(1)))["errors"]
     assert "cannot be sent from this channel" in errors["recipients"]
-    nothing_went_out(app, 0)
-    refused = audit_rows(app, action="refused", channel_id=CHANNEL)
+    await nothing_went_out(app, 0)
+    refused = await audit_rows(app, action="refused", channel_id=CHANNEL)
     assert len(refused) == 2 and {r["user_id"] for r in refused} == {USER}
 
     assert "Sending" in await slash(app, numbers(1), channel=OTHER_CHANNEL)
@@ -136,8 +144,8 @@ async def test_only_listed_channels_may_send(make_bot, clock):
     await delivered(app, 1)
     await app.wait_for(lambda: len(app.slack.channel_messages(OTHER_CHANNEL)) == 2)
     assert app.slack.channel_messages(CHANNEL) == []
-    assert len(audit_rows(app, action="send", outcome="sent", channel_id=OTHER_CHANNEL)) == 2
-    assert_well_formed(app, clock)
+    assert len(await audit_rows(app, action="send", outcome="sent", channel_id=OTHER_CHANNEL)) == 2
+    await assert_well_formed(app, clock)
 
 
 # ------------------------------------------------------------------ recipients per send
@@ -151,15 +159,15 @@ async def test_default_limit_is_100_recipients_per_send(make_bot, clock):
     assert "101 recipients is more than the 100 allowed" in answer
     errors = (await modal(app, over))["errors"]
     assert set(errors) == {"recipients"} and "100 allowed" in errors["recipients"]
-    nothing_went_out(app, 0)
-    refused = audit_rows(app, action="refused", outcome="denied")
+    await nothing_went_out(app, 0)
+    refused = await audit_rows(app, action="refused", outcome="denied")
     assert len(refused) == 2 and all(r["detail"]["recipients"] == 101 for r in refused)
 
     assert "Sending to 100 recipients" in await slash(app, numbers(100))
     await delivered(app, 0)
-    [submitted] = audit_rows(app, action="send", outcome="submitted")
+    [submitted] = await audit_rows(app, action="send", outcome="submitted")
     assert submitted["detail"]["recipients"] == 100
-    assert_well_formed(app, clock)
+    await assert_well_formed(app, clock)
 
 
 async def test_a_lower_limit_counts_distinct_numbers(make_bot):
@@ -188,7 +196,7 @@ async def test_daily_quota_per_user(make_bot, clock):
     assert "daily quota of 3" in answer and "2 used today, 1 left" in answer
     errors = (await modal(app, numbers(2, start=10)))["errors"]
     assert set(errors) == {"recipients"} and "quota" in errors["recipients"]
-    nothing_went_out(app, 1)
+    await nothing_went_out(app, 1)
 
     # another user has a quota of their own
     assert "Sending to 3 recipients" in await slash(app, numbers(3, start=20), user=OTHER_USER)
@@ -199,17 +207,17 @@ async def test_daily_quota_per_user(make_bot, clock):
     assert "0 left" in await slash(app, numbers(1, start=40))
     assert app.bsg.create_calls == 3
 
-    hits = audit_rows(app, action="quota", outcome="denied")
+    hits = await audit_rows(app, action="quota", outcome="denied")
     assert len(hits) == 3 and {r["user_id"] for r in hits} == {USER}
     assert all(r["detail"]["recipients"] in (1, 2) for r in hits)
-    assert len(audit_rows(app, action="send", outcome="sent", user_id=USER)) == 2
-    assert len(audit_rows(app, action="send", outcome="sent", user_id=OTHER_USER)) == 1
+    assert len(await audit_rows(app, action="send", outcome="sent", user_id=USER)) == 2
+    assert len(await audit_rows(app, action="send", outcome="sent", user_id=OTHER_USER)) == 1
 
     # the quota is per UTC day
     clock.advance(24 * 3600)
     assert "Sending to 3 recipients" in await slash(app, numbers(3, start=50))
     await delivered(app, 3)
-    assert_well_formed(app, clock)
+    await assert_well_formed(app, clock)
 
 
 async def test_recipients_bsg_refused_do_not_use_up_the_quota(make_bot, bsg, clock):
@@ -223,8 +231,12 @@ async def test_recipients_bsg_refused_do_not_use_up_the_quota(make_bot, bsg, clo
     }
     response = await app.submit(values, private_metadata=json.dumps({"channel_id": CHANNEL}))
     assert response.status_code == 200 and not response.text.strip("{}")
-    await app.wait_for(lambda: app.store.recent_sends(1)[0].outcome == SendOutcome.REFUSED)
-    [refusal] = audit_rows(app, action="send", outcome="refused")
+
+    async def condition() -> object:
+        return (await app.store.recent_sends(1))[0].outcome == SendOutcome.REFUSED
+
+    await app.wait_for(condition)
+    [refusal] = await audit_rows(app, action="send", outcome="refused")
     assert refusal["detail"]["code"] == 45
     # BSG sent nothing, so both recipients are still available today
     assert "Sending to 2 recipients" in await slash(app, numbers(2, start=5))
@@ -239,7 +251,7 @@ async def test_status_is_for_allowed_people_and_full_numbers_only_for_the_sender
     app = await make_bot(VIBER_BOT_ALLOWED_USERS="U123,UOTHER")
     await app.command("send +380972920280 Secret customer")
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
-    [message] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    [message] = await app.store.send_messages((await app.store.recent_sends(1))[0].id)
 
     outsider = await app.command(f"status {message.reference}", user_id="UOUTSIDER")
     assert "not on the list" in outsider.text

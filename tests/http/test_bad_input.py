@@ -18,8 +18,10 @@ Deliberate choices about text, as tested below:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -138,8 +140,8 @@ async def submit(bot: RunningBot, fields: dict[str, Any], **extra: Any):
     return await bot.submit(modal_values(fields), **extra)
 
 
-def sends_count(bot: RunningBot) -> int:
-    return bot.store.db["sends"].count
+async def sends_count(bot: RunningBot) -> int:
+    return len(await bot.store.recent_sends(1_000_000))
 
 
 async def quiet(bot: RunningBot) -> None:
@@ -194,7 +196,7 @@ SLASH_REFUSED = {
 @pytest.mark.parametrize("case", SLASH_REFUSED.values(), ids=SLASH_REFUSED.keys())
 async def test_slash_refuses_bad_input_and_sends_nothing(bot: RunningBot, case: SlashCase):
     await quiet(bot)
-    creates, sends = bot.bsg.create_calls, sends_count(bot)
+    creates, sends = bot.bsg.create_calls, await sends_count(bot)
     response = await bot.command(case.text)
     assert_no_crash(response)
     answer = response.json()
@@ -204,7 +206,7 @@ async def test_slash_refuses_bad_input_and_sends_nothing(bot: RunningBot, case: 
     for words in case.absent:
         assert words not in answer["text"], answer["text"]
     await asyncio.sleep(0.02)  # a send, had one been started, would call BSG right after the ack
-    assert sends_count(bot) == sends
+    assert await sends_count(bot) == sends
     assert bot.bsg.create_calls == creates
 
 
@@ -293,7 +295,7 @@ MODAL_REFUSED = {
 @pytest.mark.parametrize("case", MODAL_REFUSED.values(), ids=MODAL_REFUSED.keys())
 async def test_modal_refuses_bad_input_on_the_right_block(bot: RunningBot, case: ModalCase):
     await quiet(bot)
-    creates, sends = bot.bsg.create_calls, sends_count(bot)
+    creates, sends = bot.bsg.create_calls, await sends_count(bot)
     extra = {} if case.metadata is None else {"private_metadata": case.metadata}
     response = await submit(bot, case.fields, **extra)
     assert_no_crash(response)
@@ -304,7 +306,7 @@ async def test_modal_refuses_bad_input_on_the_right_block(bot: RunningBot, case:
     assert case.expect in errors[case.block], errors
     assert all(isinstance(m, str) and m.strip() for m in errors.values())
     await asyncio.sleep(0.02)
-    assert sends_count(bot) == sends
+    assert await sends_count(bot) == sends
     assert bot.bsg.create_calls == creates
 
 
@@ -330,10 +332,18 @@ ACCEPTED = {
 
 async def _sent_text(bot: RunningBot, before: int) -> tuple[str, str]:
     """(text, sender) BSG holds for the one send made after `before` sends."""
-    await bot.wait_for(lambda: sends_count(bot) == before + 1)
-    send = bot.store.recent_sends(1)[0]
-    await bot.wait_for(lambda: bot.store.get_send(send.id).outcome == SendOutcome.SENT)
-    [message] = bot.store.send_messages(send.id)
+
+    async def stored() -> bool:
+        return await sends_count(bot) == before + 1
+
+    await bot.wait_for(stored)
+    send = (await bot.store.recent_sends(1))[0]
+
+    async def condition() -> object:
+        return (await bot.store.get_send(send.id)).outcome == SendOutcome.SENT
+
+    await bot.wait_for(condition)
+    [message] = await bot.store.send_messages(send.id)
     held = bot.bsg.message(message.reference)
     return held.text, held.sender
 
@@ -341,7 +351,7 @@ async def _sent_text(bot: RunningBot, before: int) -> tuple[str, str]:
 @pytest.mark.parametrize(("route", "text"), ACCEPTED.values(), ids=ACCEPTED.keys())
 async def test_unusual_but_valid_text_is_sent_verbatim(bot: RunningBot, route: str, text: str):
     await quiet(bot)
-    before, creates = sends_count(bot), bot.bsg.create_calls
+    before, creates = await sends_count(bot), bot.bsg.create_calls
     sender = "Acme"
     if route == "slash":
         response = await bot.command(f"send {GOOD} {text}")
@@ -356,13 +366,13 @@ async def test_unusual_but_valid_text_is_sent_verbatim(bot: RunningBot, route: s
     assert held_text == text
     assert held_sender == sender
     assert bot.bsg.create_calls == creates + 1
-    stored = bot.store.recent_sends(1)[0]
+    stored = (await bot.store.recent_sends(1))[0]
     assert stored.text == text
     # the database is intact: every table still there, every earlier send still readable
-    assert {"sends", "messages", "audit", "outbox", "status_events"} <= set(
-        bot.store.db.table_names()
-    )
-    assert len(list(bot.store.sends_since(None))) == before + 1
+    with contextlib.closing(sqlite3.connect(bot.bot.settings.db_path)) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"sends", "messages", "audit", "outbox", "status_events"} <= tables
+    assert len([s async for s in bot.store.sends_since(None)]) == before + 1
 
 
 # ---------------------------------------------------------------- no pings from echoes
@@ -384,7 +394,7 @@ def _channel_posts(bot: RunningBot, parent_ts: str) -> list[str]:
 @pytest.mark.parametrize("route", ["slash", "modal"])
 async def test_slack_markup_is_sent_raw_but_echoed_escaped(bot: RunningBot, route: str):
     await quiet(bot)
-    before = sends_count(bot)
+    before = await sends_count(bot)
     if route == "slash":
         assert_no_crash(await bot.command(f"send +380972920280 {MARKUP}"))
         sender = "Acme"
@@ -395,9 +405,13 @@ async def test_slack_markup_is_sent_raw_but_echoed_escaped(bot: RunningBot, rout
     held_text, held_sender = await _sent_text(bot, before)
     assert held_text == MARKUP  # BSG gets exactly what was typed
     assert held_sender == sender
-    send = bot.store.recent_sends(1)[0]
-    await bot.wait_for(lambda: bot.store.get_send(send.id).parent_ts)
-    parent_ts = bot.store.get_send(send.id).parent_ts
+    send = (await bot.store.recent_sends(1))[0]
+
+    async def condition() -> object:
+        return (await bot.store.get_send(send.id)).parent_ts
+
+    await bot.wait_for(condition)
+    parent_ts = (await bot.store.get_send(send.id)).parent_ts
     bot.bot.clock.advance(6)  # lifecycle 0: delivered after 5 s -> a reply and an update
     await bot.wait_for(lambda: bot.slack.thread(CHANNEL, parent_ts))
     await bot.settle()
@@ -496,15 +510,15 @@ async def test_any_slash_text_is_answered_in_time_and_never_crashes(
 async def test_after_random_input_the_bot_is_healthy(bot: RunningBot):
     """Whatever ran before in this module (random input included) left nothing broken."""
     await bot.settle()
-    status, body = bot.bot.health()
+    status, body = await bot.bot.health()
     assert status == 200 and body["database"] == "ok"
-    dead = [i for i in bot.store.outbox_items() if i.state == "dead"]
+    dead = [i for i in await bot.store.outbox_items() if i.state == "dead"]
     assert not dead, [(i.kind, i.last_error) for i in dead]
 
 
 async def test_send_at_exactly_at_the_validity_edge_is_accepted(bot: RunningBot):
     await quiet(bot)
-    before = sends_count(bot)
+    before = await sends_count(bot)
     fields = {
         "recipients": "+380972920281",
         "text": "At the edge",
@@ -514,6 +528,6 @@ async def test_send_at_exactly_at_the_validity_edge_is_accepted(bot: RunningBot)
     response = await submit(bot, fields)
     assert_no_crash(response)
     await _sent_text(bot, before)
-    body = json.loads(bot.store.recent_sends(1)[0].request_json)
+    body = json.loads((await bot.store.recent_sends(1))[0].request_json)
     assert body["messages"][0]["scheduledDatetime"].endswith("Z")
     assert body["validity"] == 3660

@@ -33,8 +33,8 @@ async def send_one(app: RunningBot, number: str = "+380972920285", **fields: Any
     else:
         await app.command(f"send {number} Your parcel is ready")
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
-    send = app.store.recent_sends(1)[0]
-    [message] = app.store.send_messages(send.id)
+    send = (await app.store.recent_sends(1))[0]
+    [message] = await app.store.send_messages(send.id)
     return message
 
 
@@ -47,7 +47,7 @@ async def test_a_callback_brings_a_get_and_then_the_thread_reply(callback_bot, b
     base, token = sim.callback_url.rsplit("/", 1)
     assert base == f"{app.url}/bsg/callback"
     assert TOKEN.match(token) and "972920285" not in token
-    request = json.loads(app.store.get_send(message.send_id).request_json)
+    request = json.loads((await app.store.get_send(message.send_id)).request_json)
     assert request["messages"][0]["callback_url"] == sim.callback_url
 
     await app.wait_for(lambda: bsg.callbacks.counts["sent"] >= 1)  # "sent" at acceptance
@@ -60,9 +60,9 @@ async def test_a_callback_brings_a_get_and_then_the_thread_reply(callback_bot, b
     after = requests_after(bsg, mark)
     assert ("GET", f"/rest/viber/{message.bsg_id}") in after
     assert bsg.callbacks.sent[-1].answer == 200
-    stored = app.store.get_message(message.id)
+    stored = await app.store.get_message(message.id)
     assert stored.status.value == "delivered"
-    bodies = app.store.callback_bodies(message.id)
+    bodies = await app.store.callback_bodies(message.id)
     assert bodies and bodies[-1].parsed_status in ("delivered", None)
     metrics = (await app.http.get(f"{app.url}/metrics")).text
     assert 'viber_bot_callbacks_received_total{outcome="accepted"}' in metrics
@@ -78,7 +78,7 @@ def metrics_of(app: RunningBot) -> str:
 async def test_sms_fallback_carries_its_own_callback_url(callback_bot, bsg):
     app = await callback_bot()
     message = await send_one(app, "+380972920283", sms_text="Parcel (SMS)")
-    request = json.loads(app.store.get_send(message.send_id).request_json)
+    request = json.loads((await app.store.get_send(message.send_id)).request_json)
     item = request["messages"][0]
     assert item["options"]["viber"]["alt_route"]["callback_url"] == item["callback_url"]
     bsg.set_status(message.reference, "not_viber_user", "delivered")
@@ -89,7 +89,7 @@ async def test_each_recipient_is_its_own_message_item_with_its_own_url(callback_
     app = await callback_bot()
     await app.command("send +380972920285,+380972920275 Hello both")
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
-    send = app.store.recent_sends(1)[0]
+    send = (await app.store.recent_sends(1))[0]
     request = json.loads(send.request_json)
     assert [len(m["to"]) for m in request["messages"]] == [1, 1]
     urls = {m["callback_url"] for m in request["messages"]}
@@ -128,15 +128,23 @@ async def test_a_body_over_64_kb_gets_413(callback_bot, bsg):
     assert big.status_code == 413
     fine = await app.http.post(url, content=b"x" * (64 * 1024), headers={"Content-Type": "a/b"})
     assert fine.status_code == 200
-    await app.wait_for(lambda: app.store.callback_bodies(message.id))
-    kept = [b for b in app.store.callback_bodies(message.id) if b.content_type == "a/b"]
+
+    async def condition() -> object:
+        return await app.store.callback_bodies(message.id)
+
+    await app.wait_for(condition)
+    kept = [b for b in await app.store.callback_bodies(message.id) if b.content_type == "a/b"]
     assert kept and len(kept[0].body) == 4096 and kept[0].truncated
 
 
 async def test_a_final_message_token_gets_404(callback_bot, bsg):
     app = await callback_bot(VIBER_BOT_POLL_INTERVAL=0.3)
     message = await send_one(app, "+380972920289")  # lifecycle 9: rejected at once, final
-    await app.wait_for(lambda: app.store.get_message(message.id).final)
+
+    async def condition() -> object:
+        return (await app.store.get_message(message.id)).final
+
+    await app.wait_for(condition)
     await asyncio.sleep(0.5)
     mark = bsg.status_calls
     url = bsg.message(message.reference).callback_url
@@ -173,15 +181,19 @@ async def test_a_lost_callback_is_caught_up_by_polling(callback_bot, bsg, clock)
     clock.advance(6)  # lifecycle 0: delivered after 5 s
     await app.wait_for(lambda: any("Delivered" in r for r in app.replies()), timeout=10)
     assert bsg.callbacks.counts["lost"] >= 1 and bsg.callbacks.counts["sent"] == 0
-    assert app.store.get_message(message.id).status.value == "delivered"
+    assert (await app.store.get_message(message.id)).status.value == "delivered"
 
 
 async def test_callbacks_arriving_stretch_the_poll_gap(callback_bot, bsg):
     app = await callback_bot(VIBER_BOT_POLL_INTERVAL=2, VIBER_BOT_CALLBACK_POLL_STRETCH=10)
     message = await send_one(app)
     bsg.set_status(message.reference, "delivered")
-    await app.wait_for(lambda: app.store.get_message(message.id).status.value == "delivered")
-    stored = app.store.get_message(message.id)
+
+    async def condition() -> object:
+        return (await app.store.get_message(message.id)).status.value == "delivered"
+
+    await app.wait_for(condition)
+    stored = await app.store.get_message(message.id)
     gap = (stored.next_poll_at - stored.last_polled_at).total_seconds()
     assert gap >= 15  # 2 s x 10; without callbacks it would be 2 s
     assert not stored.final  # polling never stops before final

@@ -47,13 +47,13 @@ async def test_home_shows_sends_health_and_a_cached_balance(make_bot, clock):
     await app.command("send +380972920280,+380972920284 Your parcel is on its way")
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
     clock.advance(16)  # ...0 delivered at 5 s, ...4 undelivered at 15 s
-    send = app.store.recent_sends(1)[0]
-    await app.wait_for(
-        lambda: (
-            {m.status for m in app.store.send_messages(send.id)}
-            == {DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED}
-        )
-    )
+    send = (await app.store.recent_sends(1))[0]
+
+    async def settled() -> bool:
+        statuses = {m.status for m in await app.store.send_messages(send.id)}
+        return statuses == {DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED}
+
+    await app.wait_for(settled)
     await app.sweeps_after(1)
 
     view = await open_home(app)
@@ -101,9 +101,9 @@ async def test_home_reports_poller_errors_and_an_unavailable_balance(make_bot, c
 async def test_home_with_many_sends_stays_within_block_kit_limits(app, clock):
     now = clock()
     long_text = "Sale! " + "<!channel> *everything* must go & more " * 40
-    with app.store.atomic():  # one transaction: quick to build
+    async with app.store.atomic():  # one transaction: quick to build
         for number in range(60):
-            _, messages = app.store.add_send(
+            _, messages = await app.store.add_send(
                 NewSend(
                     channel_id=CHANNEL,
                     user_id=f"U{number:08d}",
@@ -114,7 +114,7 @@ async def test_home_with_many_sends_stays_within_block_kit_limits(app, clock):
                 now=now - timedelta(minutes=60 - number),
             )
             for message in messages:
-                app.store.record_acceptance(
+                await app.store.record_acceptance(
                     message.id,
                     bsg_id=f"9{message.id:08d}",
                     price=Decimal("0.0200000"),
@@ -124,7 +124,7 @@ async def test_home_with_many_sends_stays_within_block_kit_limits(app, clock):
                     expires_at=now + timedelta(days=2),
                 )
         for number in range(30):
-            app.store.record_sweep(
+            await app.store.record_sweep(
                 started_at=now,
                 finished_at=now,
                 checked=1,

@@ -76,9 +76,9 @@ def private_notes(app) -> list[str]:
     return said
 
 
-def only_message(app):
-    send = app.store.recent_sends(1)[0]
-    [message] = app.store.send_messages(send.id)
+async def only_message(app):
+    send = (await app.store.recent_sends(1))[0]
+    [message] = await app.store.send_messages(send.id)
     return send, message
 
 
@@ -90,7 +90,7 @@ async def test_create_failing_before_bsg_took_it_is_retried_with_the_same_refere
     bsg.fail_next("/viber/create", 1, 503)
     await app.command(f"send {NUMBER} Retried once")
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
-    send, message = only_message(app)
+    send, message = await only_message(app)
     assert bsg.create_calls == 2
     assert bsg.create_references == [[message.reference]] * 2
     assert bsg.sent_to(MSISDN) == 1
@@ -103,7 +103,7 @@ async def test_create_timing_out_is_retried_with_the_same_reference(make_bot, bs
     bsg.fail_next("/viber/create", 1, "timeout")  # held, never processed
     await app.command(f"send {NUMBER} After a timeout")
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
-    _, message = only_message(app)
+    _, message = await only_message(app)
     assert bsg.create_references == [[message.reference]] * 2
     assert bsg.sent_to(MSISDN) == 1
     assert message.bsg_id == bsg.message(message.reference).id
@@ -115,7 +115,7 @@ async def test_answer_lost_after_bsg_took_it_gets_43_and_is_looked_up_by_referen
     await app.command(f"send {NUMBER} Taken but unanswered")
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
     await app.settle()
-    send, message = only_message(app)
+    send, message = await only_message(app)
     assert bsg.create_calls == 2
     assert bsg.create_references == [[message.reference]] * 2
     assert bsg.status_by_reference_calls == 1  # the 43 was resolved by reference
@@ -141,7 +141,7 @@ async def test_unanswered_create_is_adopted_by_reference_after_the_grace_period(
     bsg.create_delay = 5.0  # BSG records it, then holds the answer past the client's timeout
     await app.command(f"send {NUMBER} Held at BSG")
     await app.wait_for(lambda: any(UNANSWERED in text for text in private_notes(app)))
-    send, message = only_message(app)
+    send, message = await only_message(app)
     assert message.bsg_id is None and message.status == DeliveryStatus.PENDING
     assert send.outcome == SendOutcome.PENDING
     await app.sweeps_after(2)
@@ -151,7 +151,7 @@ async def test_unanswered_create_is_adopted_by_reference_after_the_grace_period(
     clock.advance(31)
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
     await app.settle()
-    send, message = only_message(app)
+    send, message = await only_message(app)
     at_bsg = bsg.message(message.reference)
     assert message.bsg_id == at_bsg.id
     assert message.price == Decimal("0.02") and message.currency == "EUR"
@@ -176,14 +176,18 @@ async def test_batch_left_unanswered_is_adopted_into_the_parent_already_posted(
     await app.command("send +380972920285,+380972920282 Two batches")
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
     await app.wait_for(lambda: any("about 1 of the recipients" in t for t in private_notes(app)))
-    send = app.store.recent_sends(1)[0]
-    first, second = app.store.send_messages(send.id)
+    send = (await app.store.recent_sends(1))[0]
+    first, second = await app.store.send_messages(send.id)
     assert first.bsg_id is None and second.bsg_id == bsg.message(second.reference).id
 
     clock.advance(31)
-    await app.wait_for(lambda: app.store.send_messages(send.id)[0].bsg_id)
+
+    async def condition() -> object:
+        return (await app.store.send_messages(send.id))[0].bsg_id
+
+    await app.wait_for(condition)
     await app.settle()
-    first, _ = app.store.send_messages(send.id)
+    first, _ = await app.store.send_messages(send.id)
     assert first.bsg_id == bsg.message(first.reference).id
     assert first.price == Decimal("0.02")
     assert len(app.slack.channel_messages(CHANNEL)) == 1  # updated, never posted again
@@ -201,7 +205,7 @@ async def test_create_bsg_never_got_is_marked_not_sent_and_the_sender_told(make_
     clock.advance(31)
     await app.wait_for(lambda: any("not sent" in text for text in private_notes(app)))
     await app.settle()
-    send, message = only_message(app)
+    send, message = await only_message(app)
     assert message.status == DeliveryStatus.NOT_SENT and message.final
     assert send.outcome == SendOutcome.NOT_SENT
     assert app.slack.channel_messages(CHANNEL) == []
@@ -224,10 +228,12 @@ async def test_batch_bsg_never_got_beside_one_it_took_is_told_privately(make_bot
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
     clock.advance(31)
     notes = await app.wait_for(lambda: [t for t in private_notes(app) if "were *not sent*" in t])
-    send = app.store.recent_sends(1)[0]
-    statuses = sorted(m.status for m in app.store.send_messages(send.id))
+    send = (await app.store.recent_sends(1))[0]
+    statuses = sorted(m.status for m in await app.store.send_messages(send.id))
     assert DeliveryStatus.NOT_SENT in statuses and len(statuses) == 2
-    [missing] = [m for m in app.store.send_messages(send.id) if m.status == DeliveryStatus.NOT_SENT]
+    [missing] = [
+        m for m in await app.store.send_messages(send.id) if m.status == DeliveryStatus.NOT_SENT
+    ]
     assert missing.msisdn in notes[0]
     assert bsg.sent_to(missing.msisdn) == 0
     assert len(app.slack.channel_messages(CHANNEL)) == 1
@@ -247,7 +253,7 @@ async def test_view_submission_delivered_twice_sends_once(app, bsg):
     assert response.status_code == 200
     await app.sweeps_after(2)
     await app.settle()
-    assert len(app.store.recent_sends(10)) == 1
+    assert len(await app.store.recent_sends(10)) == 1
     assert bsg.create_calls == 1 and bsg.sent_to(MSISDN) == 1
     assert len(app.slack.channel_messages(CHANNEL)) == 1
 
@@ -260,7 +266,7 @@ async def test_double_click_on_send_sends_once(app, bsg):
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
     await app.sweeps_after(2)
     await app.settle()
-    assert len(app.store.recent_sends(10)) == 1
+    assert len(await app.store.recent_sends(10)) == 1
     assert bsg.create_calls == 1 and bsg.sent_to(MSISDN) == 1
     assert len(app.slack.channel_messages(CHANNEL)) == 1
 
@@ -274,7 +280,7 @@ async def test_slash_command_delivered_twice_sends_once(app, bsg):
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
     await app.sweeps_after(2)
     await app.settle()
-    assert len(app.store.recent_sends(10)) == 1
+    assert len(await app.store.recent_sends(10)) == 1
     assert bsg.create_calls == 1 and bsg.sent_to(MSISDN) == 1
     assert len(app.slack.channel_messages(CHANNEL)) == 1
 
@@ -286,7 +292,7 @@ async def test_failed_status_reads_are_retried_and_logged(app, bsg, clock, caplo
     caplog.set_level(logging.WARNING, logger="bot.bsg.client")
     await app.command(f"send {NUMBER} Polled through errors")
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
-    [message] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    [message] = await app.store.send_messages((await app.store.recent_sends(1))[0].id)
     bsg.fail_next(f"/viber/{message.bsg_id}", 1, 500)
     calls = bsg.status_by_id_calls
     clock.advance(6)
@@ -346,9 +352,9 @@ async def test_parent_whose_answer_was_lost_is_found_by_metadata_not_reposted(ap
     assert len(app.slack.channel_messages(CHANNEL)) == 1
     assert len(app.slack.calls_to("chat.postMessage")) == 1
     assert app.slack.calls_to("conversations.history")
-    send = app.store.recent_sends(1)[0]
+    send = (await app.store.recent_sends(1))[0]
     assert send.parent_ts == app.parent()["ts"]
-    [parent_row] = [i for i in app.store.outbox_items(send.id) if i.kind == "parent"]
+    [parent_row] = [i for i in await app.store.outbox_items(send.id) if i.kind == "parent"]
     assert parent_row.state == "done" and parent_row.posted_ts == send.parent_ts
 
 
@@ -377,7 +383,7 @@ async def test_lost_answer_then_rate_limited_lookup_still_posts_once(app, bsg):
     assert len(app.slack.channel_messages(CHANNEL)) == 1
     assert len(app.slack.calls_to("conversations.history")) == 2
     assert len(app.slack.calls_to("chat.postMessage")) == 1
-    assert app.store.recent_sends(1)[0].parent_ts == app.parent()["ts"]
+    assert (await app.store.recent_sends(1))[0].parent_ts == app.parent()["ts"]
 
 
 async def test_lookup_slack_refuses_does_not_lose_the_thread(app, bsg, clock, caplog):
@@ -387,9 +393,13 @@ async def test_lookup_slack_refuses_does_not_lose_the_thread(app, bsg, clock, ca
     app.slack.drop_response_after_post(1)
     app.slack.fail_next("conversations.history", 1, error="not_in_channel")
     await app.command(f"send {NUMBER} Cannot look back")
-    await app.wait_for(lambda: app.store.recent_sends(1)[0].parent_ts)
+
+    async def condition() -> object:
+        return (await app.store.recent_sends(1))[0].parent_ts
+
+    await app.wait_for(condition)
     await app.settle()
-    send = app.store.recent_sends(1)[0]
+    send = (await app.store.recent_sends(1))[0]
     assert any("cannot look for" in r.getMessage() for r in caplog.records)
     clock.advance(6)
     await app.wait_for(lambda: app.slack.thread(CHANNEL, send.parent_ts))

@@ -43,7 +43,7 @@ async def test_add_show_remove_delete_a_list_privately(app):
     # The same number in another written form is already present: stored normalised.
     assert "added" in text and "1 already present" in text
     assert "It now has" in text
-    members = app.store.list_members("kyiv-pickup")
+    members = await app.store.list_members("kyiv-pickup")
     assert {"380972920283", "380972920282"} <= {m.msisdn for m in members}
     assert all(m.added_by == "U123" and m.added_at for m in members)
 
@@ -58,10 +58,10 @@ async def test_add_show_remove_delete_a_list_privately(app):
     assert "Removed 1 number from *@kyiv-pickup* (1 were not in it)" in removed
     deleted = said(await app.command("list delete kyiv-pickup"))
     assert "Deleted *@kyiv-pickup*" in deleted
-    assert app.store.list_members("kyiv-pickup") is None
+    assert await app.store.list_members("kyiv-pickup") is None
     assert "no list" in said(await app.command("list show kyiv-pickup"))
     # Every change is audited with who made it.
-    actions = [(row["action"], row["user_id"]) for row in app.store.audit_log()]
+    actions = [(row["action"], row["user_id"]) for row in await app.store.audit_log()]
     for action in ("list_add", "list_remove", "list_delete"):
         assert (action, "U123") in actions
     # Nothing of this reached BSG or the channel.
@@ -73,7 +73,7 @@ async def test_a_bad_list_name_is_refused_with_the_pattern(app):
     for name in ("Kyiv", "-kyiv", "k" * 41, "kyiv!"):
         text = said(await app.command(f"list add {name} +380972920283"))
         assert LIST_NAME_PATTERN in text, text
-    assert app.store.list_sizes() == []
+    assert await app.store.list_sizes() == []
     text = said(await app.command("send @Kyiv Hello"))
     assert "Nothing was sent" in text and LIST_NAME_PATTERN in text
     assert app.bsg.create_calls == 0
@@ -86,7 +86,7 @@ async def test_send_to_a_list_and_numbers_together(app, bsg):
     assert "1 duplicate collapsed" in text
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
     assert sorted(sent_numbers(bsg)) == ["380972920281", "380972920282", "380972920283"]
-    send = app.store.recent_sends(1)[0]
+    send = (await app.store.recent_sends(1))[0]
     assert send.options["lists"] == {"kyiv": 2}
 
 
@@ -97,7 +97,7 @@ async def test_an_unknown_list_is_named_and_nothing_is_sent(app, bsg):
     ack = await submit(app, {"recipients": "@odesa\n+380972920282", "text": "Hello"})
     assert "@odesa" in errors_of(ack)["recipients"]
     assert bsg.create_bodies == []
-    assert app.store.recent_sends(1) == []
+    assert await app.store.recent_sends(1) == []
 
 
 async def test_the_modal_takes_lists_in_the_recipients_field(app, bsg):
@@ -112,7 +112,7 @@ async def test_editing_lists_needs_the_send_allow_lists(make_bot):
     app = await make_bot(VIBER_BOT_ALLOWED_USERS="U999")
     text = said(await app.command("list add kyiv +380972920283"))
     assert "not on the list" in text
-    assert app.store.list_sizes() == []
+    assert await app.store.list_sizes() == []
     assert "not on the list" in said(await app.command("lists"))
     other = await make_bot(
         VIBER_BOT_ALLOWED_CHANNELS="C999", VIBER_BOT_DB=str(app.bot.settings.db_path) + "2"

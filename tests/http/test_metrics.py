@@ -41,7 +41,11 @@ async def test_metrics_after_sends_a_refusal_sweeps_and_a_slack_429(app, clock):
     await app.wait_for(lambda: len(app.replies()) >= 2)
     app.bsg.balance = Decimal(0)
     await app.command("send +380972920282 Nobody pays for this")
-    await app.wait_for(lambda: app.store.recent_sends(1)[0].outcome == SendOutcome.REFUSED)
+
+    async def condition() -> object:
+        return (await app.store.recent_sends(1))[0].outcome == SendOutcome.REFUSED
+
+    await app.wait_for(condition)
     await app.sweeps_after(1)
     await app.settle()
 

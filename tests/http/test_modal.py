@@ -128,7 +128,7 @@ async def test_each_invalid_field_gets_its_own_error(app, case):
     await app.settle()
     assert app.bsg.create_calls == 0
     assert app.slack.channel_messages(CHANNEL) == []
-    assert app.store.recent_sends(5) == []
+    assert await app.store.recent_sends(5) == []
 
 
 async def test_several_invalid_fields_are_reported_together(app):
@@ -175,8 +175,8 @@ async def test_a_full_submission_is_one_create_at_bsg_and_one_parent(app):
     references = [r["reference"] for r in message["to"]]
     assert all(len(ref) == 32 and ref.isalnum() for ref in references)
     assert len(set(references)) == len(references)
-    send = app.store.recent_sends(1)[0]
-    stored = {m.msisdn: m.reference for m in app.store.send_messages(send.id)}
+    send = (await app.store.recent_sends(1))[0]
+    stored = {m.msisdn: m.reference for m in await app.store.send_messages(send.id)}
     assert stored == dict(zip(FULL_NUMBERS, references, strict=True))
     assert message["text"] == FULL["text"]
     assert message["alpha_name"] == "ShopCo"
@@ -230,7 +230,7 @@ async def test_the_modal_sends_to_the_channel_it_was_opened_in(app):
     assert ack.get("response_action") != "errors", ack
     await app.wait_for(lambda: app.slack.channel_messages("C777"))
     assert app.slack.channel_messages(CHANNEL) == []
-    assert app.store.recent_sends(1)[0].channel_id == "C777"
+    assert (await app.store.recent_sends(1))[0].channel_id == "C777"
 
 
 async def test_a_future_send_at_becomes_bsgs_scheduled_time(app):

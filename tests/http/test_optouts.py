@@ -27,21 +27,21 @@ async def test_optout_optin_and_the_latest_list_masked(app):
     # The first number in another written form is the same number: already opted out.
     assert "Opted out 1 number (1 already opted out)" in text
     assert "asked us to stop" in text and "+3801" in text  # the invalid one is named
-    assert app.store.opted_out_among(["380972920283", "380972920282"]) == {
+    assert await app.store.opted_out_among(["380972920283", "380972920282"]) == {
         "380972920283",
         "380972920282",
     }
-    [entry, *_] = app.store.latest_optouts()
+    [entry, *_] = await app.store.latest_optouts()
     assert entry.user_id == USER and entry.reason
     listing = said(await app.command("optouts"))
     assert "2 numbers opted out" in listing
     assert "+380 ••••• 0283" in listing and "380972920283" not in listing
     text = said(await app.command("optin 00380972920283"))  # another written form
     assert "Opted back in 1 number" in text
-    assert app.store.optout_count() == 1
-    actions = [row["action"] for row in app.store.audit_log()]
+    assert await app.store.optout_count() == 1
+    actions = [row["action"] for row in await app.store.audit_log()]
     assert "optout" in actions and "optin" in actions
-    optout_audit = next(r for r in app.store.audit_log() if r["action"] == "optout")
+    optout_audit = next(r for r in await app.store.audit_log() if r["action"] == "optout")
     assert optout_audit["user_id"] == USER and optout_audit["detail"]["reason"]
 
 
@@ -57,17 +57,20 @@ async def test_opted_out_numbers_are_skipped_and_listed_masked_on_the_parent(app
     assert "Skipped: opted out (1)" in posted
     assert "+380 ••••• 0283" in posted and "380972920283" not in posted
     # Nothing was stored for the skipped number either.
-    send = app.store.recent_sends(1)[0]
-    assert {m.msisdn for m in app.store.send_messages(send.id)} == {"380972920281", "380972920282"}
+    send = (await app.store.recent_sends(1))[0]
+    assert {m.msisdn for m in await app.store.send_messages(send.id)} == {
+        "380972920281",
+        "380972920282",
+    }
 
 
 async def test_every_number_opted_out_sends_nothing_and_says_so_privately(app, bsg):
     said(await app.command("optout +380972920283,+380972920282"))
     text = said(await app.command("send +380972920283,380972920282 Hello"))
     assert "Nothing was sent" in text and "opted out" in text
-    assert bsg.create_bodies == [] and app.store.recent_sends(1) == []
+    assert bsg.create_bodies == [] and await app.store.recent_sends(1) == []
     assert app.slack.channel_messages("C123") == []
-    assert any(r["outcome"] == "opted_out" for r in app.store.audit_log())
+    assert any(r["outcome"] == "opted_out" for r in await app.store.audit_log())
 
 
 async def test_an_optout_made_while_the_modal_is_open_is_honoured(app, bsg):
@@ -93,4 +96,4 @@ async def test_an_optout_made_while_the_modal_is_open_is_honoured(app, bsg):
 async def test_opting_out_needs_the_allow_lists(make_bot):
     app = await make_bot(VIBER_BOT_ALLOWED_USERS="U999")
     assert "not on the list" in said(await app.command("optout +380972920283"))
-    assert app.store.optout_count() == 0
+    assert await app.store.optout_count() == 0

@@ -44,7 +44,7 @@ async def test_web_api_retry_after_as_an_http_date_is_honoured(app, caplog):
     await app.settle()
     assert len(app.slack.channel_messages("C123")) == 1
     assert app.bot.metrics.slack_ratelimited._value.get() >= 1
-    [item] = [i for i in app.store.outbox_items() if i.kind == "parent"]
+    [item] = [i for i in await app.store.outbox_items() if i.kind == "parent"]
     assert item.state == "done"
     assert outbox_errors(caplog) == []
 
@@ -57,19 +57,27 @@ async def test_a_row_failing_on_our_side_is_set_aside_as_dead_after_bounded_trie
     await app.command("send +380972920285 Quiet one")  # lifecycle 5: sent, then nothing
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
     await app.settle()
-    send = app.store.recent_sends(1)[0]
+    send = (await app.store.recent_sends(1))[0]
     # A reply row without its text: no retry can ever post it (as a bug would leave one).
-    bad = app.store.enqueue(
+    bad = await app.store.enqueue(
         channel_id="C123", kind="reply", payload={"send_id": send.id}, now=clock(), send_id=send.id
     )
     app.bot.outbox.wake()
     for tries in (1, 2):
-        await app.wait_for(lambda t=tries: app.store.get_outbox(bad).attempts >= t)
-        assert app.store.get_outbox(bad).state == "pending"
+
+        async def tried(t: int = tries) -> bool:
+            return (await app.store.get_outbox(bad)).attempts >= t
+
+        await app.wait_for(tried)
+        assert (await app.store.get_outbox(bad)).state == "pending"
         clock.advance(6)  # past the 5 s before a failed row is tried again
         app.bot.outbox.wake()
-    await app.wait_for(lambda: app.store.get_outbox(bad).state == "dead")
-    item = app.store.get_outbox(bad)
+
+    async def condition() -> object:
+        return (await app.store.get_outbox(bad)).state == "dead"
+
+    await app.wait_for(condition)
+    item = await app.store.get_outbox(bad)
     assert item.attempts == 3 and item.last_error.startswith("KeyError")
     assert any("set aside as dead" in r.getMessage() for r in caplog.records)
     health = (await app.http.get(f"{app.url}/healthz")).json()
@@ -77,9 +85,9 @@ async def test_a_row_failing_on_our_side_is_set_aside_as_dead_after_bounded_trie
     metrics = (await app.http.get(f"{app.url}/metrics")).text
     assert 'viber_bot_outbox_dead_total{kind="reply",reason="failed"} 1.0' in metrics
     # Never tried again, and the channel's later posts are no longer held behind it.
-    [message] = app.store.send_messages(send.id)
+    [message] = await app.store.send_messages(send.id)
     app.bsg.set_status(message.reference, "delivered")
     clock.advance(60)
     await app.wait_for(lambda: any("Delivered" in r for r in app.replies()))
     await app.sweeps_after(3)
-    assert app.store.get_outbox(bad).attempts == 3
+    assert (await app.store.get_outbox(bad)).attempts == 3

@@ -41,9 +41,9 @@ async def test_one_recipient_refused_with_41_is_listed_on_the_parent(app):
     assert SENT not in rendered(parent) and REFUSED not in rendered(parent)
     assert "+380 ••••• 0281" in refused_line
 
-    send = app.store.recent_sends(1)[0]
+    send = (await app.store.recent_sends(1))[0]
     assert send.outcome is SendOutcome.PARTIAL
-    by_number = {m.msisdn: m for m in app.store.send_messages(send.id)}
+    by_number = {m.msisdn: m for m in await app.store.send_messages(send.id)}
     assert by_number[REFUSED].status is DeliveryStatus.REFUSED
     assert by_number[REFUSED].error_code == 41
     assert by_number[SENT].status is DeliveryStatus.SENT and by_number[SENT].bsg_id
@@ -69,11 +69,11 @@ async def _refused_whole(app, via: str) -> str:
     return answer
 
 
-def _nothing_posted_and_all_refused(app, code: int) -> None:
+async def _nothing_posted_and_all_refused(app, code: int) -> None:
     assert app.slack.channel_messages(CHANNEL) == []
-    send = app.store.recent_sends(1)[0]
+    send = (await app.store.recent_sends(1))[0]
     assert send.outcome is SendOutcome.REFUSED
-    messages = app.store.send_messages(send.id)
+    messages = await app.store.send_messages(send.id)
     assert [m.status for m in messages] == [DeliveryStatus.REFUSED] * 2
     assert {m.error_code for m in messages} == {code}
     assert not any(m.bsg_id for m in messages)
@@ -85,14 +85,14 @@ async def test_unregistered_sender_45_is_told_privately_and_nothing_posted(app):
     answer = await _refused_whole(app, "command")
     assert "code 45" in answer
     assert "sender" in answer.lower() and "regist" in answer.lower()
-    _nothing_posted_and_all_refused(app, 45)
+    await _nothing_posted_and_all_refused(app, 45)
 
 
 async def test_unregistered_sender_45_from_the_modal_is_told_privately(app):
     app.bsg.registered_senders = frozenset({"SomeoneElse"})
     answer = await _refused_whole(app, "modal")
     assert "code 45" in answer
-    _nothing_posted_and_all_refused(app, 45)
+    await _nothing_posted_and_all_refused(app, 45)
 
 
 async def test_not_enough_funds_8_is_told_privately_and_nothing_posted(app):
@@ -100,7 +100,7 @@ async def test_not_enough_funds_8_is_told_privately_and_nothing_posted(app):
     answer = await _refused_whole(app, "command")
     assert "code 8" in answer
     assert "funds" in answer.lower()
-    _nothing_posted_and_all_refused(app, 8)
+    await _nothing_posted_and_all_refused(app, 8)
 
 
 async def test_slow_bsg_does_not_slow_the_answer_to_slack(make_bot):
@@ -131,8 +131,8 @@ async def test_status_of_a_refused_message_says_refused_privately(app):
     app.bsg.refuse_msisdn(REFUSED, 41)
     await app.command(f"send +{SENT},+{REFUSED} One is refused")
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
-    send = app.store.recent_sends(1)[0]
-    [refused] = [m for m in app.store.send_messages(send.id) if m.msisdn == REFUSED]
+    send = (await app.store.recent_sends(1))[0]
+    [refused] = [m for m in await app.store.send_messages(send.id) if m.msisdn == REFUSED]
     url = app.slack.response_url()
     response = await app.command(f"status {refused.reference}", response_url=url)
     assert response.status_code == 200

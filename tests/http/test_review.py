@@ -76,14 +76,14 @@ async def test_a_big_send_is_reviewed_and_sent_once(app):
     # Worst case 0.42 + 21 x 0.05 = 1.47; balance 100.00 before.
     assert "*1.47 EUR*" in shown
     assert "Balance after the send: *98.53 EUR*" in shown
-    assert app.bsg.create_calls == 0 and app.store.recent_sends() == []
+    assert app.bsg.create_calls == 0 and await app.store.recent_sends() == []
     # A double click: two block actions at once.
     await asyncio.gather(press(app, full, "review_send"), press(app, full, "review_send"))
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
     await app.settle()
     assert app.bsg.create_calls == 1
-    sends = app.store.recent_sends()
-    assert len(sends) == 1 and len(app.store.send_messages(sends[0].id)) == 21
+    sends = await app.store.recent_sends()
+    assert len(sends) == 1 and len(await app.store.send_messages(sends[0].id)) == 21
     assert "Sending to *21* recipients" in texts(app.slack.view(full["id"])["blocks"])
     # A later click on the same (stale) review sends nothing either.
     await press(app, full, "review_send")
@@ -204,7 +204,7 @@ async def test_a_big_quick_send_asks_first_and_sends_once(app):
     said = [r["text"] for r in app.slack.responses_to(first) + app.slack.responses_to(second)]
     assert any("Sending to 21" in s for s in said)
     assert any("already confirmed" in s for s in said)
-    assert len(app.store.recent_sends()) == 1
+    assert len(await app.store.recent_sends()) == 1
 
 
 async def test_a_late_click_sends_nothing(app, clock):

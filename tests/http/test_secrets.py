@@ -156,10 +156,14 @@ async def test_a_busy_run_leaks_no_secret(
         },
         private_metadata=json.dumps({"channel_id": CHANNEL}),
     )
-    await app.wait_for(lambda: app.store.recent_sends(1)[0].outcome == SendOutcome.REFUSED)
+
+    async def condition() -> object:
+        return (await app.store.recent_sends(1))[0].outcome == SendOutcome.REFUSED
+
+    await app.wait_for(condition)
     bsg.registered_senders = None
     # a status look-up, App Home, and a request with a bad signature
-    [message] = app.store.send_messages(app.store.recent_sends(3)[-1].id)
+    [message] = await app.store.send_messages((await app.store.recent_sends(3))[-1].id)
     await app.command(f"status {message.bsg_id}")
     await app.post(
         slack_requests.event_callback(SIGNING_SECRET, slack_requests.app_home_opened("U123"))
@@ -174,7 +178,11 @@ async def test_a_busy_run_leaks_no_secret(
         VIBER_BOT_LOG_LEVEL="DEBUG",
     )
     await wrong.command("send +380972920284 Wrong key", channel_id="C401")
-    await wrong.wait_for(lambda: wrong.store.recent_sends(1)[0].outcome == SendOutcome.REFUSED)
+
+    async def condition() -> object:
+        return (await wrong.store.recent_sends(1))[0].outcome == SendOutcome.REFUSED
+
+    await wrong.wait_for(condition)
     await wrong.command("status 12345", channel_id="C401")
     await app.settle()
     await wrong.settle()

@@ -16,9 +16,9 @@ async def test_slash_send_posts_parent_with_masked_number(app):
     posted = json.dumps(parent[0])
     assert "380972920283" not in posted
     assert "0283" in posted
-    send = app.store.recent_sends(1)[0]
+    send = (await app.store.recent_sends(1))[0]
     assert send.outcome == SendOutcome.SENT
-    [message] = app.store.send_messages(send.id)
+    [message] = await app.store.send_messages(send.id)
     assert message.msisdn == "380972920283"
     assert message.bsg_id
     assert message.status == DeliveryStatus.SENT

@@ -86,7 +86,7 @@ async def test_forged_requests_get_401_and_reach_neither_bsg_nor_slack(app, forg
     assert app.slack.calls == []
     assert app.slack.responses == []
     assert app.slack.opened_views == []
-    assert app.store.recent_sends(10) == []
+    assert await app.store.recent_sends(10) == []
 
 
 async def test_the_same_requests_signed_now_are_let_in(app):

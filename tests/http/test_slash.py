@@ -160,7 +160,7 @@ async def test_send_with_a_bad_number_sends_nothing_and_names_the_bad_ones(app):
     assert "380972920281" not in answer  # the good number is not called bad
     await app.settle()
     nothing_went_out(app)
-    assert app.store.recent_sends(5) == []
+    assert await app.store.recent_sends(5) == []
 
 
 async def test_extra_spaces_between_tokens_are_ignored(app):
@@ -178,7 +178,7 @@ async def test_unicode_and_emoji_reach_bsg_intact(app):
     [message] = app.bsg.messages.values()
     assert message.text == text
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
-    assert app.store.recent_sends(1)[0].text == text
+    assert (await app.store.recent_sends(1))[0].text == text
 
 
 @pytest.mark.parametrize("text", ["send +380972920283", "send +380972920283    "])
@@ -226,7 +226,7 @@ async def _sent_message(app):
     """Send one message and return it as stored once BSG has accepted it."""
     await command(app, "send +380972920282 Status check")
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
-    [message] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    [message] = await app.store.send_messages((await app.store.recent_sends(1))[0].id)
     assert message.bsg_id and message.status is DeliveryStatus.SENT
     return message
 

@@ -19,9 +19,13 @@ async def sent(app, clock, numbers: str) -> dict[str, Any]:
     """Send with the slash command and let every recipient reach its final status."""
     await app.command(f"send {numbers} Your order has shipped")
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
-    send = app.store.recent_sends(1)[0]
+    send = (await app.store.recent_sends(1))[0]
     clock.advance(40)
-    await app.wait_for(lambda: all(m.final for m in app.store.send_messages(send.id)), timeout=15)
+
+    async def all_final() -> bool:
+        return all(m.final for m in await app.store.send_messages(send.id))
+
+    await app.wait_for(all_final, timeout=15)
     await app.settle()
     return app.parent()
 
@@ -79,7 +83,7 @@ async def test_the_card_carries_the_three_actions(app, clock):
 async def test_retry_failed_sends_once_with_new_references_linked_both_ways(app, clock):
     parent = await sent(app, clock, f"{READ},{UNDELIVERED},{REJECTED}")
     original = send_of(parent)
-    old_refs = {m.msisdn: m.reference for m in app.store.send_messages(original)}
+    old_refs = {m.msisdn: m.reference for m in await app.store.send_messages(original)}
     before = len(app.slack.opened_views)
     await press(app, parent, "retry_failed")
     view = await confirmation(app, before)
@@ -90,9 +94,9 @@ async def test_retry_failed_sends_once_with_new_references_linked_both_ways(app,
     await app.wait_for(lambda: len(app.slack.channel_messages(CHANNEL)) == 2)
     await app.settle()
     assert app.bsg.create_calls == 2
-    retry = app.store.recent_sends(1)[0]
+    retry = (await app.store.recent_sends(1))[0]
     assert retry.id != original and retry.options["retry_of"] == original
-    again = app.store.send_messages(retry.id)
+    again = await app.store.send_messages(retry.id)
     assert sorted(m.msisdn for m in again) == ["380972920284", "380972920289"]
     assert all(m.reference != old_refs[m.msisdn] for m in again)
     # Both cards link to each other; the thread says who retried.
@@ -104,7 +108,7 @@ async def test_retry_failed_sends_once_with_new_references_linked_both_ways(app,
     old_card = texts(app.parent(index=0)["blocks"])
     assert app.parent()["ts"].replace(".", "") in old_card
     assert any("is retrying 2 failed recipients" in r for r in app.replies(index=0))
-    audited = [a for a in app.store.audit_log() if a["action"] == "retry_failed"]
+    audited = [a for a in await app.store.audit_log() if a["action"] == "retry_failed"]
     assert [a["outcome"] for a in audited] == ["submitted"]
     # A later click says it was done, and does nothing.
     url = await press(app, app.parent(index=0), "retry_failed")
@@ -129,7 +133,7 @@ async def test_resend_sms_is_tracked_in_the_thread(app, clock):
     assert "+380 ••••• 0284" in delivered
     await app.wait_for(lambda: "SMS ✅ delivered" in texts(app.parent()["blocks"]))
     assert app.bsg.sms_sent_to("380972920284") == 1
-    (row,) = app.store.sms_resends(send_of(parent))
+    (row,) = await app.store.sms_resends(send_of(parent))
     assert row.bsg_id and row.final
 
 
@@ -142,7 +146,11 @@ async def test_a_resend_whose_answer_was_lost_is_found_by_reference(app, clock):
     await confirm(app, await confirmation(app, before, priced=False))
     await app.wait_for(lambda: app.bsg.sms_sent_to("380972920284") == 1)
     clock.advance(5)
-    await app.wait_for(lambda: app.store.sms_resends(send_of(parent))[0].bsg_id, timeout=15)
+
+    async def resent() -> object:
+        return (await app.store.sms_resends(send_of(parent)))[0].bsg_id
+
+    await app.wait_for(resent, timeout=15)
     await app.wait_for(lambda: any("SMS delivered" in r for r in app.replies()), timeout=15)
     assert app.bsg.sms_sent_to("380972920284") == 1
 
@@ -173,7 +181,7 @@ async def test_only_the_sender_or_allowed_users(make_bot, clock):
     said = await app.wait_for(lambda: app.slack.responses_to(url))
     assert "Only the person who sent this message" in said[-1]["text"]
     assert len(app.slack.opened_views) == before
-    denied = [a for a in app.store.audit_log() if a["action"] == "retry_failed"]
+    denied = [a for a in await app.store.audit_log() if a["action"] == "retry_failed"]
     assert denied and denied[0]["outcome"] == "denied" and denied[0]["user_id"] == "U999"
     # A forged confirmation from someone else is refused as well.
     await press(app, parent, "retry_failed")
@@ -209,4 +217,4 @@ async def test_a_retry_follows_the_send_rules(make_bot, clock):
     assert "daily quota" in told[-1]["text"] and told[-1]["user"] == "U123"
     assert app.bsg.create_calls == 1
     # Refused before the claim: nothing is marked as done.
-    assert app.store.thread_action(send_of(parent), "retry_failed") is None
+    assert await app.store.thread_action(send_of(parent), "retry_failed") is None

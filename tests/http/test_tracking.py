@@ -37,8 +37,8 @@ async def test_sent_delivered_read_gives_two_replies_and_current_counts(app, clo
     clock.advance(3600)
     await app.sweeps_after(3)
     assert app.bsg.status_by_id_calls == calls
-    message = app.store.recent_sends(1)[0]
-    [stored] = app.store.send_messages(message.id)
+    message = (await app.store.recent_sends(1))[0]
+    [stored] = await app.store.send_messages(message.id)
     assert stored.final and stored.status == DeliveryStatus.READ
     # replies are threaded under the parent, never under a reply, and ping no one
     for reply in app.slack.thread("C123", parent["ts"]):
@@ -59,7 +59,7 @@ async def test_not_viber_user_falls_back_to_sms_and_sms_is_delivered(app, clock)
     replies = app.replies()
     assert any("Fell back to SMS" in r for r in replies)
     assert sum("SMS delivered" in r for r in replies) == 1
-    [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    [stored] = await app.store.send_messages((await app.store.recent_sends(1))[0].id)
     assert stored.sms_status == DeliveryStatus.DELIVERED
     assert stored.sms_id
     await app.settle()
@@ -75,21 +75,21 @@ async def test_message_pending_past_validity_expires(make_bot, clock):
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
     clock.advance(40)
     await app.wait_for(lambda: any(r.startswith(EXPIRED_REPLY) for r in app.replies()))
-    [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    [stored] = await app.store.send_messages((await app.store.recent_sends(1))[0].id)
     assert stored.final and stored.status == DeliveryStatus.EXPIRED
 
 
 async def test_unknown_status_words_do_not_crash(app, clock):
     await app.command("send +380972920285 Hello")
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
-    [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    [stored] = await app.store.send_messages((await app.store.recent_sends(1))[0].id)
     app.bsg.set_status(stored.reference, "teleported")
     clock.advance(1)
     await app.sweeps_after(2)
-    [stored] = app.store.send_messages(stored.send_id)
+    [stored] = await app.store.send_messages(stored.send_id)
     assert stored.status == DeliveryStatus.UNKNOWN
     assert stored.raw_status == "teleported"
-    assert app.bot.health()[0] == 200
+    assert (await app.bot.health())[0] == 200
     app.bsg.set_status(stored.reference, "delivered")
     clock.advance(5)
     await app.wait_for(lambda: any("Delivered" in r for r in app.replies()))
@@ -101,7 +101,7 @@ async def test_scheduled_messages_are_not_polled_before_their_time(app, clock):
     send_at = int((clock() + timedelta(hours=1)).timestamp())
     await submit_modal(app, recipients="+380972920280", text="Later", send_at=send_at)
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
-    body = json.loads(app.store.recent_sends(1)[0].request_json)
+    body = json.loads((await app.store.recent_sends(1))[0].request_json)
     assert body["messages"][0]["scheduledDatetime"].endswith("Z")
     await app.sweeps_after(3)
     assert app.bsg.status_by_id_calls == 0
@@ -149,19 +149,23 @@ async def test_bsg_outage_for_several_sweeps_then_recovery(app, clock):
     app.bsg.fail_next("/viber/", 2, status="timeout")
     app.bsg.fail_next("/viber/", 10_000, status=500)
     clock.advance(6)
-    await app.wait_for(lambda: app.bot.health()[1]["bsg"] == "degraded")
-    status, body = app.bot.health()
+
+    async def condition() -> object:
+        return (await app.bot.health())[1]["bsg"] == "degraded"
+
+    await app.wait_for(condition)
+    status, body = await app.bot.health()
     assert status == 200 and "unavailable" in body["bsg_error"]
     for _ in range(4):  # several sweeps in a row meet the outage
         clock.advance(5)
         await app.sweeps_after(1)
     assert app.replies() == []
-    assert app.bot.health()[1]["bsg"] == "degraded"
+    assert (await app.bot.health())[1]["bsg"] == "degraded"
     app.bsg.clear_failures()
     clock.advance(60)
     await app.wait_for(lambda: len(app.replies()) >= 1, timeout=15)
     assert any("Read" in r or "Delivered" in r for r in app.replies())
-    assert app.bot.health()[1]["bsg"] == "ok"
+    assert (await app.bot.health())[1]["bsg"] == "ok"
 
 
 async def test_restart_between_sweeps_continues_without_duplicates(make_bot, clock):
@@ -188,7 +192,7 @@ async def test_status_command_shows_history(app, clock):
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
     clock.advance(6)
     await app.wait_for(lambda: len(app.replies()) == 1)
-    [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    [stored] = await app.store.send_messages((await app.store.recent_sends(1))[0].id)
     response = await app.command(f"status {stored.bsg_id}")
     assert response.status_code == 200
     answer = await app.wait_for(
@@ -222,7 +226,7 @@ async def test_message_bsg_never_answers_for_expires_after_validity_and_grace(ma
     app.bsg.fail_next("/viber/", 100_000, status=500)  # BSG never answers about it again
     clock.advance(40)
     await app.wait_for(lambda: any(r.startswith(EXPIRED_REPLY) for r in app.replies()))
-    [stored] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    [stored] = await app.store.send_messages((await app.store.recent_sends(1))[0].id)
     assert stored.final and stored.status == DeliveryStatus.EXPIRED
     app.bsg.clear_failures()
 
@@ -233,18 +237,20 @@ async def test_a_change_during_an_update_in_flight_still_reaches_the_parent(app,
     await app.settle()
     app.slack.delay("chat.update", 2.0)
     clock.advance(6)
-    send = app.store.recent_sends(1)[0]
-    await app.wait_for(
-        lambda: any(
+    send = (await app.store.recent_sends(1))[0]
+
+    async def update_in_flight() -> bool:
+        return any(
             i.kind == "update" and i.in_flight and i.state == "pending"
-            for i in app.store.outbox_items(send.id)
+            for i in await app.store.outbox_items(send.id)
         )
-    )
+
+    await app.wait_for(update_in_flight)
     clock.advance(30)  # read (final) is recorded while the "delivered" update is at Slack
     await app.wait_for(lambda: len(app.replies()) == 2, timeout=15)
     app.slack.delay("chat.update", 0)
     await app.settle()
-    [message] = app.store.send_messages(send.id)
+    [message] = await app.store.send_messages(send.id)
     assert message.final
     assert "read 1" in json.dumps(app.parent()["blocks"])
 
@@ -287,21 +293,23 @@ async def test_no_status_get_after_any_kind_of_final_state(make_bot, clock):
     numbers = [f"+3809729201{i}5" for i in range(len(scripted))]
     await submit_modal(app, recipients=",".join(numbers), text="Scripted", sms_text="SMS text")
     await app.wait_for(lambda: len(app.slack.channel_messages("C123")) == 4)
-    [scripted_send] = [s for s in app.store.recent_sends(4) if s.text == "Scripted"]
-    by_msisdn = {m.msisdn: m for m in app.store.send_messages(scripted_send.id)}
+    [scripted_send] = [s for s in await app.store.recent_sends(4) if s.text == "Scripted"]
+    by_msisdn = {m.msisdn: m for m in await app.store.send_messages(scripted_send.id)}
     for number, sms in zip(numbers, scripted, strict=True):
         app.bsg.set_status(by_msisdn[number.lstrip("+")].reference, "not_viber_user", sms)
 
-    def everything_final() -> bool:
-        sends = app.store.recent_sends(4)
-        return all(m.final for s in sends for m in app.store.send_messages(s.id))
+    async def everything_final() -> bool:
+        sends = await app.store.recent_sends(4)
+        return all([m.final for s in sends for m in await app.store.send_messages(s.id)])
 
     for _ in range(8):  # through every lifecycle step, one sweep at a time
         clock.advance(6)
         await app.sweeps_after(1)
     await app.wait_for(everything_final)
     messages = {
-        m.msisdn: m for s in app.store.recent_sends(4) for m in app.store.send_messages(s.id)
+        m.msisdn: m
+        for s in await app.store.recent_sends(4)
+        for m in await app.store.send_messages(s.id)
     }
     assert messages["380972920288"].status == DeliveryStatus.READ
     assert messages["380972920284"].status == DeliveryStatus.UNDELIVERED
@@ -334,7 +342,7 @@ async def test_a_bug_in_reconciliation_is_logged_as_a_bug_not_as_bsg_degraded(
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
     clock.advance(6)
     await app.sweeps_after(2)
-    status, body = app.bot.health()
+    status, body = await app.bot.health()
     assert status == 200 and body["status"] == "degraded"
     assert body["bsg"] == "ok" and "bsg_error" not in body
     assert body["reconciliation"] == "error: RuntimeError: reconciliation bug"
@@ -344,4 +352,4 @@ async def test_a_bug_in_reconciliation_is_logged_as_a_bug_not_as_bsg_degraded(
     await app.wait_for(lambda: any("Delivered" in r for r in app.replies()))
     monkeypatch.undo()
     await app.sweeps_after(1)
-    assert "reconciliation" not in app.bot.health()[1]
+    assert "reconciliation" not in (await app.bot.health())[1]

@@ -20,7 +20,7 @@ async def test_doctor_posts_a_signed_probe_to_the_public_url(callback_bot, workd
     probes = app.bot.metrics.callbacks.labels(outcome="probe")._value.get()
     assert probes == 1 and app.bot.metrics.callbacks_forged._value.get() == forged_before
     assert app.bsg.status_calls == 0  # a probe never leads to a BSG request
-    secret = app.store.stored_callback_secret()
+    secret = await app.store.stored_callback_secret()
     assert secret and secret not in result.out + result.err
 
 
@@ -51,7 +51,7 @@ async def test_show_lists_the_raw_callbacks_of_a_message(callback_bot, workdir):
     app = await callback_bot()
     await app.command("send +380972920285 Hello")
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
-    [message] = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    [message] = await app.store.send_messages((await app.store.recent_sends(1))[0].id)
     url = app.bsg.message(message.reference).callback_url
     answer = await app.http.post(
         url,
@@ -59,7 +59,11 @@ async def test_show_lists_the_raw_callbacks_of_a_message(callback_bot, workdir):
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert answer.status_code == 200
-    await app.wait_for(lambda: len(app.store.callback_bodies(message.id)) >= 1)
+
+    async def kept() -> bool:
+        return len(await app.store.callback_bodies(message.id)) >= 1
+
+    await app.wait_for(kept)
     env = doctor_env(app)
     shown = await viber_bot("show", message.reference, "--json", env=env, cwd=workdir)
     assert shown.code == 0, shown.err

@@ -105,19 +105,25 @@ async def sent(make_bot, clock):
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
     clock.advance(16)  # lifecycles: ...0 delivered at 5 s, ...4 undelivered at 15 s
 
-    def statuses() -> set[DeliveryStatus]:
-        return {m.status for m in app.store.send_messages(app.store.recent_sends(1)[0].id)}
+    async def settled() -> bool:
+        send = (await app.store.recent_sends(1))[0]
+        statuses = {m.status for m in await app.store.send_messages(send.id)}
+        return statuses == {DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED}
 
-    await app.wait_for(lambda: statuses() == {DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED})
+    await app.wait_for(settled)
     app.bsg.balance = Decimal(0)
     await app.command("send +380972920282 Nobody pays for this")
-    await app.wait_for(lambda: app.store.recent_sends(1)[0].outcome == SendOutcome.REFUSED)
+
+    async def condition() -> object:
+        return (await app.store.recent_sends(1))[0].outcome == SendOutcome.REFUSED
+
+    await app.wait_for(condition)
     await app.settle()
     return app
 
 
-def messages_by_number(app) -> dict[str, object]:
-    return {m.msisdn: m for m in app.store.messages()}
+async def messages_by_number(app) -> dict[str, object]:
+    return {m.msisdn: m async for m in app.store.messages()}
 
 
 def one_line(text: str) -> str:
@@ -159,7 +165,7 @@ async def test_messages_lists_recipients_with_ids_statuses_and_prices(sent, work
     assert listed.code == 0, listed.err
     assert listed.err == ""
     rows = {line.split()[0]: line for line in listed.out.splitlines() if line.strip()[:1].isdigit()}
-    stored = messages_by_number(sent)
+    stored = await messages_by_number(sent)
     assert len(rows) == 3
     for msisdn, status in (
         ("380972920280", "delivered"),
@@ -245,7 +251,7 @@ async def test_db_path_comes_from_dotenv_like_run(sent, workdir, run):
 
 async def test_show_gives_the_send_status_and_full_history(sent, workdir, run):
     db = str(sent.bot.settings.db_path)
-    message = messages_by_number(sent)["380972920280"]
+    message = (await messages_by_number(sent))["380972920280"]
     shown = await viber_bot("show", message.bsg_id, env={"VIBER_BOT_DB": db}, cwd=workdir)
     assert shown.code == 0, shown.err
     out = shown.out
@@ -274,7 +280,7 @@ async def test_show_gives_the_send_status_and_full_history(sent, workdir, run):
         ("viber", "delivered"),
     ]
 
-    refused = messages_by_number(sent)["380972920282"]
+    refused = (await messages_by_number(sent))["380972920282"]
     answer = await run("show", refused.reference, VIBER_BOT_DB=db)
     assert "code 8" in answer.out and "refused" in answer.out
 
@@ -300,7 +306,7 @@ async def test_export_writes_one_row_per_recipient_with_send_columns(sent, workd
     assert done.code == 0, done.err
     assert "Exported 3 rows" in done.err
     rows = {row["msisdn"]: row for row in read_csv(target)}
-    stored = messages_by_number(sent)
+    stored = await messages_by_number(sent)
     assert set(rows) == set(stored)
     first = rows["380972920280"]
     message = stored["380972920280"]
@@ -332,7 +338,7 @@ async def test_export_streams_many_rows_and_defuses_formulas(workdir, run):
     now = datetime.now(UTC)
     per_send, sends = 2_000, 3
     for number in range(sends):
-        store.add_send(
+        await store.add_send(
             NewSend(
                 channel_id=CHANNEL,
                 user_id=USER,
@@ -342,12 +348,12 @@ async def test_export_streams_many_rows_and_defuses_formulas(workdir, run):
             [NewRecipient(f"38097{number}{i:06d}", f"ref{number}x{i}") for i in range(per_send)],
             now=now + timedelta(seconds=number),
         )
-    empty, _ = store.add_send(
+    empty, _ = await store.add_send(
         NewSend(channel_id=CHANNEL, user_id=USER, text="nobody", sender="Acme"),
         [],
         now=now + timedelta(seconds=10),
     )
-    store.close()
+    await store.close()
 
     target = workdir / "big.csv"
     started = time.perf_counter()
@@ -531,11 +537,11 @@ async def test_doctor_lists_slack_posts_set_aside_as_dead(app, run, workdir):
     await app.command("send +380972920285 Quiet")
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
     await app.settle()
-    send = app.store.recent_sends(1)[0]
-    item = app.store.enqueue(
+    send = (await app.store.recent_sends(1))[0]
+    item = await app.store.enqueue(
         channel_id=CHANNEL, kind="reply", payload={}, now=app.bot.clock(), send_id=send.id
     )
-    app.store.outbox_dead(item, "KeyError: 'text'")
+    await app.store.outbox_dead(item, "KeyError: 'text'")
     result = await run("doctor", **doctor_env(app))
     assert result.code == 1
     line, fix = lines_of(result.out)["outbox"]

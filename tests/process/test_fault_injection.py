@@ -7,6 +7,7 @@ killed with SIGKILL mid-create, mid-sweep and mid-post, stopped with SIGTERM, an
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
@@ -73,13 +74,15 @@ async def bot(settings_env, tmp_path: Path) -> AsyncIterator[BotProcess]:
     await process.close()
 
 
-def stored_messages(db: Path) -> list:
+async def stored_messages(db: Path) -> list:
     """The bot's messages as stored (read while the bot is down)."""
     store = Store.open(db)
     try:
-        return [m for send in store.recent_sends(100) for m in store.send_messages(send.id)]
+        return [
+            m for send in await store.recent_sends(100) for m in await store.send_messages(send.id)
+        ]
     finally:
-        store.close()
+        await store.close()
 
 
 def thread_texts(slack: SlackStandIn) -> list[str]:
@@ -113,7 +116,7 @@ async def test_killed_while_bsg_holds_the_create_the_restart_adopts_it_once(
     assert sim.sent_to(MSISDN) == 1
     await bot.kill()
 
-    [message] = stored_messages(Path(settings_env["VIBER_BOT_DB"]))
+    [message] = await stored_messages(Path(settings_env["VIBER_BOT_DB"]))
     assert message.bsg_id is None and message.status == DeliveryStatus.PENDING
     assert standin.channel_messages(CHANNEL) == []
 
@@ -123,7 +126,7 @@ async def test_killed_while_bsg_holds_the_create_the_restart_adopts_it_once(
     await wait_until(lambda: outbox_drained(bot), 5, "outbox drained")
     await bot.kill()  # stop polling before reading the database
 
-    [message] = stored_messages(Path(settings_env["VIBER_BOT_DB"]))
+    [message] = await stored_messages(Path(settings_env["VIBER_BOT_DB"]))
     assert message.bsg_id == sim.message(message.reference).id
     assert message.status == DeliveryStatus.READ
     assert len(standin.channel_messages(CHANNEL)) == 1
@@ -161,15 +164,15 @@ async def test_after_a_kill_mid_create_every_send_is_settled_within_a_poll_inter
         await bot.kill()
         sim.create_delay = 0.0
 
-        stored = stored_messages(Path(env["VIBER_BOT_DB"]))
+        stored = await stored_messages(Path(env["VIBER_BOT_DB"]))
         assert [m.bsg_id for m in stored] == [None, None]
         assert standin.channel_messages(CHANNEL) == []
 
         await bot.start()
         restarted = time.monotonic()
 
-        def all_known() -> bool:
-            return all(m.bsg_id for m in stored_messages(Path(env["VIBER_BOT_DB"])))
+        async def all_known() -> bool:
+            return all(m.bsg_id for m in await stored_messages(Path(env["VIBER_BOT_DB"])))
 
         await wait_until(all_known, interval, "every id known within one poll interval")
         await wait_until(
@@ -186,7 +189,7 @@ async def test_after_a_kill_mid_create_every_send_is_settled_within_a_poll_inter
         assert time.monotonic() - restarted <= 2 * interval + 0.5
         await bot.kill()
 
-        stored = stored_messages(Path(env["VIBER_BOT_DB"]))
+        stored = await stored_messages(Path(env["VIBER_BOT_DB"]))
         for message in stored:
             assert message.bsg_id == sim.message(message.reference).id
         assert sim.sent_to("380972920280") == 1 and sim.sent_to("380972920281") == 1
@@ -334,7 +337,7 @@ def test_store_refuses_a_torn_database_or_a_directory_untouched(tmp_path, shape)
     # In-process (the CLI prints StorageError as its one line, as the tests above show).
     db = tmp_path / "viber-bot.db"
     if shape == "last page torn":
-        Store.open(db).close()  # a real database, then a page the first tables do not use
+        asyncio.run(Store.open(db).close())  # a real database, then a page no first table uses
         db.write_bytes(db.read_bytes()[:-4096] + os.urandom(4096))
         before = db.read_bytes()
     else:

@@ -59,8 +59,8 @@ async def test_one_line_per_send_and_per_transition_with_the_ids(make_bot, clock
     clock.advance(30)
     await app.wait_for(lambda: len(app.replies()) == 2)
 
-    send = app.store.recent_sends(1)[0]
-    [message] = app.store.send_messages(send.id)
+    send = (await app.store.recent_sends(1))[0]
+    [message] = await app.store.send_messages(send.id)
     lines = stream.getvalue().splitlines()
     assert lines_with(lines, f"send {send.id} stored", "recipients=1")
     [accepted] = lines_with(lines, f"message {message.id} accepted")
@@ -171,10 +171,10 @@ async def test_viber_bot_run_writes_json_lines_with_ids_and_no_secrets(bsg, slac
 
     store = Store.open(db)
     try:
-        send = store.recent_sends(1)[0]
-        [message] = store.send_messages(send.id)
+        send = (await store.recent_sends(1))[0]
+        [message] = await store.send_messages(send.id)
     finally:
-        store.close()
+        await store.close()
     assert lines_with(messages, f"send {send.id} stored")
     assert lines_with(messages, f"message {message.id} accepted", f"bsg_id={message.bsg_id}")
     for status in ("delivered", "read"):

@@ -10,16 +10,16 @@ from bot.tracking.poller import SWEEP_LIMIT
 from storage.store import Store
 
 
-def test_the_due_query_searches_the_final_next_poll_at_index(tmp_path: Path) -> None:
+async def test_the_due_query_searches_the_final_next_poll_at_index(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     path = tmp_path / "plan.db"
-    populate(path, rows=2_000, due=30, final_share=0.5, now=now)
+    await populate(path, rows=2_000, due=30, final_share=0.5, now=now)
     store = Store.open(path)
     try:
         # The SQL the store itself runs (caught with SQLite's trace hook), not a copy.
-        sql = due_query_sql(store, now, SWEEP_LIMIT)
+        sql = await due_query_sql(store, now, SWEEP_LIMIT)
         assert "messages" in sql and "next_poll_at" in sql
-        plan = query_plan(store.db.conn, sql)
+        plan = query_plan(path, sql)
         assert any(
             step.startswith("SEARCH messages USING INDEX idx_messages_final_next_poll_at")
             for step in plan
@@ -27,9 +27,9 @@ def test_the_due_query_searches_the_final_next_poll_at_index(tmp_path: Path) -> 
         assert not any(step.startswith("SCAN messages") for step in plan), plan
         # No sort step: the index gives next_poll_at order.
         assert not any("TEMP B-TREE" in step for step in plan), plan
-        due = store.due_for_poll(now, limit=SWEEP_LIMIT)
+        due = await store.due_for_poll(now, limit=SWEEP_LIMIT)
         assert len(due) == 30
         assert [m.next_poll_at for m in due] == sorted(m.next_poll_at for m in due)
-        assert store.due_for_poll(now + timedelta(hours=2), limit=SWEEP_LIMIT) != []
+        assert await store.due_for_poll(now + timedelta(hours=2), limit=SWEEP_LIMIT) != []
     finally:
-        store.close()
+        await store.close()

@@ -65,38 +65,38 @@ async def services(bsg: CannedBsg, tmp_path: Path) -> AsyncIterator[tuple]:
         )
 
     earlier = service()
-    earlier.submit(
+    await earlier.submit(
         Composed(msisdns=(MSISDN,), content=MessageContent(text="Hello", sender="Acme")),
         Origin(team_id="T1", channel_id="C123", user_id="U1", source="command", dedupe_key=None),
     )
     clock.advance(1)  # the restart comes a second later
     yield store, service(), clock
     await client.aclose()
-    store.close()
+    await store.close()
 
 
-def the_message(store: Store):
-    [send] = store.recent_sends(1)
-    [message] = store.send_messages(send.id)
+async def the_message(store: Store):
+    [send] = await store.recent_sends(1)
+    [message] = await store.send_messages(send.id)
     return send, message
 
 
 async def test_a_reference_bsg_holds_is_adopted_at_once(bsg, services) -> None:
     store, later, _ = services
-    _, message = the_message(store)
+    _, message = await the_message(store)
     bsg.on("GET", f"/viber/reference/{message.reference}", found(message.reference))
     assert await later.reconcile() == 1
-    send, message = the_message(store)
+    send, message = await the_message(store)
     assert message.bsg_id == "77" and message.status == DeliveryStatus.SENT
     assert bsg.made("POST", "/viber/create") == []
-    assert [i.kind for i in store.outbox_items(send.id)] == ["parent"]
+    assert [i.kind for i in await store.outbox_items(send.id)] == ["parent"]
 
 
 async def test_a_reference_bsg_does_not_know_is_created_again_with_the_same_reference(
     bsg, services
 ) -> None:
     store, later, _ = services
-    _, message = the_message(store)
+    _, message = await the_message(store)
     bsg.on("GET", f"/viber/reference/{message.reference}", NOT_FOUND)
     bsg.on(
         "POST",
@@ -106,9 +106,9 @@ async def test_a_reference_bsg_does_not_know_is_created_again_with_the_same_refe
     assert await later.reconcile() == 1
     [create] = bsg.made("POST", "/viber/create")
     assert create.json["messages"][0]["to"] == [{"msisdn": MSISDN, "reference": message.reference}]
-    send, message = the_message(store)
+    send, message = await the_message(store)
     assert message.bsg_id == "88" and not message.final
-    assert [i.kind for i in store.outbox_items(send.id)] == ["parent"]
+    assert [i.kind for i in await store.outbox_items(send.id)] == ["parent"]
     assert await later.reconcile() == 0  # settled: nothing more is asked
     assert len(bsg.made("POST", "/viber/create")) == 1
 
@@ -117,7 +117,7 @@ async def test_code_43_on_the_create_again_means_bsg_has_it_so_it_is_looked_up_a
     bsg, services
 ) -> None:
     store, later, _ = services
-    _, message = the_message(store)
+    _, message = await the_message(store)
     path = f"/viber/reference/{message.reference}"
     # Unknown at first (the earlier run's create was still on its way), then there.
     bsg.script("GET", path, Canned(body=NOT_FOUND), Canned(body=found(message.reference, "99")))
@@ -127,7 +127,7 @@ async def test_code_43_on_the_create_again_means_bsg_has_it_so_it_is_looked_up_a
         {"result": [{"error": 43, "errorDescription": "exists", "reference": message.reference}]},
     )
     assert await later.reconcile() == 1
-    _, message = the_message(store)
+    _, message = await the_message(store)
     assert message.bsg_id == "99" and message.status != DeliveryStatus.REFUSED
     assert len(bsg.made("GET", path)) == 2 and len(bsg.made("POST", "/viber/create")) == 1
 
@@ -136,26 +136,26 @@ async def test_bsg_unreachable_leaves_it_for_the_next_sweep_not_for_the_grace(
     bsg, services
 ) -> None:
     store, later, clock = services
-    _, message = the_message(store)
+    _, message = await the_message(store)
     path = f"/viber/reference/{message.reference}"
     bsg.script("GET", path, Canned(status=503), Canned(body=found(message.reference)))
     assert await later.reconcile() == 0
-    assert the_message(store)[1].bsg_id is None
+    assert (await the_message(store))[1].bsg_id is None
     clock.advance(0.5)  # the next sweep, long before the 600 s grace
     assert await later.reconcile() == 1
-    assert the_message(store)[1].bsg_id == "77"
+    assert (await the_message(store))[1].bsg_id == "77"
 
 
 async def test_a_create_that_timed_out_in_this_run_still_waits_for_the_grace(bsg, services) -> None:
     store, later, clock = services
-    later.submit(
+    await later.submit(
         Composed(msisdns=("380972920281",), content=MessageContent(text="Now", sender="Acme")),
         Origin(team_id="T1", channel_id="C123", user_id="U1", source="command", dedupe_key=None),
     )
-    [send] = store.recent_sends(1)
-    [mine] = store.send_messages(send.id)
-    earlier_send = store.recent_sends(2)[1]
-    [theirs] = store.send_messages(earlier_send.id)
+    [send] = await store.recent_sends(1)
+    [mine] = await store.send_messages(send.id)
+    earlier_send = (await store.recent_sends(2))[1]
+    [theirs] = await store.send_messages(earlier_send.id)
     bsg.on("GET", f"/viber/reference/{theirs.reference}", found(theirs.reference))
     bsg.on("GET", f"/viber/reference/{mine.reference}", NOT_FOUND)
     clock.advance(10)
@@ -163,5 +163,5 @@ async def test_a_create_that_timed_out_in_this_run_still_waits_for_the_grace(bsg
     assert bsg.made("GET", f"/viber/reference/{mine.reference}") == []
     clock.advance(timedelta(seconds=600).total_seconds())
     assert await later.reconcile() == 1
-    [mine] = store.send_messages(send.id)
+    [mine] = await store.send_messages(send.id)
     assert mine.status == DeliveryStatus.NOT_SENT

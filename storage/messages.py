@@ -1,0 +1,296 @@
+"""The messages table: one row per recipient of a send, and the poller's schedule."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from bot.domain.models import Channel, DeliveryStatus, MessageStatus, StoredMessage
+from storage import history, sql
+from storage.backend import Connection, Row
+from storage.records import Change, NewRecipient, dec, ts
+
+
+def model(row: Row) -> StoredMessage:
+    return StoredMessage.model_validate(dict(row))
+
+
+def listing_filter(
+    status: DeliveryStatus | None, since: datetime | None
+) -> tuple[str | None, list[Any]]:
+    """The WHERE clause (or None) and parameters for listing and counting messages."""
+    where, params = [], []
+    if status is not None:
+        where.append("status = ?")
+        params.append(status.value)
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(ts(since))
+    return (" AND ".join(where) or None), params
+
+
+async def add_many(
+    db: Connection, send_id: int, recipients: Sequence[NewRecipient], now: datetime
+) -> None:
+    await sql.insert_many(
+        db,
+        "messages",
+        [
+            {
+                "send_id": send_id,
+                "reference": r.reference,
+                "msisdn": r.msisdn,
+                "status": DeliveryStatus.PENDING.value,
+                "created_at": ts(now),
+                "poll_count": 0,
+                "final": 0,
+                "text": r.text,
+                "sms_text": r.sms_text,
+            }
+            for r in recipients
+        ],
+    )
+
+
+async def get(db: Connection, message_id: int) -> StoredMessage:
+    return model(await sql.get(db, "messages", message_id))
+
+
+async def of_send(db: Connection, send_id: int) -> list[StoredMessage]:
+    return [model(row) for row in await sql.select(db, "messages", "send_id = ?", [send_id])]
+
+
+async def find(db: Connection, token: str) -> StoredMessage | None:
+    """A message by BSG id or by reference."""
+    rows = await sql.select(
+        db, "messages", "bsg_id = ? OR reference = ?", [token, token], order_by="id desc", limit=1
+    )
+    return model(rows[0]) if rows else None
+
+
+async def by_reference(db: Connection, reference: str) -> StoredMessage | None:
+    rows = await sql.select(db, "messages", "reference = ?", [reference], limit=1)
+    return model(rows[0]) if rows else None
+
+
+async def update(db: Connection, message_id: int, values: dict[str, Any]) -> None:
+    await sql.update(db, "messages", message_id, values)
+
+
+async def due(db: Connection, now: datetime, limit: int) -> list[StoredMessage]:
+    """Messages whose next look is due, oldest due first (the final/next_poll_at index)."""
+    rows = await db.fetchall(
+        "SELECT * FROM messages WHERE final = 0 AND next_poll_at <= ? "
+        "ORDER BY next_poll_at LIMIT ?",
+        [ts(now), limit],
+    )
+    return [model(row) for row in rows]
+
+
+async def count_due(db: Connection, now: datetime) -> int:
+    row = await db.fetchone(
+        "SELECT count(*) AS n FROM messages WHERE final = 0 AND next_poll_at <= ?", [ts(now)]
+    )
+    return row["n"] if row else 0
+
+
+async def unconfirmed(db: Connection, created_before: datetime) -> list[StoredMessage]:
+    """Messages BSG's answer never confirmed (no id yet), older than the cutoff."""
+    rows = await db.fetchall(
+        "SELECT * FROM messages WHERE final = 0 AND bsg_id IS NULL AND status = ? "
+        "AND created_at <= ? ORDER BY id",
+        [DeliveryStatus.PENDING.value, ts(created_before)],
+    )
+    return [model(row) for row in rows]
+
+
+async def listing(
+    db: Connection,
+    *,
+    status: DeliveryStatus | None,
+    since: datetime | None,
+    latest: int | None,
+) -> AsyncIterator[StoredMessage]:
+    """Messages in id order; with `latest`, only the newest that many (still in id order)."""
+    clause, params = listing_filter(status, since)
+    if latest:
+        newest = await sql.select(db, "messages", clause, params, order_by="id desc", limit=latest)
+        for row in reversed(newest):
+            yield model(row)
+        return
+    async for row in sql.stream(db, "messages", clause, params):
+        yield model(row)
+
+
+async def count(db: Connection, *, status: DeliveryStatus | None, since: datetime | None) -> int:
+    clause, params = listing_filter(status, since)
+    row = await db.fetchone(f"SELECT count(*) AS n FROM messages WHERE {clause or '1 = 1'}", params)
+    return row["n"] if row else 0
+
+
+def poll_update(
+    message: StoredMessage,
+    seen: MessageStatus | None,
+    *,
+    now: datetime,
+    next_poll_at: datetime | None,
+    final: bool,
+    forced_status: DeliveryStatus | None,
+) -> tuple[dict[str, Any], DeliveryStatus | None, str | None, bool, bool]:
+    """What a poll changes in the row: (columns, new Viber status, raw status, Viber changed,
+    SMS changed). Pure: the same for every backend."""
+    update: dict[str, Any] = {
+        "last_polled_at": ts(now),
+        "poll_count": message.poll_count + 1,
+        "next_poll_at": None if final else ts(next_poll_at),
+        "final": 1 if final else 0,
+    }
+    new_status = forced_status
+    raw = None
+    if seen is not None:
+        new_status = new_status or seen.status
+        raw = seen.raw_status
+        for key in ("time_in", "time_sent", "time_dr"):
+            if getattr(seen, key) is not None:
+                update[key] = ts(getattr(seen, key))
+        if seen.price is not None:
+            update["price"] = dec(seen.price)
+            update["currency"] = seen.currency or message.currency
+        if seen.bsg_id and not message.bsg_id:
+            update["bsg_id"] = seen.bsg_id
+    viber_changed = new_status is not None and new_status != message.status
+    if new_status is not None and (viber_changed or (raw and raw != message.raw_status)):
+        update["status"] = new_status.value
+        update["raw_status"] = raw
+    sms = seen.sms if seen is not None else None
+    sms_changed = sms is not None and sms.status != message.sms_status
+    if sms is not None:
+        update["sms_id"] = sms.bsg_id or message.sms_id
+        if sms.price is not None:
+            update["sms_price"] = dec(sms.price)
+            update["sms_currency"] = sms.currency or seen.currency
+        if sms_changed:
+            update["sms_status"] = sms.status.value
+    if viber_changed or sms_changed:
+        update["last_change_at"] = ts(now)
+    return update, new_status, raw, viber_changed, sms_changed
+
+
+async def record_poll(
+    db: Connection,
+    message: StoredMessage,
+    seen: MessageStatus | None,
+    *,
+    now: datetime,
+    next_poll_at: datetime | None,
+    final: bool,
+    forced_status: DeliveryStatus | None,
+) -> list[Change]:
+    """Store what a poll saw; returns the changes (one status_event each)."""
+    update, new_status, raw, viber_changed, sms_changed = poll_update(
+        message,
+        seen,
+        now=now,
+        next_poll_at=next_poll_at,
+        final=final,
+        forced_status=forced_status,
+    )
+    await sql.update(db, "messages", message.id, update)
+    if not (viber_changed or sms_changed):
+        return []
+    events = []
+    if viber_changed:
+        assert new_status is not None
+        events.append(
+            await history.add(
+                db,
+                message.id,
+                Channel.VIBER,
+                new_status,
+                raw,
+                now,
+                seen.time_dr if seen is not None else None,
+                seen.price if seen else None,
+                seen.currency if seen else None,
+            )
+        )
+    if sms_changed:
+        assert seen is not None and seen.sms is not None
+        sms = seen.sms
+        events.append(
+            await history.add(
+                db,
+                message.id,
+                Channel.SMS,
+                sms.status,
+                sms.raw_status,
+                now,
+                sms.time_dr,
+                sms.price,
+                sms.currency,
+            )
+        )
+    fresh = await get(db, message.id)
+    return [
+        Change(
+            fresh,
+            event,
+            message.status if event.channel == Channel.VIBER else message.sms_status,
+        )
+        for event in events
+    ]
+
+
+async def record_acceptance(
+    db: Connection,
+    message_id: int,
+    *,
+    bsg_id: str,
+    price: Decimal | None,
+    currency: str | None,
+    now: datetime,
+    next_poll_at: datetime,
+    expires_at: datetime,
+    status: DeliveryStatus,
+) -> None:
+    await update(
+        db,
+        message_id,
+        {
+            "bsg_id": bsg_id,
+            "price": dec(price),
+            "currency": currency,
+            "status": status.value,
+            "raw_status": None,
+            "next_poll_at": ts(next_poll_at),
+            "expires_at": ts(expires_at),
+            "last_change_at": ts(now),
+        },
+    )
+    await history.add(db, message_id, Channel.VIBER, status, None, now, None, price, currency)
+
+
+async def record_refusal(
+    db: Connection,
+    message_id: int,
+    *,
+    status: DeliveryStatus,
+    code: int | None,
+    description: str | None,
+    now: datetime,
+) -> None:
+    await update(
+        db,
+        message_id,
+        {
+            "status": status.value,
+            "error_code": code,
+            "error_description": description,
+            "final": 1,
+            "next_poll_at": None,
+            "last_change_at": ts(now),
+        },
+    )
+    await history.add(db, message_id, Channel.VIBER, status, None, now, None, None, None)

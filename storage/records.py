@@ -1,0 +1,96 @@
+"""Values the Store takes and returns besides domain models, and how they are stored as text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from bot.domain.errors import StorageError
+from bot.domain.models import DeliveryStatus, Send, StatusEvent, StoredMessage
+from storage.timestamps import ts as ts  # re-exported for the table modules
+
+
+def dec(value: Decimal | None) -> str | None:
+    """A Decimal as text: exact, on every backend."""
+    return None if value is None else str(value)
+
+
+def parse_dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+class DuplicateSubmission(StorageError):
+    """A send with the same de-duplication key is already stored."""
+
+    def __init__(self, send: Send):
+        self.send = send
+        super().__init__(f"send {send.id} already holds this submission")
+
+
+class NotFound(StorageError):
+    """No row with that id."""
+
+
+@dataclass(frozen=True)
+class NewSend:
+    """What a submission stores before BSG is called."""
+
+    channel_id: str
+    user_id: str
+    text: str
+    sender: str
+    team_id: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    source: str = "command"
+    dedupe_key: str | None = None
+    response_url: str | None = None
+    send_at: datetime | None = None
+    validity: int | None = None
+
+
+@dataclass(frozen=True)
+class NewRecipient:
+    msisdn: str
+    reference: str
+    # What this recipient is sent when it differs from the send's text (CSV personal text).
+    text: str | None = None
+    sms_text: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One Slack post waiting to be made (or made)."""
+
+    id: int
+    send_id: int | None
+    channel_id: str
+    kind: str
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    in_flight: bool
+    next_attempt_at: datetime | None
+    created_at: datetime
+    posted_ts: str | None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """A status change recorded by a poll, for the notifier."""
+
+    message: StoredMessage
+    event: StatusEvent
+    previous: DeliveryStatus | None  # the status on the same channel before this change
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    started_at: datetime
+    finished_at: datetime | None
+    checked: int
+    changed: int
+    errors: int
+    last_error: str | None

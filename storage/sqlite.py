@@ -1,0 +1,178 @@
+"""The SQLite backend: the file's checks, pragmas and migrations at start-up, then one writer
+and one reader connection, each on its own aiosqlite thread so no query runs on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.domain.errors import StorageError
+from storage.backend import Row
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class SqliteConnection:
+    """storage.backend.Connection over one aiosqlite connection (one thread hop per call)."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: aiosqlite.Connection):
+        self.raw = raw
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cursor = await self.raw.execute(sql, params)
+        return cursor.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self.raw.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = await self.raw.execute_fetchall(sql, params)
+        for row in rows:
+            return row
+        return None
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(await self.raw.execute_fetchall(sql, params))
+
+
+def prepare(path: Path) -> None:
+    """Check the file and apply the migrations, synchronously (start-up, before serving).
+    A corrupt or unwritable file is refused, never replaced."""
+    from sqlite_utils import Database
+
+    from storage.schema import migrations
+
+    if path.is_dir():
+        raise StorageError(f"VIBER_BOT_DB: {path} is a directory, not a database file")
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+        db = Database(conn)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # Before anything writes: a damaged page past the first tables would otherwise pass
+        # start-up and fail mid-sweep. quick_check reads every page (~0.3 s / 150 MB).
+        verdict = conn.execute("PRAGMA quick_check(1)").fetchone()
+        if verdict is None or verdict[0] != "ok":
+            problem = " ".join(str(verdict[0]).split()) if verdict else "no answer"
+            raise sqlite3.DatabaseError(f"database disk image is malformed ({problem})")
+        db.enable_wal()
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrations.apply(db)
+        conn.execute("SELECT count(*) FROM sends").fetchone()
+    except sqlite3.DatabaseError as error:
+        reason = " ".join(str(error).split())  # one line, whatever SQLite said
+        raise StorageError(f"VIBER_BOT_DB: cannot use {path}: {reason}") from None
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+class SqliteBackend:
+    """storage.backend.Backend for one SQLite file (WAL: the reader never waits on the writer).
+
+    Connections open on first use, in whichever event loop uses them first."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path, *, scratch: Path | None = None):
+        self.path = path
+        self._scratch = scratch  # a temporary directory removed on close (Store.memory)
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+        self._connecting = asyncio.Lock()
+
+    @classmethod
+    def open(cls, path: str | Path) -> SqliteBackend:
+        target = Path(path)
+        prepare(target)
+        return cls(target)
+
+    @classmethod
+    def temporary(cls) -> SqliteBackend:
+        """A fresh database in a temporary directory, gone on close."""
+        scratch = Path(tempfile.mkdtemp(prefix="viber-bot-"))
+        target = scratch / "store.db"
+        prepare(target)
+        return cls(target, scratch=scratch)
+
+    async def _connect(self, *, read_only: bool) -> aiosqlite.Connection:
+        try:
+            raw = await aiosqlite.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
+            raw.row_factory = sqlite3.Row
+            await raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await raw.execute("PRAGMA foreign_keys = ON")
+            # WAL with synchronous=NORMAL: a commit survives a process crash (kill -9);
+            # only a power cut can lose the last commits, never corrupt the file.
+            await raw.execute("PRAGMA synchronous = NORMAL")
+            if read_only:
+                await raw.execute("PRAGMA query_only = ON")
+        except sqlite3.Error as error:
+            reason = " ".join(str(error).split())
+            raise StorageError(f"VIBER_BOT_DB: cannot use {self.path}: {reason}") from None
+        return raw
+
+    async def writer(self) -> aiosqlite.Connection:
+        if self._writer is None:
+            async with self._connecting:
+                if self._writer is None:
+                    self._writer = await self._connect(read_only=False)
+        return self._writer
+
+    async def reader(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            async with self._connecting:
+                if self._reader is None:
+                    self._reader = await self._connect(read_only=True)
+        return self._reader
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteConnection]:
+        async with self._write_lock:
+            raw = await self.writer()
+            if raw.in_transaction:  # a rollback interrupted earlier: finish it first
+                await _finish(raw.execute("ROLLBACK"))
+            # IMMEDIATE: take the write lock now, so another process (the operator CLI)
+            # makes this wait at BEGIN (busy_timeout) instead of failing mid-transaction.
+            await raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteConnection(raw)
+            except BaseException:
+                await _finish(raw.execute("ROLLBACK"))
+                raise
+            await _finish(raw.execute("COMMIT"))
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SqliteConnection]:
+        yield SqliteConnection(await self.reader())
+
+    async def ping(self) -> None:
+        async with self.read() as conn:
+            await conn.fetchone("SELECT 1 AS one")
+
+    async def close(self) -> None:
+        for raw in (self._reader, self._writer):
+            if raw is not None:
+                await raw.close()
+        self._reader = self._writer = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+async def _finish(step: Awaitable[Any]) -> None:
+    """Let a COMMIT or ROLLBACK complete even when the task is cancelled meanwhile: the
+    statement is already queued on the connection's thread, and the next transaction queues
+    behind it, so the order of transactions holds."""
+    await asyncio.shield(step)
