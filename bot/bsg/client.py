@@ -451,8 +451,9 @@ def _describe(error: httpx.HTTPError) -> str:
 
 
 def _dropped(error: BaseException) -> bool:
-    """A kept-alive connection the server had closed (httpx's words, or aiohttp's beneath)."""
-    if isinstance(error, httpx.RemoteProtocolError):
+    """A kept-alive connection the server had closed or reset (httpx's words for it, or
+    aiohttp's beneath httpx-aiohttp's ConnectTimeout)."""
+    if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         return True
     cause = error.__cause__
     return isinstance(cause, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError)
@@ -983,6 +984,8 @@ class BsgClient:
         pause = state.next_action.sleep if state.next_action else 0.0
         if state.attempt_number == 1:
             self.retried += 1
+        # A dropped connection is routine (a pool may hold several); if every try meets one,
+        # the caller reports BSG unavailable, as a warning.
         dropped = isinstance(error, _Transient) and error.dropped
         logger.log(
             logging.INFO if dropped else logging.WARNING,

@@ -139,10 +139,14 @@ def test_estimate_update_acks_block_actions_while_bsg_prices_slowly(
     assert "Estimate update" in out and "p99 < 300" in out
 
 
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 def test_soak_over_dropped_connections_reaches_no_caller_and_logs_no_failure(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], transport: str
 ) -> None:
-    code = soak.main(["--creates", "40", "--gets", "400", "--drop", "0.3", "--concurrency", "8"])
+    code = soak.main(
+        ["--creates", "40", "--gets", "400", "--drop", "0.3", "--concurrency", "8",
+         "--transport", transport]
+    )  # fmt: skip
     out = capsys.readouterr().out
     figures = metrics(out, "soak")
     assert code == 0, out
