@@ -53,11 +53,6 @@ class DeliveryStatus(enum.StrEnum):
         return status
 
     @property
-    def is_final(self) -> bool:
-        """No later status can follow (for Viber; an SMS fallback has its own lifecycle)."""
-        return self in FINAL_STATUSES
-
-    @property
     def is_failure(self) -> bool:
         return self in FAILURE_STATUSES
 
@@ -83,7 +78,7 @@ FAILURE_STATUSES = frozenset(
     }
 )
 
-FINAL_STATUSES = FAILURE_STATUSES | {DeliveryStatus.READ}
+# What is final (Viber status x SMS leg x validity) is one table: bot/domain/lifecycle.py.
 
 # Statuses that mean "not there yet"; after the validity window they turn into EXPIRED.
 PENDING_STATUSES = frozenset(
