@@ -101,7 +101,8 @@ def read_table(data: bytes) -> list[tuple[int, list[str]]]:
     records: list[tuple[int, list[str]]] = []
     try:
         for index, cells in enumerate(reader, start=1):
-            if any(cell.strip() for cell in cells):
+            # Blank, or only separators (a `;;` row Excel writes for an empty line): skipped.
+            if any(cell.strip(" \t;,") for cell in cells):
                 records.append((index, cells))
     except csv.Error as error:
         raise RecipientsFileError(f"The file cannot be read as CSV: {error}.") from None
@@ -162,7 +163,7 @@ def parse_recipients_file(
         if msisdn in rows:
             collapsed += 1
             continue
-        values = {name: (cells[i].strip() if i < len(cells) else "") for i, name in columns}
+        values = {name: _cell(cells, i) for i, name in columns}
         rows[msisdn] = FileRow(index, msisdn, values)
     if bad:
         listed = "; ".join(
@@ -262,6 +263,13 @@ def render(file: RecipientsFile, text: str, sms_text: str | None) -> Rendered:
     if problems:
         raise RecipientsFileError(" ".join(problems) + " Nothing was sent.")
     return Rendered(texts)
+
+
+def _cell(cells: Sequence[str], index: int) -> str:
+    """A cell's value, trimmed; Excel's CRLF inside a quoted cell becomes a plain new line."""
+    if index >= len(cells):
+        return ""
+    return cells[index].replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 def _control(value: str) -> bool:
