@@ -83,11 +83,17 @@ def _decode(data: bytes) -> str:
 
 
 def _delimiter(text: str) -> str:
-    sample = text[:_SNIFF_CHARS]
+    # Blank lines make the sniffer doubt a separator every other line has: leave them out.
+    lines = [line for line in text[:_SNIFF_CHARS].splitlines() if line.strip()]
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+        return csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=",;\t").delimiter
     except csv.Error:
-        return ","  # one column (numbers only), or nothing the sniffer can tell
+        pass
+    # The sniffer gives up on short or uneven files: the separator the first line has most of.
+    first = lines[0] if lines else ""
+    counts = {separator: first.count(separator) for separator in ",;\t"}
+    best = max(counts, key=lambda separator: counts[separator])
+    return best if counts[best] else ","  # one column (numbers only)
 
 
 def read_table(data: bytes) -> list[tuple[int, list[str]]]:

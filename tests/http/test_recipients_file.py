@@ -76,8 +76,8 @@ async def test_an_excel_export_sends_each_row_its_own_text(app, bsg):
     assert "1 duplicate collapsed" in posted
     assert "Hello {name}" in posted and "Olena" not in posted
     # Each recipient's text is stored: status shows what that person received.
-    send = app.store.recent_sends(1)[0]
-    stored = {m.msisdn: m for m in app.store.send_messages(send.id)}
+    send = (await app.store.recent_sends(1))[0]
+    stored = {m.msisdn: m for m in await app.store.send_messages(send.id)}
     assert stored["380972920282"].text == "Hello Taras, order B-2 is ready"
     said(await app.command(f"status {stored['380972920282'].reference}"))
     shown = await app.wait_for(
@@ -135,7 +135,7 @@ async def test_a_file_that_cannot_be_used_is_refused_on_its_field(
     errors = errors_of(ack)
     assert set(errors) == {"recipients_file"}, errors
     assert expected in errors["recipients_file"]
-    assert bsg.create_bodies == [] and app.store.recent_sends(1) == []
+    assert bsg.create_bodies == [] and await app.store.recent_sends(1) == []
 
 
 async def test_bad_numbers_are_counted_and_the_first_rows_named(app, bsg):

@@ -144,21 +144,31 @@ def test_any_bytes_give_rows_or_a_clear_error(data):
     newline=st.sampled_from(["\n", "\r\n"]),
     bom=st.booleans(),
     header=st.booleans(),
+    blank=st.booleans(),
     template=st.sampled_from(["Hi {name}", "Hi {name}, {order}", "Same", "Hi {missing}"]),
 )
 def test_spreadsheet_shaped_files_render_exactly_or_say_why(
-    rows, delimiter, newline, bom, header, template
+    rows, delimiter, newline, bom, header, blank, template
 ):
     table_rows = [list(r) for r in rows]
     if header:
         table_rows.insert(0, ["phone", "name", "order"])
     text = _csv(table_rows, delimiter, newline)
+    if blank:  # Excel's empty line between rows
+        first, _, rest = text.partition(newline)
+        text = first + newline + newline + rest
     data = (("\ufeff" if bom else "") + text).encode()
     try:
         table = parse(data, max_rows=50)
         rendered = render(table, template, None)
     except RecipientsFileError as refused:
         assert str(refused).strip()
+        # A spreadsheet with a good number in a phone column is only refused for a reason.
+        message = str(refused)
+        assert any(
+            word in message
+            for word in ("cannot send", "{", "control", "empty", "no recipients", "NUL")
+        ), message
         return
     for row in table.rows:
         if not rendered.texts:
