@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchmarks import (
     ack_load,
+    audiences,
     campaign,
     database,
     estimate_update,
@@ -61,6 +62,7 @@ BENCHMARKS: dict[str, tuple[Callable[[Sequence[str] | None], int], list[str], li
         ["--recipients", "120", "--create-delay", "0.05", "--sweeps", "1",
          "--poll-interval", "0.3"],
     ),
+    "audiences": (audiences.main, [], ["--numbers", "300", "--create-delay", "0.02"]),
     "poll_sweep": (
         poll_sweep.main,
         ["--transport", "both"],
@@ -314,6 +316,30 @@ def summary(m: dict[str, dict[str, str]]) -> list[list[str]]:
                 _ok(clean),
             ]
         )
+    if au := m.get("audiences"):
+        list_ratio, csv_ratio = _f(au, "list_send_ratio"), _f(au, "csv_send_ratio")
+        rows += [
+            [
+                "9 audiences",
+                f"list of {au['numbers']} numbers: add / send to @list vs ideal (s)",
+                f"{_f(au, 'list_add_s'):.2f} / {_f(au, 'list_send_s'):.2f} vs "
+                f"{_f(au, 'ideal_s'):.2f} = {list_ratio:.2f}",
+                f"<= {campaign.RATIO_TARGET}",
+                _ok(list_ratio <= campaign.RATIO_TARGET and au["list_size"] == au["numbers"]),
+            ],
+            [
+                "",
+                f"CSV of {au['numbers']} rows, a text each: ack (ms) / sent vs ideal (s)",
+                f"{_f(au, 'csv_ack_ms'):.0f} / {_f(au, 'csv_send_s'):.2f} vs "
+                f"{_f(au, 'ideal_s'):.2f} = {csv_ratio:.2f}",
+                f"< 3000 / <= {campaign.RATIO_TARGET}",
+                _ok(
+                    csv_ratio <= campaign.RATIO_TARGET
+                    and _f(au, "csv_ack_ms") < 3000
+                    and au["csv_send_stored"] == au["numbers"]
+                ),
+            ],
+        ]
     return rows
 
 

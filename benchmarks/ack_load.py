@@ -116,6 +116,9 @@ async def _fakes(conn: Connection, options: dict[str, Any]) -> None:
                     "cpu_s": time.process_time(),
                 }
             )
+        elif command == "add_file":
+            content, name = args
+            conn.send(slack.add_file(content, name=name))
         else:
             break
     await slack.stop()
@@ -134,6 +137,11 @@ class Fakes:
 
     def stats(self, msisdns: Sequence[str] = ()) -> dict[str, Any]:
         self._conn.send(("stats", list(msisdns)))
+        return self._conn.recv()
+
+    def add_file(self, content: bytes, name: str) -> dict[str, Any]:
+        """Upload a file to the stand-in as `file_input` would; its object for the view state."""
+        self._conn.send(("add_file", content, name))
         return self._conn.recv()
 
     def stop(self) -> None:

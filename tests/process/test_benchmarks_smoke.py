@@ -95,6 +95,12 @@ def test_the_whole_benchmark_command_runs_at_smoke_sizes(tmp_path) -> None:
     assert campaign["create_requests"] == campaign["batches_expected"] == "3"  # 50 + 50 + 20
     assert campaign["slack_parent_posts"] == "1"
     assert int(campaign["slack_updates"]) <= 3
+    lists = metrics(out, "audiences")
+    # A 300-number list filled, sent to, and a 300-row CSV with a text per row sent.
+    assert lists["list_size"] == lists["list_send_stored"] == lists["numbers"] == "300"
+    assert lists["csv_send_stored"] == lists["csv_distinct_texts"] == "300"
+    assert lists["csv_send_creates"] == lists["list_send_creates"] == "6"  # 50 per create
+    assert float(lists["csv_ack_ms"]) < 3000 and "list_send_ratio" in lists
     sweep = metrics(out, "poll_sweep")
     assert sweep["checked"] == "120" and sweep["naive_checked"] == "20"
     assert float(sweep["speedup_vs_naive"]) > 1
