@@ -76,7 +76,8 @@ async def run(numbers: int, create_delay: float, concurrency: int, workdir: Path
                 workdir / "audiences.db",
                 VIBER_BOT_MAX_RECIPIENTS=max(100, numbers),
                 VIBER_BOT_REVIEW_ABOVE=numbers,  # measured here: the send itself, not a review
-                VIBER_BOT_POLL_INTERVAL=30,
+                # No sweep during the run: polling 10,000 messages would compete with the sends.
+                VIBER_BOT_POLL_INTERVAL=3600,
             )
         )
         async with httpx.AsyncClient(timeout=60, trust_env=False) as http:
