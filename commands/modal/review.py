@@ -30,6 +30,7 @@ from bot.slack.render.review import (
 from bot.tracking.sending import Origin
 from commands.modal.recipients import compose_submission
 from commands.modal.state import draft_from_view
+from commands.recipients import counted_recipients
 from storage.store import DuplicateSubmission
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ async def offer_review(
 ) -> bool:
     """Answer a submission that needs the review step with the review view; False when it
     may go out at once."""
-    counted = deps.estimates.count(draft)
+    counted = await counted_recipients(deps, draft, composed)
     review, estimate = await deps.estimates.needs_review(counted, draft, budget=SUBMIT_PRICE_BUDGET)
     if not review:
         return False

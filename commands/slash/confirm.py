@@ -26,6 +26,7 @@ from bot.slack.render.review import (
 )
 from bot.tracking.audiences import prefetched_lists
 from bot.tracking.sending import Origin
+from commands.recipients import counted_recipients
 from storage.store import DuplicateSubmission
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ async def offer(
     """Answer a `/viber send` that needs a go-ahead; False when it may go out at once."""
     settings = deps.settings
     draft = Draft(recipients=numbers, text=text)
-    counted = deps.estimates.count(draft)
+    counted = await counted_recipients(deps, draft, composed)
     count = len(composed.msisdns)
     if count <= settings.review_above and settings.review_cost is None:
         return False
