@@ -50,7 +50,7 @@ async def offer(
     settings = deps.settings
     draft = Draft(recipients=numbers, text=text)
     counted = await counted_recipients(deps, draft, composed)
-    count = len(composed.msisdns)
+    count = counted.valid
     if count <= settings.review_above and settings.review_cost is None:
         return False
     # Slack waits at most 3 s for the ack: the price is asked after it.
