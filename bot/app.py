@@ -162,7 +162,9 @@ class ViberBot:
         )
         self.bolt.error(self._on_listener_error)
         self.estimates = EstimateService(bsg=self.bsg, settings=settings)
-        self.live_estimate = LiveEstimate(client=self.slack, estimates=self.estimates)
+        self.live_estimate = LiveEstimate(
+            client=self.slack, estimates=self.estimates, audiences=self.audiences
+        )
         self.thread_actions = ThreadActions(
             store=self.store,
             bsg=self.bsg,

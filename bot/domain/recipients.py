@@ -98,5 +98,5 @@ def resolve_recipients(
         lists={name: len(found[name]) for name in unique_names if name in found},
         unknown_lists=unknown,
         bad_names=tuple(dict.fromkeys(bad)),
-        collapsed=given - len(msisdns),
+        collapsed=parsed.duplicates + given - len(msisdns),
     )

@@ -11,9 +11,11 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.errors import InputError
 from bot.slack.compose import Draft
 from bot.slack.estimate import Estimate, EstimateService, PriceState
 from bot.slack.render.estimate import ESTIMATE_BLOCK_ID, estimate_block
+from bot.tracking.audiences import AudienceService
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +46,37 @@ def with_estimate(view: dict[str, Any], estimate: Estimate | None) -> dict[str, 
     return fresh
 
 
+async def recounted(audiences: AudienceService, draft: Draft, counted: Estimate) -> Estimate:
+    """The typed counts with `@lists` expanded and opted-out numbers left out."""
+    try:
+        resolved = await audiences.resolve(draft.recipients or "")
+    except InputError:
+        return counted  # far too long: the typed count already says so
+    unknown = [f"@{name}" for name in (*resolved.unknown_lists, *resolved.bad_names)]
+    split = await audiences.without_opted_out(resolved.msisdns)
+    return replace(
+        counted,
+        msisdns=split.allowed,
+        invalid=(*resolved.parsed.invalid, *unknown),
+        duplicates=resolved.collapsed,
+        opted_out=len(split.opted_out),
+    )
+
+
 class LiveEstimate:
     """One per app: the latest change of each open modal, and the hash Slack gave us last."""
 
-    def __init__(self, *, client: AsyncWebClient, estimates: EstimateService):
+    def __init__(
+        self,
+        *,
+        client: AsyncWebClient,
+        estimates: EstimateService,
+        audiences: AudienceService | None = None,
+    ):
         self.client = client
         self.estimates = estimates
+        # `@lists` expanded and opted-out numbers left out of the counts (issue 13).
+        self.audiences = audiences
         self._sequence = itertools.count(1)
         self._latest: OrderedDict[str, int] = OrderedDict()
         self._hashes: OrderedDict[str, str] = OrderedDict()
@@ -69,6 +96,8 @@ class LiveEstimate:
         turn = next(self._sequence)
         self._remember(self._latest, view_id, turn)
         counted = self.estimates.count(draft)
+        if self.audiences is not None:
+            counted = await recounted(self.audiences, draft, counted)
         estimate = self.estimates.cached(counted, draft)
         if estimate is None:
             estimate = (

@@ -3,6 +3,7 @@ thresholds count the recipients a send really reaches, opted-out numbers left ou
 
 from __future__ import annotations
 
+from tests.http.test_estimate import estimate_text, open_modal, type_into
 from tests.http.test_lists import said
 from tests.http.test_modal import errors_of, submit  # noqa: F401
 from tests.slack_requests import state_value
@@ -42,3 +43,17 @@ async def test_a_big_csv_file_goes_through_the_review(app):
     assert ack["response_action"] == "update", ack
     assert ack["view"]["callback_id"] == "viber_review"
     assert app.bsg.create_calls == 0
+
+
+async def test_the_live_estimate_counts_lists_and_opt_outs(app):
+    said(await app.command("list add team +380972920280 +380972920281 +380972920282"))
+    said(await app.command("optout +380972920282"))
+    view = await open_modal(app)
+    values = {"recipients": "@team, +380972920283 +380972920280 @nolist", "text": "Hi"}
+    await type_into(app, view, "recipients", values)
+    shown = await app.wait_for(
+        lambda: (t := estimate_text(app, view["id"])) and "Viber:" in t and t
+    )
+    assert "3 recipients" in shown  # 0280, 0281, 0283: the opted-out 0282 left out
+    assert "1 opted out" in shown and "1 duplicate" in shown
+    assert "@nolist" in shown  # an unknown list is counted as invalid, by name
