@@ -33,3 +33,8 @@ def test_scopes_cover_every_web_api_method_the_bot_calls():
     scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
     # chat.postMessage / chat.update / chat.postEphemeral, views.*, conversations.*
     assert {"commands", "chat:write", "chat:write.public", "channels:history"} <= scopes
+
+
+def test_the_recipients_file_can_be_read():
+    # commands/modal/recipients.py: files.info, then url_private with the bot token.
+    assert "files:read" in manifest()["oauth_config"]["scopes"]["bot"]

@@ -706,6 +706,10 @@ def usage_text(command: str, *, default_region: str | None = None) -> str:
             f"`{c} send +380972920283,380972920282 Your order has shipped`",
             f"• `{c} status <id-or-reference>`: the message's current status and history, "
             "shown only to you",
+            f"• `{c} lists`, `{c} list show|add|remove|delete NAME <numbers>`: saved lists; "
+            f"send to one with `@NAME` where numbers go (`{c} send @kyiv-pickup Hello`)",
+            f"• `{c} optout <numbers> [reason…]`, `{c} optin <numbers>`, `{c} optouts`: numbers "
+            "that are never sent to",
             f"• `{c} help`: this help",
             numbers,
         ]
