@@ -1,12 +1,14 @@
-"""`viber-bot optouts import FILE` and `viber-bot optouts export` as real processes."""
+"""`viber-bot optouts import FILE`, `optouts export` and `show` (personal texts) as processes."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
-from storage.store import Store
+from storage.store import NewRecipient, NewSend, Store
 from tests.process.test_cli import viber_bot, workdir  # noqa: F401  (workdir: the fixture)
 
 
@@ -62,3 +64,29 @@ async def test_import_problems_are_one_line_errors(workdir: Path):  # noqa: F811
     assert ran.code != 0 and "no database" in ran.err
     ran = await viber_bot("optouts", "--help", env=env, cwd=workdir)
     assert ran.code == 0 and "import" in ran.out and "export" in ran.out
+
+
+async def test_show_displays_what_that_recipient_was_sent(workdir: Path):  # noqa: F811
+    db = workdir / "bot.db"
+    store = Store.open(db)
+    try:
+        await store.add_send(
+            NewSend(channel_id="C123", user_id="U123", text="Hello {name}", sender="Acme"),
+            [
+                NewRecipient("380972920283", "refolena", "Hello Olena", "SMS Olena"),
+                NewRecipient("380972920282", "refplain"),
+            ],
+            now=datetime.now(UTC),
+        )
+    finally:
+        await store.close()
+    env = {"VIBER_BOT_DB": str(db)}
+    ran = await viber_bot("show", "refolena", "--json", env=env, cwd=workdir)
+    assert ran.code == 0, ran.err
+    shown = json.loads(ran.out)
+    assert shown["text"] == "Hello Olena" and shown["sms_text"] == "SMS Olena"
+    assert shown["send"]["text"] == "Hello {name}"
+    ran = await viber_bot("show", "refplain", env=env, cwd=workdir)
+    assert ran.code == 0 and "Hello {name}" in ran.out
+    ran = await viber_bot("show", "refolena", env=env, cwd=workdir)
+    assert "Hello Olena" in ran.out and "SMS Olena" in ran.out
