@@ -108,8 +108,12 @@ class CallbackSender:
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # a bug in the sender: say so, but let the simulator stop
+                logger.exception("BSG simulator: a callback post failed")
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -274,5 +274,6 @@ class CallbackService:
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            # _look logs its own failures; only the cancellation comes out of it.
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
