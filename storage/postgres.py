@@ -3,7 +3,8 @@
 The Store's SQL is portable with `?` placeholders; here they become psycopg's `%s`. A lost
 server surfaces as StorageError ("database unavailable"), never as a driver exception: the
 poller and the outbox log it and try again on their next turn, and the pool reconnects by
-itself once the server is back.
+itself once the server is back. (Connections are not checked on every checkout: that costs a
+round trip per statement; one dropped by a restart fails once and is replaced.)
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from bot.domain.errors import StorageError
 from bot.settings import redact_url
 from storage import postgres_schema
+from storage.records import Conflict
 
 log = logging.getLogger(__name__)
+# While the server is away the pool warns on every reconnection attempt (several a second);
+# the bot's own warnings say it once per sweep, outbox pass and heartbeat instead.
+logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 CONNECT_TIMEOUT = 5  # seconds for one connection attempt (libpq connect_timeout)
+RECONNECT_TIMEOUT = 300.0  # seconds the pool keeps re-making a lost connection
 POOL_WAIT = 5.0  # seconds a caller waits for a pooled connection before "unavailable"
 
 Row = dict[str, Any]
@@ -84,6 +90,8 @@ class PostgresConnection:
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
             cursor = await self.raw.execute(pyformat(sql), params)  # type: ignore[arg-type]
+        except psycopg.errors.UniqueViolation as error:
+            raise Conflict(" ".join(str(error).split())) from None
         except psycopg.OperationalError as error:
             raise _unavailable(self.url, error) from None
         return cursor.rowcount
@@ -99,6 +107,8 @@ class PostgresConnection:
         try:
             cursor = await self.raw.execute(pyformat(sql), params)  # type: ignore[arg-type]
             return await cursor.fetchone()
+        except psycopg.errors.UniqueViolation as error:
+            raise Conflict(" ".join(str(error).split())) from None
         except psycopg.OperationalError as error:
             raise _unavailable(self.url, error) from None
 
@@ -145,11 +155,10 @@ class PostgresBackend:
                             "row_factory": dict_row,
                             "connect_timeout": CONNECT_TIMEOUT,
                         },
-                        # A connection the server dropped (restart, network) is found out
-                        # before it is handed over, not by the caller's statement.
-                        check=AsyncConnectionPool.check_connection,
                         timeout=POOL_WAIT,
-                        reconnect_timeout=0,  # keep trying for as long as the server is away
+                        # Reconnection backs off from 1 s; a server back within minutes is
+                        # found again by itself (psycopg_pool's default five).
+                        reconnect_timeout=RECONNECT_TIMEOUT,
                         open=False,
                         name="viber-bot",
                     )

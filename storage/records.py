@@ -33,6 +33,10 @@ class NotFound(StorageError):
     """No row with that id."""
 
 
+class Conflict(StorageError):
+    """A unique key another process wrote first (replicas on one database race for it)."""
+
+
 @dataclass(frozen=True)
 class NewSend:
     """What a submission stores before BSG is called."""

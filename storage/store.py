@@ -31,6 +31,7 @@ from storage.lists import ListEdit, ListMember
 from storage.optouts import OptOut
 from storage.records import (
     Change,
+    Conflict,
     DuplicateSubmission,
     NewRecipient,
     NewSend,
@@ -78,9 +79,15 @@ class Store(ActionVerbs):
     # ------------------------------------------------------------ lifecycle
 
     @classmethod
-    def open(cls, path: str | Path) -> Store:
+    def open(cls, path: str | Path, *, pool_size: int = 10, applied_by: str = "") -> Store:
         """Open (creating if absent) and migrate a SQLite file; a corrupt or unwritable file
-        is never replaced. Synchronous: start-up, before the loop serves anything."""
+        is never replaced. A postgresql:// URL opens that database instead (migrated by one
+        replica at a time; `pool_size` connections). Synchronous: start-up, before the loop
+        serves anything."""
+        if isinstance(path, str) and path.lower().startswith(("postgresql://", "postgres://")):
+            from storage.postgres import PostgresBackend
+
+            return cls(PostgresBackend.open(path, pool_size=pool_size, applied_by=applied_by))
         from storage.sqlite import SqliteBackend
 
         return cls(SqliteBackend.open(path))
@@ -154,14 +161,21 @@ class Store(ActionVerbs):
         self, new: NewSend, recipients: Sequence[NewRecipient], *, now: datetime
     ) -> tuple[Send, list[StoredMessage]]:
         """Store a submission and one message row per recipient, before BSG is called."""
-        async with self.atomic() as db:
-            if new.dedupe_key is not None:
-                existing = await sends.by_dedupe(db, new.dedupe_key)
-                if existing is not None:
-                    raise DuplicateSubmission(existing)
-            send_id = await sends.add(db, new, now=now)
-            await messages.add_many(db, send_id, recipients, now)
-            return await sends.get(db, send_id), await messages.of_send(db, send_id)
+        try:
+            async with self.atomic() as db:
+                if new.dedupe_key is not None:
+                    existing = await sends.by_dedupe(db, new.dedupe_key)
+                    if existing is not None:
+                        raise DuplicateSubmission(existing)
+                send_id = await sends.add(db, new, now=now)
+                await messages.add_many(db, send_id, recipients, now)
+                return await sends.get(db, send_id), await messages.of_send(db, send_id)
+        except Conflict:
+            # Another replica stored the same submission between our look and our insert.
+            existing = await self.find_send_by_dedupe(new.dedupe_key) if new.dedupe_key else None
+            if existing is None:
+                raise
+            raise DuplicateSubmission(existing) from None
 
     async def set_request_json(self, send_id: int, request_json: str) -> None:
         async with self._write() as db:

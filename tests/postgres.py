@@ -1,5 +1,5 @@
 """The PostgreSQL fixtures: a real server per test session (bot/devtools/postgres_server.py),
-a fresh database per test.
+a fresh database per test, and a Store on each backend in turn.
 
 Where no binaries exist the PostgreSQL tests skip with the reason, unless
 VIBER_BOT_REQUIRE_POSTGRES=1 (CI sets it), which turns the skip into a failure.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,16 @@ def own_pg_server() -> Iterator[PostgresServer]:
         unavailable(str(error))
     yield server
     server.destroy()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh Store on each backend in turn: a SQLite file, and a PostgreSQL database."""
+    from storage.store import Store
+
+    if request.param == "sqlite":
+        store = Store.open(tmp_path / "store.db")
+    else:
+        store = Store.open(request.getfixturevalue("pg_url"))
+    yield store
+    await store.close()

@@ -20,6 +20,9 @@ def database_path() -> Path:
 
 def open_existing_database() -> Store:
     """The bot's database for reading; a missing file is an error, never silently created."""
+    url = DatabaseSettings().postgres_url
+    if url is not None:
+        return Store.open(url)
     path = database_path()
     if not path.exists():
         raise StorageError(
