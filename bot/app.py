@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -39,11 +40,22 @@ from bot.tracking.audiences import AudienceService
 from bot.tracking.callbacks import CallbackService
 from bot.tracking.poller import Poller
 from bot.tracking.sending import SendService
+from storage.replicas import Coordinator, Leases, Solo, replica_id
 from storage.store import Store
 
 log = logging.getLogger(__name__)
 
 SWEEP_JOB = "status-sweep"
+HEARTBEAT_JOB = "replica-heartbeat"
+HEALTH_PING_TIMEOUT = 2.0  # seconds /healthz waits for the database
+SMS_TRACKING = "sms-tracking"  # one replica at a time tracks resend_sms's SMS
+
+
+def _version() -> str | None:
+    try:
+        return importlib.metadata.version("viber-bot")
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 class _NoTokenNotice(logging.Filter):
@@ -71,11 +83,24 @@ class ViberBot:
     ):
         self.settings = settings
         self.clock = clock
-        if store is None and settings.postgres_url:
-            # The PostgreSQL Store lands with the async Store (issue 15); never fall back to a
-            # SQLite file named like the URL.
-            raise StorageError("VIBER_BOT_DB: PostgreSQL is not supported by this build yet")
-        self.store = store or Store.open(settings.db_path)
+        self.replica = replica_id()
+        self.store = store or Store.open(
+            settings.postgres_url or settings.db_path,
+            pool_size=settings.pg_pool_size,
+            applied_by=self.replica,
+        )
+        # Who works on what: leases in a shared PostgreSQL database, or all of it (SQLite).
+        self.replicas: Coordinator = (
+            Leases(
+                self.store.backend,
+                lease_seconds=settings.lease_seconds,
+                heartbeat_interval=settings.heartbeat_interval,
+                version=_version(),
+                replica=self.replica,
+            )
+            if self.store.backend.name == "postgresql"
+            else Solo(self.store, replica=self.replica)
+        )
         self.metrics = Metrics()
         secret = settings.callback_secret
         # Without a secret in the settings, the one kept in the database is read by start().
@@ -114,6 +139,7 @@ class ViberBot:
             settings=settings,
             clock=clock,
             metrics=self.metrics,
+            replicas=self.replicas,
         )
         self.sending = SendService(
             store=self.store,
@@ -124,6 +150,7 @@ class ViberBot:
             metrics=self.metrics,
             wake_outbox=self.outbox.wake,
         )
+        self.sending.shared_database = self.replicas.shared
         self.poller = Poller(
             store=self.store,
             bsg=self.bsg,
@@ -134,6 +161,7 @@ class ViberBot:
             policy=self.policy,
             metrics=self.metrics,
             wake_outbox=self.outbox.wake,
+            replicas=self.replicas,
         )
         self.callbacks = CallbackService(
             store=self.store,
@@ -222,6 +250,17 @@ class ViberBot:
             next_run_time=utcnow() + timedelta(seconds=0.05),  # scheduler time is wall time
             replace_existing=True,
         )
+        if self.replicas.shared:
+            self.scheduler.add_job(
+                self._heartbeat_job,
+                "interval",
+                seconds=self.settings.heartbeat_interval,
+                id=HEARTBEAT_JOB,
+                coalesce=True,
+                max_instances=1,
+                next_run_time=utcnow(),
+                replace_existing=True,
+            )
         self.scheduler.start()
         self._started = True
         log.info(
@@ -231,18 +270,29 @@ class ViberBot:
             "on" if self.settings.callbacks_on else "off (VIBER_BOT_PUBLIC_URL unset)",
         )
 
+    async def _heartbeat_job(self) -> None:
+        try:
+            await self.replicas.heartbeat()
+        except StorageError as error:  # the database is away: /healthz says so meanwhile
+            log.warning("heartbeat failed: %s", error)
+
     async def _sweep_job(self) -> None:
         self._sweeping = asyncio.current_task()
         try:
             await self.poller.sweep()
-            # SMS that resend_sms sent through the SMS API, tracked beside the Viber sweep.
-            await self.thread_actions.track_sms()
+            # SMS that resend_sms sent through the SMS API, tracked beside the Viber sweep
+            # (by one replica at a time: two would announce the same SMS twice).
+            async with self.replicas.exclusive(SMS_TRACKING) as ours:
+                if ours:
+                    await self.thread_actions.track_sms()
         except asyncio.CancelledError:
             if self._started:
                 raise
             # stop() gave up waiting. A sweep commits only at its end, so nothing of it was
             # stored; the next start looks again. (Re-raising would log a traceback as ERROR.)
             log.info("sweep interrupted by the stop; it is redone on the next start")
+        except StorageError as error:  # the database is away: the next sweep tries again
+            log.warning("sweep failed: %s", error)
         except Exception:  # one failed sweep must not stop the schedule
             log.exception("sweep failed")
         finally:
@@ -263,6 +313,11 @@ class ViberBot:
             self._finish_sweep(STOP_BUDGET / 2), self.outbox.stop(grace=STOP_BUDGET / 2)
         )
         self.scheduler.shutdown(wait=False)
+        try:
+            # A clean stop hands its leases back: the other replicas need not wait them out.
+            await asyncio.wait_for(self.replicas.leave(), 1.0)
+        except (StorageError, TimeoutError) as error:
+            log.warning("could not hand back leases (they expire by themselves): %s", error)
         await self._close()
         log.info("viber-bot stopped")
 
@@ -300,13 +355,20 @@ class ViberBot:
         A BSG outage does not make the bot unhealthy (it keeps state and catches up); it is
         reported as `"bsg": "degraded"` with the last error, still with 200.
         """
-        body: dict[str, Any] = {"status": "ok"}
+        body: dict[str, Any] = {"status": "ok", "backend": self.store.backend.name}
         try:
-            await self.store.ping()
+            # Bounded: a database that does not answer is reported, not waited for.
+            await asyncio.wait_for(self.store.ping(), HEALTH_PING_TIMEOUT)
             body["database"] = "ok"
         except Exception as error:
             body["database"] = f"error: {type(error).__name__}"
             body["status"] = "error"
+        if self.replicas.shared:
+            # Replicas on one database: which one this is and whether it holds work now.
+            holds = self.replicas.holds
+            body["replica"] = self.replicas.replica
+            body["leases"] = holds
+            body["holds_leases"] = any(holds.values())
         body["scheduler"] = "running" if self.scheduler_running else "stopped"
         if not self.scheduler_running:
             body["status"] = "error"
@@ -324,8 +386,14 @@ class ViberBot:
             if body["status"] == "ok":
                 body["status"] = "degraded"
         try:
-            body["outbox_depth"] = await self.store.outbox_depth()
-            body["outbox_dead"] = await self.store.outbox_dead_count()
+            if body["database"] != "ok":
+                raise StorageError(body["database"])  # not waited for a second time
+            body["outbox_depth"] = await asyncio.wait_for(
+                self.store.outbox_depth(), HEALTH_PING_TIMEOUT
+            )
+            body["outbox_dead"] = await asyncio.wait_for(
+                self.store.outbox_dead_count(), HEALTH_PING_TIMEOUT
+            )
         except Exception:  # the database line above already says what is wrong
             body["outbox_depth"] = body["outbox_dead"] = None
         return (200 if body["status"] != "error" else 503), body

@@ -10,16 +10,19 @@ replica's. With SQLite there is one process, which holds everything: `Solo`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from bot.domain.models import StoredMessage
-from storage.store import ts  # storage.records once the async Store lands
+from storage.records import ts
 
 
 def replica_id() -> str:
@@ -51,6 +54,10 @@ class Coordinator(Protocol):
         """Due messages, oldest due first, that this replica now holds until it releases them."""
         ...
 
+    async def claim(self, message_ids: Sequence[int]) -> set[int]:
+        """Of these messages, those this replica now holds (none another replica holds)."""
+        ...
+
     async def renew(self, message_ids: Sequence[int]) -> None: ...
 
     async def release(self, message_ids: Sequence[int]) -> None: ...
@@ -58,6 +65,15 @@ class Coordinator(Protocol):
     async def claim_lanes(self, lanes: Iterable[str]) -> set[str]:
         """Of the given outbox lanes, those this replica holds now (it keeps or gets them);
         lanes it held and no longer asks for are given up."""
+        ...
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """True inside when this replica alone does `name` now; False when another does."""
+        ...
+
+    def lanes_fresh(self) -> bool:
+        """Whether the lanes claimed last are still safely this replica's (well within the
+        lease), so a post may start."""
         ...
 
     async def heartbeat(self) -> None: ...
@@ -79,9 +95,9 @@ class Solo:
 
     shared = False
 
-    def __init__(self, store: Any):
+    def __init__(self, store: Any, *, replica: str | None = None):
         self.store = store
-        self.replica = replica_id()
+        self.replica = replica or replica_id()
         self._messages = 0
         self._lanes = 0
 
@@ -89,6 +105,9 @@ class Solo:
         due = await self.store.due_for_poll(now, limit=limit)
         self._messages = len(due)
         return due
+
+    async def claim(self, message_ids: Sequence[int]) -> set[int]:
+        return set(message_ids)
 
     async def renew(self, message_ids: Sequence[int]) -> None:
         return None
@@ -100,6 +119,13 @@ class Solo:
         owned = set(lanes)
         self._lanes = len(owned)
         return owned
+
+    def lanes_fresh(self) -> bool:
+        return True
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        yield True
 
     async def heartbeat(self) -> None:
         return None
@@ -136,6 +162,7 @@ class Leases:
         self.replica = replica or replica_id()
         self._messages: set[int] = set()
         self._lanes: set[str] = set()
+        self._lanes_claimed = 0.0
 
     # ------------------------------------------------------------ messages
 
@@ -159,6 +186,21 @@ class Leases:
         )
         self._messages.update(m.id for m in messages)
         return messages
+
+    async def claim(self, message_ids: Sequence[int]) -> set[int]:
+        if not message_ids:
+            return set()
+        async with self.backend.connection() as conn:
+            rows = await conn.fetchall(
+                "UPDATE messages SET lease_owner = ?,"
+                " lease_until = now() + make_interval(secs => ?)"
+                " WHERE id = ANY(?) AND (lease_until IS NULL OR lease_until < now() "
+                "OR lease_owner = ?) RETURNING id",
+                [self.replica, self.lease_seconds, list(message_ids), self.replica],
+            )
+        held = {row["id"] for row in rows}
+        self._messages.update(held)
+        return held
 
     async def renew(self, message_ids: Sequence[int]) -> None:
         if not message_ids:
@@ -205,7 +247,29 @@ class Leases:
                 [self.replica, self.lease_seconds, wanted],
             )
         self._lanes = {row["channel_id"] for row in rows}
+        self._lanes_claimed = time.monotonic()
         return set(self._lanes)
+
+    def lanes_fresh(self) -> bool:
+        # Half the lease: a post under way (Slack's timeout is well below) ends before the
+        # lease could, so no other replica starts the same lane's next post meanwhile.
+        return time.monotonic() - self._lanes_claimed < self.lease_seconds / 2
+
+    # ------------------------------------------------------------ one at a time
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        # A session advisory lock on a connection kept for the block: a replica that dies
+        # mid-way drops its connection, and with it the lock.
+        key = _lock_key(name)
+        async with self.backend.connection() as conn:
+            row = await conn.fetchone("SELECT pg_try_advisory_lock(?) AS ours", [key])
+            ours = bool(row and row["ours"])
+            try:
+                yield ours
+            finally:
+                if ours:
+                    await conn.execute("SELECT pg_advisory_unlock(?)", [key])
 
     # ------------------------------------------------------------ replicas
 
@@ -247,6 +311,12 @@ class Leases:
     @property
     def holds(self) -> dict[str, int]:
         return {"messages": len(self._messages), "lanes": len(self._lanes)}
+
+
+def _lock_key(name: str) -> int:
+    """A stable 63-bit advisory lock key for a name (Python's hash() differs per process)."""
+    digest = hashlib.blake2b(f"viber-bot:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
 
 
 async def live_replicas(conn: Any, *, within: float) -> list[ReplicaInfo]:

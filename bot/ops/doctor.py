@@ -24,10 +24,11 @@ from bot.domain.errors import (
 )
 from bot.domain.redact import scrub
 from bot.domain.wording import plural
-from bot.ops.options import database_path
 from bot.ops.output import console, price, when
-from bot.settings import Settings
+from bot.settings import DatabaseSettings, Settings, redact_url
 from storage.store import OutboxItem, Store, SweepRecord
+
+DEFAULT_HEARTBEAT = 5.0  # seconds: VIBER_BOT_HEARTBEAT_INTERVAL's default, when settings fail
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,90 @@ def check_database(path: Path) -> Check:
         f"{path}: {plural(messages, 'message')}, {due} due for a status check, "
         f"{plural(waiting, 'Slack post')} waiting, {last}",
     )
+
+
+def check_postgres(url: str, heartbeat_interval: float) -> list[Check]:
+    """The PostgreSQL database (backend, schema version, what waits) and its live replicas.
+
+    Read-only: an older schema is reported, not migrated (`viber-bot run` migrates)."""
+    import psycopg
+
+    from storage.postgres import PostgresBackend
+    from storage.postgres_schema import LATEST, check_version
+    from storage.replicas import live_replicas
+
+    label = redact_url(url)
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            version = check_version(conn)
+    except StorageError as error:  # newer than this code
+        return [Check("database", False, str(error), "run the viber-bot that migrated it")]
+    except psycopg.Error as error:
+        reason = " ".join(str(error).split())
+        return [
+            Check(
+                "database",
+                False,
+                f"PostgreSQL at {label}: {reason}",
+                "check VIBER_BOT_DB (host, port, database, user and password) and that the "
+                "server is up and reachable from here",
+            )
+        ]
+    if version < LATEST:
+        return [
+            Check(
+                "database",
+                True,
+                f"PostgreSQL at {label}: schema version {version} of {LATEST}; "
+                "`viber-bot run` migrates it at start-up",
+            )
+        ]
+    store = Store(PostgresBackend(url, pool_size=2, schema_version=version))
+
+    async def read() -> tuple[int, int, int, list[SweepRecord], list[Any]]:
+        try:
+            now = datetime.now(UTC)
+            async with store.backend.connection() as conn:
+                replicas = await live_replicas(conn, within=3 * heartbeat_interval)
+            return (
+                await store.count_messages(),
+                await store.count_due(now),
+                await store.outbox_depth(),
+                await store.recent_sweeps(1),
+                replicas,
+            )
+        finally:
+            await store.close()
+
+    try:
+        messages, due, waiting, sweeps, replicas = asyncio.run(read())
+    except Exception as error:
+        return [Check("database", False, f"PostgreSQL at {label}: {error}")]
+    last = (
+        f"last sweep {when(sweeps[0].finished_at)} UTC"
+        if sweeps and sweeps[0].finished_at
+        else "no sweep yet"
+    )
+    database = Check(
+        "database",
+        True,
+        f"PostgreSQL at {label}, schema version {version}: {plural(messages, 'message')}, "
+        f"{due} due for a status check, {plural(waiting, 'Slack post')} waiting, {last}",
+    )
+    if not replicas:
+        live = Check(
+            "replicas",
+            True,
+            f"none live (no heartbeat in the last {3 * heartbeat_interval:g} s)",
+        )
+    else:
+        described = "; ".join(
+            f"{r.id} (seen {when(r.seen_at)} UTC, holds {plural(r.message_leases, 'message')}"
+            f" and {plural(r.lane_leases, 'outbox lane')})"
+            for r in replicas
+        )
+        live = Check("replicas", True, f"{len(replicas)} live: {described}")
+    return [database, live]
 
 
 def check_outbox(path: Path) -> Check | None:
@@ -387,10 +472,15 @@ async def _remote_checks(settings: Settings) -> list[Check]:
 def cmd_doctor(args: argparse.Namespace) -> int:
     settings, first = check_settings()
     checks = [first]
-    db_path = settings.db_path if settings else database_path()
-    checks.append(check_database(db_path))
-    if checks[-1].ok and (outbox := check_outbox(db_path)) is not None:
-        checks.append(outbox)
+    database = settings or DatabaseSettings()
+    if database.postgres_url is not None:
+        interval = settings.heartbeat_interval if settings else DEFAULT_HEARTBEAT
+        checks += check_postgres(database.postgres_url, interval)
+    else:
+        db_path = database.db_path
+        checks.append(check_database(db_path))
+        if checks[-1].ok and (outbox := check_outbox(db_path)) is not None:
+            checks.append(outbox)
     if settings is not None:
         checks += asyncio.run(_remote_checks(settings))
     else:

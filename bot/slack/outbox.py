@@ -28,10 +28,12 @@ from tenacity import (
 )
 
 from bot.clock import Clock
+from bot.domain.errors import StorageError
 from bot.domain.retry_after import parse_retry_after
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack.notifier import Notifier
+from storage.replicas import Coordinator, Solo
 from storage.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
@@ -107,8 +109,11 @@ class OutboxWorker:
         clock: Clock,
         metrics: Metrics,
         http: aiohttp.ClientSession | None = None,
+        replicas: Coordinator | None = None,
     ):
         self.store = store
+        # Replicas on one database each post to the channels whose lanes they hold.
+        self.replicas: Coordinator = replicas or Solo(store)
         self.client = client
         self.notifier = notifier
         self.settings = settings
@@ -156,10 +161,13 @@ class OutboxWorker:
         while not self._stopping:
             try:
                 wait = await self.drain()
-            except Exception:  # e.g. the database is down: the worker must outlive it
+                self.metrics.outbox_depth.set(await self.store.outbox_depth())
+            except StorageError as error:  # the database is away: nothing can be posted
+                log.warning("outbox: %s; trying again in 1 s", error)
+                wait = 1.0
+            except Exception:  # the worker must outlive any one bad row
                 log.exception("outbox: could not read the queue; trying again in 5 s")
                 wait = 5.0
-            self.metrics.outbox_depth.set(await self.store.outbox_depth())
             if self._stopping:
                 break
             self._wake.clear()
@@ -171,12 +179,15 @@ class OutboxWorker:
     async def drain(self) -> float:
         """Post every row that may go now; return seconds until the next one may."""
         items = await self.store.pending_outbox()
+        if self.replicas.shared:
+            owned = await self.replicas.claim_lanes({self._lane(item) for item in items})
+            items = [item for item in items if self._lane(item) in owned]
         now = self.clock()
         next_wait = 1.0
         blocked: set[str] = set()
         for item in items:
-            if self._stopping:
-                break
+            if self._stopping or not self.replicas.lanes_fresh():
+                break  # a lane held too long unrenewed may be another replica's by now
             lane = self._lane(item)
             if lane in blocked:
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -11,17 +12,19 @@ from datetime import datetime, timedelta
 
 from bot.bsg.client import BsgClient
 from bot.clock import Clock
-from bot.domain.errors import BsgError, BsgNotFound
+from bot.domain.errors import BsgError, BsgNotFound, StorageError
 from bot.domain.models import MessageStatus, StoredMessage
 from bot.domain.policy import PollPolicy, judge
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.tracking.listener import SweepListener
 from bot.tracking.sending import SendService
+from storage.replicas import Coordinator, Solo
 from storage.store import Change, Store
 
 log = logging.getLogger(__name__)
 
+RECONCILE_LOCK = "reconcile"
 SWEEP_LIMIT = 50_000  # due messages taken by one sweep; the rest wait for the next
 
 
@@ -36,7 +39,8 @@ class SweepReport:
 
 
 class Poller:
-    """Owns the sweep. Exactly one process runs it (APScheduler 3 stores are per process)."""
+    """Owns the sweep. Each replica runs its own (APScheduler 3 stores are per process); on a
+    shared database they split the due messages between them through leases."""
 
     def __init__(
         self,
@@ -50,8 +54,11 @@ class Poller:
         policy: PollPolicy,
         metrics: Metrics,
         wake_outbox: Callable[[], None] = lambda: None,
+        replicas: Coordinator | None = None,
     ):
         self.store = store
+        # On a shared database, who polls what (leases); alone, everything is ours.
+        self.replicas: Coordinator = replicas or Solo(store)
         self.bsg = bsg
         self.listener = listener
         self.sending = sending
@@ -61,6 +68,7 @@ class Poller:
         self.metrics = metrics
         self.wake_outbox = wake_outbox
         self.last_report: SweepReport | None = None
+        self.checked_total = 0  # status checks this process made, over every sweep
         # Set while BSG's last answers were failures; cleared by the next good answer.
         self.bsg_failure: str | None = None
         # Set while reconciliation fails on our side (a bug); cleared by the next clean run.
@@ -76,34 +84,49 @@ class Poller:
         started = self.clock()
         clock_start = time.perf_counter()
         try:
-            await self.sending.reconcile()
+            # One replica at a time: two would both resolve the same unconfirmed message.
+            async with self.replicas.exclusive(RECONCILE_LOCK) as ours:
+                if ours:
+                    await self.sending.reconcile()
+        except StorageError as error:  # the database is away: the sweep fails just below
+            log.warning("reconciliation failed: %s", error)
         except Exception as error:  # BSG's failures are handled inside: this is a bug of ours
             log.exception("reconciliation failed: a bug in viber-bot, not a BSG outage")
             self.reconcile_failure = f"{type(error).__name__}: {error}"
         else:
             self.reconcile_failure = None
-        # A message a callback is looking at right now is left to that look.
-        due = [
-            m
-            for m in await self.store.due_for_poll(started, limit=SWEEP_LIMIT)
-            if m.id not in self._busy
-        ]
-        self.metrics.messages_due.set(len(due))
-        claimed = {m.id for m in due}
-        self._busy |= claimed
-        try:
-            results = await self._fetch_all(due)
-            now = self.clock()
-            changes, errors, last_error = await self._record(results, now)
-        finally:
-            self._busy -= claimed
-            self._released.set()
-            self._released = asyncio.Event()
+        checked = errors = 0
+        changes: list[Change] = []
+        last_error: str | None = None
+        seen: set[int] = set()
+        # Alone (SQLite) one batch holds every due message; replicas claim theirs in batches,
+        # leased until recorded, so no message is polled by two replicas at once.
+        batch_size = self.settings.claim_batch if self.replicas.shared else SWEEP_LIMIT
+        while checked < SWEEP_LIMIT:
+            claimed = await self.replicas.claim_due(started, min(batch_size, SWEEP_LIMIT - checked))
+            try:
+                fresh = [m for m in claimed if m.id not in seen]
+                if not fresh:
+                    break
+                seen.update(m.id for m in fresh)
+                # A message a callback is looking at right now is left to that look.
+                due = [m for m in fresh if m.id not in self._busy]
+                self.metrics.messages_due.set(len(due))
+                batch_changes, batch_errors, batch_error = await self._poll_batch(due)
+            finally:
+                await self.replicas.release([m.id for m in claimed])
+            checked += len(due)
+            self.checked_total += len(due)
+            changes += batch_changes
+            errors += batch_errors
+            last_error = batch_error or last_error
+            if len(claimed) < batch_size or not self.replicas.shared:
+                break
         finished = self.clock()
         report = SweepReport(
             started_at=started,
             finished_at=finished,
-            checked=len(results),
+            checked=checked,
             changed=len(changes),
             errors=errors,
             last_error=last_error,
@@ -118,13 +141,11 @@ class Poller:
         )
         self.metrics.sweep_duration.observe(time.perf_counter() - clock_start)
         self.metrics.last_sweep.set(finished.timestamp())
-        if errors < len(results):
+        if errors < checked:
             self.bsg_failure = None
         if errors:
             self.bsg_failure = last_error
-            log.warning(
-                "sweep: %d of %d status checks failed: %s", errors, len(results), last_error
-            )
+            log.warning("sweep: %d of %d status checks failed: %s", errors, checked, last_error)
         self.last_report = report
         if changes:
             self.wake_outbox()
@@ -139,21 +160,61 @@ class Poller:
         wanted = set(message_ids)
         while wanted & self._busy:
             await self._released.wait()
-        self._busy |= wanted
+        # Another replica polling one of these right now records it; this look skips it.
+        held = await self.replicas.claim(sorted(wanted))
+        self._busy |= held
         try:
-            fresh = [await self.store.get_message(i) for i in sorted(wanted)]
+            fresh = [await self.store.get_message(i) for i in sorted(held)]
             due = [m for m in fresh if not m.final and m.bsg_id]
-            results = await self._fetch_all(due)
+            results = await self._fetch_renewing(due)
             changes, errors, last_error = await self._record(results, self.clock())
         finally:
-            self._busy -= wanted
+            self._busy -= held
             self._released.set()
             self._released = asyncio.Event()
+            await self.replicas.release(sorted(held))
         if errors and errors == len(results):
             self.bsg_failure = last_error
         if changes:
             self.wake_outbox()
         return changes
+
+    async def _poll_batch(self, due: list[StoredMessage]) -> tuple[list[Change], int, str | None]:
+        """Ask BSG about one claimed batch, then record every answer in one transaction."""
+        batch = {m.id for m in due}
+        self._busy |= batch
+        try:
+            results = await self._fetch_renewing(due)
+            return await self._record(results, self.clock())
+        finally:
+            self._busy -= batch
+            self._released.set()
+            self._released = asyncio.Event()
+
+    async def _fetch_renewing(
+        self, due: list[StoredMessage]
+    ) -> list[tuple[StoredMessage, MessageStatus | BsgError]]:
+        """_fetch_all, renewing the batch's leases while BSG answers (a slow BSG must not let
+        another replica take the batch over meanwhile)."""
+        if not self.replicas.shared or not due:
+            return await self._fetch_all(due)
+        ids = [m.id for m in due]
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.settings.lease_seconds / 3)
+                try:
+                    await self.replicas.renew(ids)
+                except StorageError as error:  # the lease runs out; the batch is redone later
+                    log.warning("could not renew the sweep's leases: %s", error)
+
+        renewing = asyncio.create_task(renew())
+        try:
+            return await self._fetch_all(due)
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
 
     async def _record(
         self, results: list[tuple[StoredMessage, MessageStatus | BsgError]], now: datetime

@@ -91,6 +91,9 @@ class SendService:
         self._in_flight: set[int] = set()
         # Unconfirmed messages stored before this moment were left by an earlier run.
         self.started_at = clock()
+        # Set on a database other replicas share: one of them may be creating an unconfirmed
+        # message right now, so only the reconcile grace makes it an earlier run's.
+        self.shared_database = False
 
     # ------------------------------------------------------------ access
 
@@ -516,10 +519,11 @@ class SendService:
 
     async def _recover_earlier_run(self) -> int:
         """Look each reference up; create the ones BSG does not know again, same reference."""
+        cutoff = self.started_at
+        if self.shared_database:
+            cutoff = min(cutoff, self.clock() - timedelta(seconds=self.settings.reconcile_grace))
         orphans = [
-            m
-            for m in await self.store.unconfirmed(self.started_at)
-            if m.send_id not in self._in_flight
+            m for m in await self.store.unconfirmed(cutoff) if m.send_id not in self._in_flight
         ]
         if not orphans:
             return 0

@@ -1,0 +1,285 @@
+"""Several `viber-bot run` processes on one PostgreSQL database (real server, real processes):
+migrations applied once when they start together, a replica killed mid-sweep or mid-post
+loses nothing and doubles nothing (the other takes over within the lease time), and a
+database that goes away for 5 s is retried, shown on /healthz, and recovered from."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bot.devtools.simulator import BsgSimulator
+from bot.devtools.slack_standin import SlackStandIn
+from storage.postgres_schema import LATEST
+from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
+from tests.processes import BotProcess, bot_env, free_port, run_once, wait_until
+
+QUIET_NUMBER = "+380972920285"  # lifecycle 5: sent, then nothing until the test moves it
+LEASE = 2.0  # seconds: short, so that take-overs are quick to see
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[BsgSimulator]:
+    simulator = BsgSimulator(api_key=BSG_KEY, time_scale=0.05)
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[SlackStandIn]:
+    slack = SlackStandIn(token=BOT_TOKEN)
+    await slack.start()
+    yield slack
+    await slack.stop()
+
+
+def replica_env(url: str, sim: BsgSimulator, standin: SlackStandIn) -> dict[str, str]:
+    return bot_env(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=standin.base_url,
+        BSG_API_KEY=BSG_KEY,
+        BSG_API_URL=sim.base_url,
+        VIBER_BOT_DB=url,
+        VIBER_BOT_DEFAULT_SENDER="Acme",
+        VIBER_BOT_POLL_INTERVAL=0.3,
+        VIBER_BOT_POLL_MAX_INTERVAL=1,
+        VIBER_BOT_RECONCILE_GRACE=2,
+        VIBER_BOT_SLACK_POST_INTERVAL=0,
+        VIBER_BOT_BSG_TIMEOUT=20,
+        VIBER_BOT_LEASE_SECONDS=LEASE,
+        VIBER_BOT_HEARTBEAT_INTERVAL=0.5,
+        HOST="127.0.0.1",
+        PORT=free_port(),
+    )
+
+
+async def _replicas(
+    url: str, sim: BsgSimulator, standin: SlackStandIn, tmp_path: Path, n: int = 2
+) -> list[BotProcess]:
+    processes = []
+    for index in range(n):
+        cwd = tmp_path / f"replica-{index}"
+        cwd.mkdir()
+        processes.append(BotProcess(replica_env(url, sim, standin), cwd, SIGNING_SECRET))
+    return processes
+
+
+@pytest.fixture
+async def pair(pg_url, sim, standin, tmp_path) -> AsyncIterator[list[BotProcess]]:
+    processes = await _replicas(pg_url, sim, standin, tmp_path)
+    yield processes
+    for process in processes:
+        await process.close()
+
+
+def thread_texts(slack: SlackStandIn) -> list[str]:
+    parents = slack.channel_messages(CHANNEL)
+    assert len(parents) == 1, [(p.get("text"), p.get("metadata")) for p in parents]
+    [parent] = parents
+    return [reply.get("text", "") for reply in slack.thread(CHANNEL, parent["ts"])]
+
+
+async def holder(replicas: list[BotProcess], kind: str) -> BotProcess | None:
+    """The replica whose /healthz says it holds a lease of this kind now."""
+    for replica in replicas:
+        if (await replica.health())["leases"][kind] > 0:
+            return replica
+    return None
+
+
+async def send_one(replica: BotProcess, slack: SlackStandIn, text: str) -> None:
+    response = await replica.command(
+        f"send {QUIET_NUMBER} {text}", response_url=slack.response_url()
+    )
+    assert response.status_code == 200 and "Sending to 1 recipient" in response.text
+
+
+def stored_events(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT message_id, channel, status FROM status_events ORDER BY id"
+        ).fetchall()
+
+
+# ------------------------------------------------------------------ start-up
+
+
+async def test_replicas_starting_together_on_an_empty_database_migrate_it_once(pair, pg_url):
+    await asyncio.gather(*(replica.start() for replica in pair))
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT version, applied_by FROM schema_migrations").fetchall()
+        live = conn.execute("SELECT id FROM replicas").fetchall()
+    assert sorted(version for version, _ in rows) == list(range(1, LATEST + 1))
+    assert len({by for _, by in rows}) == 1
+    migrated = [r for r in pair if "applied migration" in r.logs()]
+    assert len(migrated) == 1, [r.logs() for r in pair]
+    bodies = [await replica.health() for replica in pair]
+    assert all(b["status"] == "ok" and b["backend"] == "postgresql" for b in bodies), bodies
+    assert len({b["replica"] for b in bodies}) == 2
+    await wait_until(lambda: len(live) == 2 or _count_replicas(pg_url) == 2, 5, "heartbeats")
+
+
+def _count_replicas(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM replicas").fetchone()[0]
+
+
+def test_a_database_newer_than_the_code_refuses_to_start_in_one_line(
+    pg_url, sim, standin, tmp_path
+):
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now(), applied_by text)"
+        )
+        conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, 'future')", [99])
+    result = run_once(replica_env(pg_url, sim, standin), tmp_path, timeout=20)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "VIBER_BOT_DB" in lines[0] and "version 99" in lines[0] and "newer" in lines[0]
+
+
+# ------------------------------------------------------------------ kill -9
+
+
+async def test_a_replica_killed_mid_sweep_is_taken_over_within_the_lease(
+    pair, pg_url, sim, standin
+):
+    await asyncio.gather(*(replica.start() for replica in pair))
+    await send_one(pair[0], standin, "Watch me")
+    await wait_until(lambda: standin.channel_messages(CHANNEL), 10, "parent posted")
+    reference = next(iter(sim.messages.values())).reference
+
+    sim.get_delay = 3.0  # the next status check is held at BSG, mid-sweep
+    sim.set_status(reference, "delivered")
+    calls = sim.status_by_id_calls
+    await wait_until(lambda: sim.status_by_id_calls > calls, 5, "a sweep asks BSG")
+    sweeping = await wait_until(lambda: holder(pair, "messages"), 5, "a replica holds it")
+    await sweeping.kill()
+    killed_at = time.monotonic()
+    sim.get_delay = 0.0
+    survivor = next(r for r in pair if r is not sweeping)
+
+    await wait_until(lambda: any("Delivered" in r for r in thread_texts(standin)), 10, "told")
+    took = time.monotonic() - killed_at
+    assert took < LEASE + 3.0, took  # the lease ran out, then the next sweep took it
+    sim.set_status(reference, "read")
+    await wait_until(lambda: any("Read" in r for r in thread_texts(standin)), 10, "read told")
+    await wait_until(lambda: _drained(survivor), 5, "outbox drained")
+    replies = thread_texts(standin)
+    assert len(replies) == 2, replies  # nothing lost, nothing doubled
+    assert len(standin.channel_messages(CHANNEL)) == 1
+    events = stored_events(pg_url)
+    assert len(events) == len(set(events)), events
+    assert sim.create_calls == 1
+
+
+async def _drained(replica: BotProcess) -> bool:
+    return (await replica.health()).get("outbox_depth") == 0
+
+
+async def test_a_replica_killed_mid_post_never_causes_a_double_post(pair, pg_url, sim, standin):
+    await asyncio.gather(*(replica.start() for replica in pair))
+    standin.delay("chat.postMessage", 2.0)  # Slack takes the post, answers late
+    await send_one(pair[1], standin, "Posted while we crash")
+    await wait_until(lambda: standin.calls_to("chat.postMessage"), 10, "parent post started")
+    posting = await wait_until(lambda: holder(pair, "lanes"), 5, "a replica holds the lane")
+    await posting.kill()
+    killed_at = time.monotonic()
+    await wait_until(lambda: standin.channel_messages(CHANNEL), 5, "parent landed after kill")
+    standin.delay("chat.postMessage", 0)
+    survivor = next(r for r in pair if r is not posting)
+
+    # The survivor takes the lane once its lease is out, finds the post, does not repeat it.
+    await wait_until(lambda: standin.calls_to("conversations.history"), 10, "parent looked up")
+    assert time.monotonic() - killed_at < LEASE + 3.0
+    reference = next(iter(sim.messages.values())).reference
+    sim.set_status(reference, "delivered")
+    await wait_until(lambda: thread_texts(standin), 10, "reply posted")
+    await wait_until(lambda: _drained(survivor), 5, "outbox drained")
+    assert len(standin.channel_messages(CHANNEL)) == 1
+    assert len(thread_texts(standin)) == 1
+    assert len(standin.calls_to("chat.postMessage")) == 2  # the parent and the reply, once each
+
+    async def lanes_given_up() -> bool:  # a drained lane goes back at the next pass
+        return (await survivor.health())["leases"]["lanes"] == 0
+
+    await wait_until(lanes_given_up, 5, "drained lanes given up")
+
+
+# ------------------------------------------------------------------ the database goes away
+
+
+async def test_a_five_second_database_outage_is_retried_shown_and_recovered(
+    own_pg_server, sim, standin, tmp_path
+):
+    url = own_pg_server.create_database()
+    replicas = await _replicas(url, sim, standin, tmp_path)
+    try:
+        await asyncio.gather(*(replica.start() for replica in replicas))
+        await send_one(replicas[0], standin, "Through an outage")
+        await wait_until(lambda: standin.channel_messages(CHANNEL), 10, "parent posted")
+        reference = next(iter(sim.messages.values())).reference
+
+        async def all_report(status: int) -> bool:
+            codes = []
+            for replica in replicas:
+                response = await replica.http.get(f"{replica.url}/healthz", timeout=5)
+                codes.append(response.status_code)
+            return all(code == status for code in codes)
+
+        with own_pg_server.paused():
+            await wait_until(lambda: all_report(503), 4, "/healthz shows the outage")
+            body = await replicas[0].health()
+            assert body["database"].startswith("error")
+            sim.set_status(reference, "delivered")  # changes while the database is away
+            await asyncio.sleep(2.0)
+            assert all(r.process.returncode is None for r in replicas)  # they wait, not die
+        await wait_until(lambda: all_report(200), 15, "/healthz recovers")
+        await wait_until(lambda: any("Delivered" in r for r in thread_texts(standin)), 15, "told")
+        await wait_until(lambda: _drained(replicas[0]), 5, "outbox drained")
+        assert len(thread_texts(standin)) == 1
+        assert len(standin.channel_messages(CHANNEL)) == 1
+        logs = "".join(r.logs() for r in replicas)
+        assert "unavailable" in logs and "Traceback" not in logs, logs[-3000:]
+    finally:
+        for replica in replicas:
+            await replica.close()
+
+
+# ------------------------------------------------------------------ doctor
+
+
+async def test_doctor_shows_the_backend_the_schema_version_and_the_live_replicas(
+    pair, pg_url, sim, standin
+):
+    await asyncio.gather(*(replica.start() for replica in pair))
+    ids = [(await replica.health())["replica"] for replica in pair]
+    await wait_until(lambda: _count_replicas(pg_url) == 2, 5, "both heartbeats")
+    # The simulator and the stand-in answer doctor's BSG and Slack checks from this loop.
+    doctor = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "doctor",
+        env=pair[0].env,
+        cwd=pair[0].cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output = (await asyncio.wait_for(doctor.communicate(), 60))[0].decode()
+    assert doctor.returncode == 0, output
+    assert "PostgreSQL at postgresql://" in output
+    assert f"schema version {LATEST}" in output
+    assert "2 live:" in output
+    for replica in ids:
+        assert replica in output
