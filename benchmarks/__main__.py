@@ -30,6 +30,7 @@ from benchmarks import (
     poll_sweep,
     polling_economy,
     print_table,
+    replicas,
     soak,
 )
 
@@ -73,6 +74,13 @@ BENCHMARKS: dict[str, tuple[Callable[[Sequence[str] | None], int], list[str], li
     "memory": (memory.main, [], ["--messages", "2000", "--due", "200", "--delay", "0.002"]),
     "database": (database.main, [], ["--rows", "5000", "--due", "100"]),
     "growth": (growth.main, [], ["--sizes", "300,3000", "--delay", "0.002"]),
+    "replicas": (
+        replicas.main,
+        [],
+        ["--messages", "100", "--replicas", "1,2", "--claim-batch", "20", "--commands", "10",
+         "--in-flight", "5", "--create-delay", "0.05", "--rows", "5000", "--due", "50",
+         "--repeat", "2"],
+    ),
     "estimate_update": (
         estimate_update.main,
         [],
@@ -244,6 +252,51 @@ def summary(m: dict[str, dict[str, str]]) -> list[list[str]]:
                 d["uses_index"],
                 "True",
                 _ok(d["uses_index"] == "True"),
+            ],
+        ]  # fmt: skip
+    if r := m.get("replicas"):
+        counts = sorted(
+            int(k[2:].split(".")[0])
+            for k in r
+            if k.startswith("pg") and k.endswith(".checks_per_s")
+        )
+        one = _f(r, f"pg{counts[0]}.checks_per_s") if counts else float("nan")
+        scaling = ", ".join(
+            f"{n}: {_f(r, f'pg{n}.checks_per_s'):.0f}/s (x{_f(r, f'pg{n}.checks_per_s') / one:.2f})"
+            for n in counts
+        )
+        rows += [
+            [
+                "7 replicas",
+                f"sweep of {r['messages']}: checks/s by replica count (SQLite 1 process: "
+                f"{_f(r, 'sqlite.checks_per_s'):.0f}/s)",
+                scaling,
+                f"knee at {r['knee_replicas']}",
+                _ok(r["checked_exactly_once"] == "True"),
+            ],
+            [
+                "",
+                "CPU per check ms, PostgreSQL 1 replica vs SQLite",
+                f"{_f(r, f'pg{counts[0]}.cpu_per_check_ms'):.3f} vs "
+                f"{_f(r, 'sqlite.cpu_per_check_ms'):.3f}" if counts else "-",
+                "",
+                "",
+            ],
+            [
+                "",
+                "ack p99 ms: 2 replicas round-robin vs SQLite 1 process",
+                f"{_f(r, 'ack.pg2.p99_ms'):.0f} vs {_f(r, 'ack.sqlite1.p99_ms'):.0f}",
+                f"< {replicas.ACK_P99_TARGET_MS:g}",
+                _ok(_f(r, "ack.pg2.p99_ms") < replicas.ACK_P99_TARGET_MS),
+            ],
+            [
+                "",
+                f"due query ms at {r['due.rows']} rows: PostgreSQL vs SQLite (index used)",
+                f"{_f(r, 'due.postgres_ms'):.2f} vs {_f(r, 'due.sqlite_ms'):.2f} "
+                f"({r['due.index_used']})",
+                f"< {replicas.DUE_TARGET_MS:g}",
+                _ok(r["due.index_used"] == "True"
+                    and _f(r, "due.postgres_ms") < replicas.DUE_TARGET_MS),
             ],
         ]  # fmt: skip
     if g := m.get("growth"):

@@ -80,7 +80,7 @@ def test_the_whole_benchmark_command_runs_at_smoke_sizes(tmp_path) -> None:
         cwd=Path(__file__).resolve().parents[2],
         capture_output=True,
         text=True,
-        timeout=240,  # every benchmark at smoke sizes, on a shared 2-core machine
+        timeout=300,  # every benchmark at smoke sizes (replicas: a PostgreSQL server too)
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -103,6 +103,13 @@ def test_the_whole_benchmark_command_runs_at_smoke_sizes(tmp_path) -> None:
     assert float(lists["csv_ack_ms"]) < 3000 and "list_send_ratio" in lists
     sweep = metrics(out, "poll_sweep")
     assert sweep["checked"] == "120" and sweep["naive_checked"] == "20"
+    shared = metrics(out, "replicas")
+    # Each run checked every due message exactly once; both replicas of the pair took part.
+    assert shared["checked_exactly_once"] == "True"
+    assert shared["pg1.checked"] == shared["pg2.checked"] == shared["sqlite.checked"] == "100"
+    assert all(int(n) > 0 for n in shared["pg2.per_replica"].split("/"))
+    assert shared["due.index_used"] == "True" and shared["due.found"] == "50"
+    assert float(shared["ack.pg2.p99_ms"]) > 0 and float(shared["ack.sqlite1.p99_ms"]) > 0
     assert float(sweep["speedup_vs_naive"]) > 1
     memory = metrics(out, "memory")
     assert memory["checked"] == memory["due"] == "200"
