@@ -242,7 +242,7 @@ async def test_a_five_second_database_outage_is_retried_shown_and_recovered(
             return all(code == status for code in codes)
 
         with own_pg_server.paused():
-            await wait_until(lambda: all_report(503), 4, "/healthz shows the outage")
+            await wait_until(lambda: all_report(503), 10, "/healthz shows the outage")
             body = await replicas[0].health()
             assert body["database"].startswith("error")
             sim.set_status(reference, "delivered")  # changes while the database is away
