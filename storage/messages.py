@@ -10,7 +10,7 @@ from typing import Any
 from bot.domain.models import Channel, DeliveryStatus, MessageStatus, StoredMessage
 from storage import history, sql
 from storage.backend import Connection, Row
-from storage.records import Change, NewRecipient, dec, ts
+from storage.records import Acceptance, Change, NewRecipient, dec, ts
 
 
 def model(row: Row) -> StoredMessage:
@@ -270,6 +270,45 @@ async def record_acceptance(
         },
     )
     await history.add(db, message_id, Channel.VIBER, status, None, now, None, price, currency)
+
+
+async def record_acceptances(db: Connection, accepted: Sequence[Acceptance], now: datetime) -> None:
+    """Many acceptances in two statements (a 10,000-recipient send answers at once)."""
+    changed = ts(now)
+    await db.executemany(
+        "UPDATE messages SET bsg_id = ?, price = ?, currency = ?, status = ?, raw_status = NULL, "
+        "next_poll_at = ?, expires_at = ?, last_change_at = ? WHERE id = ?",
+        [
+            (
+                a.bsg_id,
+                dec(a.price),
+                a.currency,
+                a.status.value,
+                ts(a.next_poll_at),
+                ts(a.expires_at),
+                changed,
+                a.message_id,
+            )
+            for a in accepted
+        ],
+    )
+    await sql.insert_many(
+        db,
+        "status_events",
+        [
+            {
+                "message_id": a.message_id,
+                "channel": Channel.VIBER.value,
+                "status": a.status.value,
+                "raw_status": None,
+                "observed_at": changed,
+                "provider_time": None,
+                "price": dec(a.price),
+                "currency": a.currency,
+            }
+            for a in accepted
+        ],
+    )
 
 
 async def record_refusal(

@@ -98,3 +98,16 @@ class SweepRecord:
     changed: int
     errors: int
     last_error: str | None
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """BSG took one message of a create: what `Store.record_acceptances` writes for it."""
+
+    message_id: int
+    bsg_id: str
+    price: Decimal | None
+    currency: str | None
+    next_poll_at: datetime
+    expires_at: datetime
+    status: DeliveryStatus = DeliveryStatus.SENT

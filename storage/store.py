@@ -30,6 +30,7 @@ from storage.callbacks import CallbackBody
 from storage.lists import ListEdit, ListMember
 from storage.optouts import OptOut
 from storage.records import (
+    Acceptance,
     Change,
     Conflict,
     DuplicateSubmission,
@@ -42,6 +43,7 @@ from storage.records import (
 )
 
 __all__ = [
+    "Acceptance",
     "Change",
     "DuplicateSubmission",
     "NewRecipient",
@@ -269,6 +271,12 @@ class Store(ActionVerbs):
                 expires_at=expires_at,
                 status=status,
             )
+
+    async def record_acceptances(self, accepted: Sequence[Acceptance], *, now: datetime) -> None:
+        """Many acceptances at once (one create's answer): the same rows as record_acceptance."""
+        if accepted:
+            async with self.atomic() as db:
+                await messages.record_acceptances(db, accepted, now)
 
     async def record_refusal(
         self,

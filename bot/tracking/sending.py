@@ -39,7 +39,7 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack.render.blocks import refusal_text
 from bot.tracking.audiences import OptOutSplit, split_opted_out
-from storage.store import NewRecipient, NewSend, Store
+from storage.store import Acceptance, NewRecipient, NewSend, Store
 
 log = logging.getLogger(__name__)
 
@@ -342,13 +342,14 @@ class SendService:
         now = self.clock()
         by_ref = {o.reference: o for o in outcomes}
         refused: list[tuple[StoredMessage, int, str]] = []
+        accepted: list[Acceptance] = []
         async with self.store.atomic():
             for message in messages:
                 outcome = by_ref.get(message.reference)
                 if outcome is None or outcome.unconfirmed:
                     continue
                 if outcome.accepted:
-                    await self._accept(send, message, outcome, now)
+                    accepted.append(self._acceptance(send, message, outcome, now))
                 elif outcome.error is not None:
                     code, description = outcome.error.code, outcome.error.description
                     if count_refusals:
@@ -361,6 +362,8 @@ class SendService:
                         now=now,
                     )
                     refused.append((message, code, description))
+            # One statement for all of them: a 10,000-recipient send answers at once.
+            await self.store.record_acceptances(accepted, now=now)
             verdict = await self._settle(send.id, now)
         self.metrics.sends.labels(outcome=verdict.value).inc()
         log.info(
@@ -368,6 +371,28 @@ class SendService:
         )
         self.wake_outbox()
         return verdict
+
+    def _acceptance(
+        self, send: Send, message: StoredMessage, outcome: RecipientOutcome, now: datetime
+    ) -> Acceptance:
+        assert outcome.bsg_id is not None
+        status = DeliveryStatus.SCHEDULED if send.send_at and send.send_at > now else None
+        log.info(
+            "message %s accepted: send=%s bsg_id=%s reference=%s",
+            message.id,
+            send.id,
+            outcome.bsg_id,
+            message.reference,
+        )
+        return Acceptance(
+            message_id=message.id,
+            bsg_id=outcome.bsg_id,
+            price=outcome.price,
+            currency=outcome.currency,
+            next_poll_at=self.policy.first_poll(now, send.send_at),
+            expires_at=self.policy.expires_at(now, send.send_at, send.validity),
+            status=status or DeliveryStatus.SENT,
+        )
 
     async def _accept(
         self, send: Send, message: StoredMessage, outcome: RecipientOutcome, now: datetime
