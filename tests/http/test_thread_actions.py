@@ -218,3 +218,23 @@ async def test_a_retry_follows_the_send_rules(make_bot, clock):
     assert app.bsg.create_calls == 1
     # Refused before the claim: nothing is marked as done.
     assert await app.store.thread_action(send_of(parent), "retry_failed") is None
+
+
+async def test_opted_out_numbers_never_reach_bsg_from_an_action(app, clock):
+    parent = await sent(app, clock, f"{UNDELIVERED},{REJECTED}")
+    await app.command(f"optout {UNDELIVERED}")
+    await app.wait_for(lambda: app.store.opted_out_among(["380972920284"]))
+    before = len(app.slack.opened_views)
+    await press(app, parent, "retry_failed")
+    view = await confirmation(app, before)
+    assert "*1 recipient*" in texts(view["blocks"])
+    await confirm(app, view)
+    await app.wait_for(lambda: app.bsg.create_calls == 2)
+    retry = (await app.store.recent_sends(1))[0]
+    assert [m.msisdn for m in await app.store.send_messages(retry.id)] == ["380972920289"]
+    before = len(app.slack.opened_views)
+    await press(app, parent, "resend_sms")
+    view = await confirmation(app, before)
+    await confirm(app, view)
+    await app.wait_for(lambda: app.bsg.sms_sent_to("380972920289") == 1)
+    assert app.bsg.sms_sent_to("380972920284") == 0
