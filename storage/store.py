@@ -160,9 +160,18 @@ class Store(ActionVerbs):
     # ------------------------------------------------------------ sends
 
     async def add_send(
-        self, new: NewSend, recipients: Sequence[NewRecipient], *, now: datetime
+        self,
+        new: NewSend,
+        recipients: Sequence[NewRecipient],
+        *,
+        now: datetime,
+        read_back: bool = True,
     ) -> tuple[Send, list[StoredMessage]]:
-        """Store a submission and one message row per recipient, before BSG is called."""
+        """Store a submission and one message row per recipient, before BSG is called.
+
+        `read_back=False` returns no messages: a 10,000-recipient submission need not read
+        them all back before Slack's 3-second answer.
+        """
         try:
             async with self.atomic() as db:
                 if new.dedupe_key is not None:
@@ -171,7 +180,8 @@ class Store(ActionVerbs):
                         raise DuplicateSubmission(existing)
                 send_id = await sends.add(db, new, now=now)
                 await messages.add_many(db, send_id, recipients, now)
-                return await sends.get(db, send_id), await messages.of_send(db, send_id)
+                stored = await messages.of_send(db, send_id) if read_back else []
+            return await sends.get(db, send_id), stored
         except Conflict:
             # Another replica stored the same submission between our look and our insert.
             existing = await self.find_send_by_dedupe(new.dedupe_key) if new.dedupe_key else None

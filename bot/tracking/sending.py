@@ -235,6 +235,7 @@ class SendService:
             ),
             recipients,
             now=now,
+            read_back=False,
         )
         await self.store.set_request_json(send.id, json.dumps(body, ensure_ascii=False))
         await self.store.audit(
