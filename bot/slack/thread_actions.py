@@ -43,6 +43,7 @@ from bot.slack.render.thread_actions import (
     sms_refused,
 )
 from bot.tracking.sending import Origin, SendService, content_of, new_reference
+from storage.actions import ThreadAction
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ SMS_FINAL = frozenset(
     }
 )
 SMS_TEXT_MAX = 765
+EXPORT_STALE = 300.0  # seconds: an export claim older than this never finished
 REFERENCE_TAKEN = 43
 SMS_VALIDITY = timedelta(hours=72)  # BSG's default SMS validity
 
@@ -276,6 +278,22 @@ class ThreadActions:
                 await self.sending.authorize(origin, count)
             except AccessDenied as denial:
                 raise ActionRefused(str(denial)) from None
+
+    async def used(self, send_id: int, action: str) -> ThreadAction | None:
+        """The action's earlier use on this send, if any. An export still only claimed after
+        EXPORT_STALE seconds was cut short (a crash mid-upload): it sends nothing to BSG, so
+        its claim is released and the export may run again."""
+        found = await self.store.thread_action(send_id, action)
+        if (
+            found is not None
+            and action == EXPORT_CSV
+            and found.state == "claimed"
+            and (self.clock() - found.created_at).total_seconds() > EXPORT_STALE
+        ):
+            log.info("send %s: an export cut short at %s is released", send_id, found.created_at)
+            await self.store.release_thread_action(found.id)
+            return None
+        return found
 
     async def _claim(self, send: Send, action: str, user_id: str, now: datetime) -> int:
         claim = await self.store.claim_thread_action(send.id, action, user_id=user_id, now=now)

@@ -61,7 +61,7 @@ def register(app: AsyncApp, deps: Services) -> None:
             await actions.audit_denied(send, action, user_id)
             await say(not_allowed())
             return
-        done = await deps.store.thread_action(send.id, action)
+        done = await actions.used(send.id, action)
         if done is not None:
             await say(already_done(action, done.user_id))
             return

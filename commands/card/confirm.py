@@ -47,7 +47,7 @@ def register(app: AsyncApp, deps: Services) -> None:
             await ack()
             return
         user_id = (body.get("user") or {}).get("id", "")
-        done = await deps.store.thread_action(send.id, action)
+        done = await actions.used(send.id, action)
         if done is not None:
             await ack(
                 response_action="update", view=notice_view(already_done(action, done.user_id))

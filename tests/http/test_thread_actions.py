@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 
 from tests.blockkit import texts, valid_blocks, valid_view
@@ -238,3 +239,19 @@ async def test_opted_out_numbers_never_reach_bsg_from_an_action(app, clock):
     await confirm(app, view)
     await app.wait_for(lambda: app.bsg.sms_sent_to("380972920289") == 1)
     assert app.bsg.sms_sent_to("380972920284") == 0
+
+
+async def test_an_export_cut_short_by_a_crash_may_run_again(app, clock):
+    parent = await sent(app, clock, UNDELIVERED)
+    # What a crash mid-upload leaves: the claim, and no file in the thread.
+    stale = app.bot.clock() - timedelta(seconds=400)
+    await app.store.claim_thread_action(send_of(parent), "export_csv", user_id="U123", now=stale)
+    before = len(app.slack.opened_views)
+    await press(app, parent, "export_csv")
+    await confirm(app, await confirmation(app, before, priced=False))
+    (uploaded,) = await app.wait_for(lambda: app.slack.uploaded_files(CHANNEL))
+    assert uploaded["thread_ts"] == parent["ts"]
+    # A fresh claim (an export under way) is still respected.
+    url = await press(app, parent, "export_csv")
+    said = await app.wait_for(lambda: app.slack.responses_to(url))
+    assert "already exported" in said[-1]["text"]
