@@ -22,6 +22,7 @@ from pathlib import Path
 from benchmarks import (
     ack_load,
     audiences,
+    callbacks,
     campaign,
     database,
     estimate_update,
@@ -87,6 +88,12 @@ BENCHMARKS: dict[str, tuple[Callable[[Sequence[str] | None], int], list[str], li
         ["--changes", "20", "--in-flight", "4", "--price-delay", "0.2"],
     ),
     "soak": (soak.main, [], ["--creates", "50", "--gets", "300"]),
+    "callbacks": (
+        callbacks.main,
+        [],
+        ["--messages", "20", "--poll-interval", "2", "--time-scale", "0.25", "--forged", "300",
+         "--commands", "20", "--concurrency", "32"],
+    ),
 }  # fmt: skip
 
 
@@ -393,7 +400,56 @@ def summary(m: dict[str, dict[str, str]]) -> list[list[str]]:
                 ),
             ],
         ]
+    if cb := m.get("callbacks"):
+        rows += callback_rows(cb)
     return rows
+
+
+def callback_rows(cb: dict[str, str]) -> list[list[str]]:
+    """The callbacks benchmark's headline figures, each beside polling's from the same run."""
+    stored, thread = _f(cb, "on.stored_p95_s"), _f(cb, "on.thread_p95_s")
+    gets, ratio = _f(cb, "on.gets_per_message"), _f(cb, "flood.flood_ratio")
+    reached, total = cb.get("lossy.reached_thread", "?"), cb.get("lossy.messages", "?")
+    return [
+        [
+            "10 callbacks",
+            f"change -> stored status p50 / p95 (s), {cb.get('on.messages')} messages "
+            f"(polling: {_f(cb, 'off.stored_p50_s'):.1f} / {_f(cb, 'off.stored_p95_s'):.1f})",
+            f"{_f(cb, 'on.stored_p50_s'):.2f} / {stored:.2f}",
+            f"p95 <= {callbacks.STORED_P95_TARGET_S:g}",
+            _ok(stored <= callbacks.STORED_P95_TARGET_S),
+        ],
+        [
+            "",
+            f"change -> thread post p95 (s), 2-recipient sends "
+            f"(polling: {_f(cb, 'off.thread_p95_s'):.1f})",
+            f"{thread:.2f}",
+            f"<= {callbacks.THREAD_P95_TARGET_S:g}",
+            _ok(thread <= callbacks.THREAD_P95_TARGET_S),
+        ],
+        [
+            "",
+            f"status GETs per message (polling: {_f(cb, 'off.gets_per_message'):.2f})",
+            f"{gets:.2f}",
+            f"<= {callbacks.GETS_TARGET:g}",
+            _ok(gets <= callbacks.GETS_TARGET),
+        ],
+        [
+            "",
+            "30 % of callbacks lost: messages with every transition in the thread",
+            f"{reached} / {total}",
+            "all",
+            _ok(reached == total),
+        ],
+        [
+            "",
+            f"slash ack p99 beside {cb.get('flood.forged')} forged callbacks / without (ms)",
+            f"{_f(cb, 'flood.flood_ack_p99_ms'):.0f} / {_f(cb, 'flood.quiet_ack_p99_ms'):.0f}"
+            f" = x{ratio:.2f}",
+            f"<= x{callbacks.FLOOD_RATIO_TARGET:g}",
+            _ok(ratio <= callbacks.FLOOD_RATIO_TARGET),
+        ],
+    ]
 
 
 def markdown(rows: list[list[str]], details: dict[str, str], elapsed: float, smoke: bool) -> str:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 from aiohttp import web
 
 from bot.tracking.callbacks import MAX_BODY, CallbackService
 
-_REASONS = {200: "ok", 404: "not found", 413: "body too large", 429: "slow down"}
+# Answers written once: a flood of callbacks is answered without building JSON each time.
+_BODIES = {
+    status: json.dumps({"ok": status == 200, "error": reason}).encode()
+    for status, reason in ((200, None), (404, "not found"), (413, "too large"), (429, "slow down"))
+}
 
 
 async def receive_callback(service: CallbackService, request: web.Request) -> web.Response:
@@ -29,8 +36,12 @@ async def receive_callback(service: CallbackService, request: web.Request) -> we
         content_type=request.headers.get("Content-Type"),
         source=request.remote or "unknown",
     )
-    status = int(answer)
-    return web.json_response(
-        {"ok": status == 200, "error": None if status == 200 else _REASONS.get(status)},
-        status=status,
-    )
+    status = answer.status
+    if answer.hold > 0:
+        # Over its limit: the sender waits, this bot does not (a sleeping answer costs nothing).
+        service.held += 1
+        try:
+            await asyncio.sleep(answer.hold)
+        finally:
+            service.held -= 1
+    return web.Response(body=_BODIES[status], status=status, content_type="application/json")

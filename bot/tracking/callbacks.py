@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,14 +35,25 @@ _STRETCH_WINDOW = 3600.0  # seconds after a message's last callback that its pol
 _TRACKED_MESSAGES = 100_000
 _PENDING_RETRY = 0.5  # seconds between looks at a callback that came before BSG's create answer
 _PENDING_TRIES = 10
+# A source over its limit waits this long for each answer (at most _HELD_MAX answers held at
+# once; past that they are answered at once, so waiting answers cannot pile up without bound).
+_HOLD = 1.0
+_HELD_MAX = 5000
+# Forged tokens are allowed a tenth of the rate: a sender that keeps forging is held sooner.
+_FORGED_SHARE = 0.1
 _STATUS_KEYS = ("status", "state", "dlr_status", "message_status")
 
 
-class CallbackAnswer(int):
-    """The HTTP status a callback gets (an int, named for the log)."""
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """The HTTP status a callback gets, and how long to hold it first (a source over its
+    limit is slowed down, so a flood costs its sender time and this bot almost nothing)."""
+
+    status: int
+    hold: float = 0.0
 
 
-OK, NOT_FOUND, TOO_LARGE, RATE_LIMITED = (CallbackAnswer(c) for c in (200, 404, 413, 429))
+OK, NOT_FOUND, TOO_LARGE = CallbackAnswer(200), CallbackAnswer(404), CallbackAnswer(413)
 
 
 @dataclass
@@ -104,6 +116,8 @@ class CallbackService:
         self.metrics = metrics
         self.monotonic = monotonic
         self._buckets: dict[str, _Bucket] = {}
+        self._forged_buckets: dict[str, _Bucket] = {}
+        self.held = 0  # answers being held now (the endpoint counts them)
         self._waiting: dict[int, _Waiting] = {}
         self._again: dict[int, _Waiting] = {}  # came while the message's look was under way
         self._looking: set[int] = set()
@@ -125,15 +139,21 @@ class CallbackService:
     async def receive(
         self, token: str, body: bytes, *, truncated: bool, content_type: str | None, source: str
     ) -> CallbackAnswer:
-        """Answer one callback; nothing here waits on BSG, Slack or the network."""
-        if not self._allow(source):
-            self.metrics.callbacks.labels(outcome="rate_limited").inc()
-            return RATE_LIMITED
+        """Answer one callback; nothing here waits on BSG, Slack or the network.
+
+        The token is checked first (an HMAC, microseconds): forged ones draw on a small
+        allowance of their own, so a flood of them never uses up a real sender's.
+        """
         reference = self.tokens.read(token)
         if reference is None:
             self.metrics.callbacks.labels(outcome="forged").inc()
             self.metrics.callbacks_forged.inc()
+            if not self._allow(self._forged_buckets, source, _FORGED_SHARE):
+                return CallbackAnswer(404, self._hold())
             return NOT_FOUND
+        if not self._allow(self._buckets, source, 1.0):
+            self.metrics.callbacks.labels(outcome="rate_limited").inc()
+            return CallbackAnswer(429, self._hold())
         if truncated:
             self.metrics.callbacks.labels(outcome="too_large").inc()
             return TOO_LARGE
@@ -172,18 +192,26 @@ class CallbackService:
             self._schedule_round()
         return OK
 
-    def _allow(self, source: str) -> bool:
-        """A token bucket per source address: `callback_rate` a second, `callback_burst` deep."""
+    def _hold(self) -> float:
+        # Jittered, so that held answers do not all fall due in the same loop turn.
+        return _HOLD * (0.5 + random.random()) if self.held < _HELD_MAX else 0.0
+
+    def _allow(self, buckets: dict[str, _Bucket], source: str, share: float) -> bool:
+        """A token bucket per source address: `callback_rate` a second, `callback_burst` deep
+        (times `share`)."""
         now = self.monotonic()
-        rate, burst = self.settings.callback_rate, float(self.settings.callback_burst)
-        bucket = self._buckets.get(source)
+        rate = self.settings.callback_rate * share
+        burst = max(1.0, self.settings.callback_burst * share)
+        bucket = buckets.get(source)
         if bucket is None:
-            if len(self._buckets) >= _TRACKED_SOURCES:
+            if len(buckets) >= _TRACKED_SOURCES:
                 # Forget the buckets that have refilled: they hold no state worth keeping.
-                self._buckets = {
-                    k: b for k, b in self._buckets.items() if b.tokens + (now - b.at) * rate < burst
-                }
-            bucket = self._buckets[source] = _Bucket(tokens=burst, at=now)
+                full = [k for k, b in buckets.items() if b.tokens + (now - b.at) * rate >= burst]
+                for key in full:
+                    del buckets[key]
+                if len(buckets) >= _TRACKED_SOURCES:  # spread over ever more addresses
+                    buckets.clear()
+            bucket = buckets[source] = _Bucket(tokens=burst, at=now)
         bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
         bucket.at = now
         if bucket.tokens < 1:

@@ -262,3 +262,29 @@ async def test_socket_mode_serves_callbacks_beside_healthz(make_settings, socket
     finally:
         stop.set()
         await asyncio.wait_for(task, 5)
+
+
+async def test_a_source_over_its_rate_is_refused_and_forgers_are_held(callback_bot, bsg):
+    app = await callback_bot(VIBER_BOT_CALLBACK_RATE=0.01, VIBER_BOT_CALLBACK_BURST=20)
+    message = await send_one(app)
+    url = bsg.message(message.reference).callback_url
+    await app.wait_for(lambda: bsg.callbacks.counts["sent"] >= 1)  # took one of the 20
+    answers = [(await app.http.post(url, content=b"")).status_code for _ in range(25)]
+    assert answers.count(200) <= 20 and answers[-3:] == [429] * 3
+    assert 'viber_bot_callbacks_received_total{outcome="rate_limited"}' in metrics_of(app)
+    # Forged tokens have an allowance of their own (a tenth): past it, each 404 is held back,
+    # and real callbacks from the same address are not refused because of them.
+    forged = f"{app.url}/bsg/callback/{'f' * 60}"
+    for _ in range(2):
+        assert (await app.http.post(forged, content=b"")).status_code == 404
+    started = time.monotonic()
+    assert (await app.http.post(forged, content=b"")).status_code == 404
+    assert time.monotonic() - started >= 0.45
+    fresh = await callback_bot()
+    other = await send_one(fresh, "+380972920275")
+    other_url = bsg.message(other.reference).callback_url
+    for _ in range(150):
+        await fresh.http.post(f"{fresh.url}/bsg/callback/{'g' * 60}", content=b"")
+    quick = time.monotonic()
+    assert (await fresh.http.post(other_url, content=b"")).status_code == 200
+    assert time.monotonic() - quick < 0.2

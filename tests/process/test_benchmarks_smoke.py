@@ -80,7 +80,7 @@ def test_the_whole_benchmark_command_runs_at_smoke_sizes(tmp_path) -> None:
         cwd=Path(__file__).resolve().parents[2],
         capture_output=True,
         text=True,
-        timeout=300,  # every benchmark at smoke sizes (replicas: a PostgreSQL server too)
+        timeout=420,  # every benchmark at smoke sizes (replicas: a PostgreSQL server too)
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -126,8 +126,19 @@ def test_the_whole_benchmark_command_runs_at_smoke_sizes(tmp_path) -> None:
     assert soak["failures_to_callers"] == soak["warnings_logged"] == "0"
     assert soak["numbers_not_sent_exactly_once"] == "0"
     assert soak["bsg_messages"] == soak["creates"] == "50"
+    # callbacks: in one run, callbacks against polling, 30 % lost, and a forged flood.
+    on, off = metrics(out, "callbacks.on"), metrics(out, "callbacks.off")
+    lossy, flood = metrics(out, "callbacks.lossy"), metrics(out, "callbacks.flood")
+    for run in (on, off, lossy):
+        # Every message went through its three transitions and each reached its thread.
+        assert run["all_final"] == "True" and run["reached_thread"] == run["messages"] == "20"
+    assert float(on["stored_p95_s"]) < float(off["stored_p95_s"])
+    assert 1 <= float(on["gets_per_message"]) <= 6
+    assert int(on["callbacks_sent"]) >= 60 and off["callbacks_sent"] == "0"
+    assert int(lossy["callbacks_lost"]) > 0
+    assert flood["forged_404"] == "300" and float(flood["forged_counted_by_app"]) == 300
     # The table follows the metric lines, and the results file describes the machine.
-    assert "viber-bot benchmarks" in out.split("soak.benchmark_s=")[1]
+    assert "viber-bot benchmarks" in out.split("callbacks.benchmark_s=")[1]
     written = results.read_text()
     assert "| CPUs |" in written and "| Python |" in written and "1 ack under load" in written
 
