@@ -147,6 +147,10 @@ class Settings(DatabaseSettings):
     callback_poll_stretch: float = Field(
         4.0, ge=1, le=100, validation_alias="VIBER_BOT_CALLBACK_POLL_STRETCH"
     )
+    # Sends with summary replies take their callbacks in rounds at least this far apart.
+    callback_summary_gap: float = Field(
+        10.0, ge=0, le=3600, validation_alias="VIBER_BOT_CALLBACK_SUMMARY_GAP"
+    )
     # Per source address: sustained callbacks a second, and the burst allowed above that.
     callback_rate: PositiveFloat = Field(200.0, validation_alias="VIBER_BOT_CALLBACK_RATE")
     callback_burst: PositiveInt = Field(1000, validation_alias="VIBER_BOT_CALLBACK_BURST")

@@ -33,6 +33,7 @@ KEPT_BODY = 4 * 1024  # what is kept of a body on the message's history
 _TRACKED_SOURCES = 10_000  # rate-limit buckets kept before the idle ones are dropped
 _STRETCH_WINDOW = 3600.0  # seconds after a message's last callback that its polls stay stretched
 _TRACKED_MESSAGES = 100_000
+_TRACKED_SENDS = 10_000
 _PENDING_RETRY = 0.5  # seconds between looks at a callback that came before BSG's create answer
 _PENDING_TRIES = 10
 # A source over its limit waits this long for each answer (at most _HELD_MAX answers held at
@@ -67,6 +68,8 @@ class _Waiting:
     """Callbacks for one message that wait for the next look."""
 
     first_at: float
+    send_id: int = 0
+    summarised: bool = False  # its send gets summary replies (more than the threshold)
     bodies: list[CallbackBody] = field(default_factory=list)
     tries: int = 0
 
@@ -124,6 +127,8 @@ class CallbackService:
         self._round: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_callback: dict[int, float] = {}
+        self._summarised_sends: dict[int, bool] = {}
+        self._summary_rounds: dict[int, float] = {}  # send id -> its last round (monotonic)
         # send id -> when the callback that changed it came, until its thread post is made
         self._awaiting_post: dict[int, float] = {}
         self._stopped = False
@@ -184,7 +189,11 @@ class CallbackService:
         waiting_room = self._again if message.id in self._looking else self._waiting
         waiting = waiting_room.get(message.id)
         if waiting is None:
-            waiting = waiting_room[message.id] = _Waiting(first_at=now)
+            waiting = waiting_room[message.id] = _Waiting(
+                first_at=now,
+                send_id=message.send_id,
+                summarised=self._summarised(message.send_id),
+            )
         else:
             self.metrics.callbacks_coalesced.inc()
         waiting.bodies.append(kept)
@@ -221,15 +230,50 @@ class CallbackService:
 
     # ------------------------------------------------------------ looks
 
-    def _schedule_round(self) -> None:
-        if self._round is not None or self._stopped:
+    def _summarised(self, send_id: int) -> bool:
+        """Whether the send's replies are summaries (remembered: a send's size never changes)."""
+        known = self._summarised_sends.get(send_id)
+        if known is None:
+            size = sum(self.store.status_counts(send_id).values())
+            known = self._summarised_sends[send_id] = size > self.settings.summary_threshold
+            if len(self._summarised_sends) > _TRACKED_SENDS:
+                del self._summarised_sends[next(iter(self._summarised_sends))]
+        return known
+
+    def _schedule_round(self, delay: float | None = None) -> None:
+        if self._stopped:
             return
         loop = asyncio.get_running_loop()
-        self._round = loop.call_later(self.settings.callback_coalesce, self._start_round)
+        due = loop.time() + (self.settings.callback_coalesce if delay is None else delay)
+        if self._round is not None:
+            if self._round.when() <= due:
+                return
+            self._round.cancel()
+        self._round = loop.call_at(due, self._start_round)
 
     def _start_round(self) -> None:
         self._round = None
-        batch, self._waiting = self._waiting, {}
+        # A summarised send takes its callbacks in rounds `callback_summary_gap` apart: each
+        # round that changes it posts one summary reply, and those must stay few.
+        now = self.monotonic()
+        gap = self.settings.callback_summary_gap
+        batch: dict[int, _Waiting] = {}
+        later: dict[int, _Waiting] = {}
+        for message_id, waiting in self._waiting.items():
+            last = self._summary_rounds.get(waiting.send_id)
+            if waiting.summarised and last is not None and now - last < gap:
+                later[message_id] = waiting
+            else:
+                batch[message_id] = waiting
+        for waiting in batch.values():
+            if waiting.summarised:
+                self._summary_rounds[waiting.send_id] = now
+        if len(self._summary_rounds) > _TRACKED_SENDS:
+            self._summary_rounds = {k: t for k, t in self._summary_rounds.items() if now - t < gap}
+        self._waiting = later
+        if later:
+            first = min(self._summary_rounds[w.send_id] for w in later.values())
+            self._schedule_round(max(0.0, first + gap - now))
         if not batch:
             return
         task = asyncio.ensure_future(self._look(batch))
@@ -290,8 +334,14 @@ class CallbackService:
         if send_id is None or kind != "reply":
             return
         first_at = self._awaiting_post.pop(send_id, None)
+        now = self.monotonic()
         if first_at is not None:
-            self.metrics.callback_post_delay.observe(self.monotonic() - first_at)
+            self.metrics.callback_post_delay.observe(now - first_at)
+        if len(self._awaiting_post) > _TRACKED_SENDS:
+            # Changes that were never told in a reply (e.g. "sent") leave entries: drop old ones.
+            self._awaiting_post = {
+                k: t for k, t in self._awaiting_post.items() if now - t < _STRETCH_WINDOW
+            }
 
     async def stop(self) -> None:
         """Stop taking rounds; a look under way is cancelled (polling redoes it)."""

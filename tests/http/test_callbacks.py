@@ -288,3 +288,25 @@ async def test_a_source_over_its_rate_is_refused_and_forgers_are_held(callback_b
     quick = time.monotonic()
     assert (await fresh.http.post(other_url, content=b"")).status_code == 200
     assert time.monotonic() - quick < 0.2
+
+
+async def test_a_summarised_send_takes_its_callbacks_in_rounds_a_gap_apart(callback_bot, bsg):
+    app = await callback_bot(VIBER_BOT_CALLBACK_SUMMARY_GAP=2)
+    numbers = ",".join(f"+38097292{i:02d}15" for i in range(6))  # 6 > the summary threshold
+    await app.command(f"send {numbers} Hello all")
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    await app.settle()
+    messages = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    await asyncio.sleep(2.2)  # the acceptance callbacks' round is a gap behind us
+    started = time.monotonic()
+    for message in messages[:3]:
+        bsg.set_status(message.reference, "delivered")
+    await app.wait_for(lambda: len(app.replies()) == 1, timeout=5)
+    first = time.monotonic() - started
+    for message in messages[3:]:
+        bsg.set_status(message.reference, "delivered")
+    await app.wait_for(lambda: len(app.replies()) == 2, timeout=8)
+    second = time.monotonic() - started
+    assert first < 1.5  # the first round is as quick as any
+    assert second >= 2.0  # the next waits for the gap: one summary reply per round
+    assert all(app.store.get_message(m.id).status.value == "delivered" for m in messages)
