@@ -186,13 +186,13 @@ class CallbackService:
             truncated=len(body) > KEPT_BODY,
             parsed_status=parse_callback_body(body, content_type),
         )
+        summarised = await self._summarised(message.send_id)
+        # No await from here on: the room is chosen and filled in one step of the loop.
         waiting_room = self._again if message.id in self._looking else self._waiting
         waiting = waiting_room.get(message.id)
         if waiting is None:
             waiting = waiting_room[message.id] = _Waiting(
-                first_at=now,
-                send_id=message.send_id,
-                summarised=self._summarised(message.send_id),
+                first_at=now, send_id=message.send_id, summarised=summarised
             )
         else:
             self.metrics.callbacks_coalesced.inc()
@@ -230,11 +230,11 @@ class CallbackService:
 
     # ------------------------------------------------------------ looks
 
-    def _summarised(self, send_id: int) -> bool:
+    async def _summarised(self, send_id: int) -> bool:
         """Whether the send's replies are summaries (remembered: a send's size never changes)."""
         known = self._summarised_sends.get(send_id)
         if known is None:
-            size = sum(self.store.status_counts(send_id).values())
+            size = sum((await self.store.status_counts(send_id)).values())
             known = self._summarised_sends[send_id] = size > self.settings.summary_threshold
             if len(self._summarised_sends) > _TRACKED_SENDS:
                 del self._summarised_sends[next(iter(self._summarised_sends))]

@@ -296,7 +296,7 @@ async def test_a_summarised_send_takes_its_callbacks_in_rounds_a_gap_apart(callb
     await app.command(f"send {numbers} Hello all")
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
     await app.settle()
-    messages = app.store.send_messages(app.store.recent_sends(1)[0].id)
+    messages = await app.store.send_messages((await app.store.recent_sends(1))[0].id)
     await asyncio.sleep(2.2)  # the acceptance callbacks' round is a gap behind us
     started = time.monotonic()
     for message in messages[:3]:
@@ -309,4 +309,5 @@ async def test_a_summarised_send_takes_its_callbacks_in_rounds_a_gap_apart(callb
     second = time.monotonic() - started
     assert first < 1.5  # the first round is as quick as any
     assert second >= 2.0  # the next waits for the gap: one summary reply per round
-    assert all(app.store.get_message(m.id).status.value == "delivered" for m in messages)
+    for message in messages:
+        assert (await app.store.get_message(message.id)).status.value == "delivered"
