@@ -148,6 +148,7 @@ class ViberBot:
             clock=clock,
             policy=self.policy,
             metrics=self.metrics,
+            listener=self.notifier,
             wake_outbox=self.outbox.wake,
         )
         self.sending.shared_database = self.replicas.shared
@@ -201,6 +202,7 @@ class ViberBot:
             settings=settings,
             clock=clock,
             policy=self.policy,
+            notifier=self.notifier,
             wake_outbox=self.outbox.wake,
             # Opted-out numbers are never resent to (read inside the action's transaction).
             opted_out=self.store.opted_out_among,
@@ -299,14 +301,22 @@ class ViberBot:
             self._sweeping = None
 
     async def stop(self) -> None:
-        """Stop within the contract's 5 seconds; unfinished work resumes on the next start."""
+        """Stop within the contract's 5 seconds; unfinished work resumes on the next start.
+
+        The one stop sequence (SIGTERM, SIGINT and the HTTP server's clean-up all come here):
+        1. pause the scheduler: no new sweep starts (shutdown() would cancel the running one
+           at once, so it could never finish);
+        2. stop taking delivery callbacks;
+        3. side by side, each within STOP_BUDGET / 2 so the waits do not add up: the sweep
+           under way finishes (or is cancelled: it commits only at its end, so nothing half
+           of it is stored) and the outbox post under way finishes (or stays in flight, to
+           be looked for in Slack before it is posted again);
+        4. shut the scheduler down and close BSG's client, Slack's session and the store.
+        """
         if not self._started:
             await self._close()
             return
         self._started = False
-        # Pause first: shutdown() cancels a running job at once, so the sweep under way could
-        # never finish. The sweep and the outbox post under way get the same bounded grace,
-        # side by side, so the two waits do not add up.
         self.scheduler.pause()
         await self.callbacks.stop()
         await asyncio.gather(
@@ -458,6 +468,8 @@ async def serve(
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
+    # The address bound, not the one asked for: PORT=0 takes any free port, logged here.
+    host, port = runner.addresses[0][:2]
     socket_handler = None
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -467,13 +479,10 @@ async def serve(
             bot.bolt, settings.slack_app_token.get_secret_value()
         )
         await socket_handler.connect_async()
-        log.info(
-            "Socket Mode connected; /healthz and /metrics on %s:%s", settings.host, settings.port
-        )
+        log.info("Socket Mode connected; /healthz and /metrics on %s:%s", host, port)
     else:
-        log.info("HTTP mode: POST /slack/events on %s:%s", settings.host, settings.port)
+        log.info("HTTP mode: POST /slack/events on %s:%s", host, port)
     if ready is not None:
-        host, port = runner.addresses[0][:2]
         maybe = ready(f"http://{host}:{port}")
         if maybe is not None:
             await maybe

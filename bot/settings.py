@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.errors import ConfigurationError
+from bot.domain.limits import BATCH_MAX, SENDER_MAX
 
 CommaList = Annotated[frozenset[str], NoDecode]
 
@@ -85,7 +86,7 @@ class Settings(DatabaseSettings):
     bsg_api_url: str = Field("https://api.bsg.world/rest", validation_alias="BSG_API_URL")
     command: str = Field("/viber", validation_alias="VIBER_BOT_COMMAND")
     default_sender: str = Field(
-        validation_alias="VIBER_BOT_DEFAULT_SENDER", min_length=1, max_length=14
+        validation_alias="VIBER_BOT_DEFAULT_SENDER", min_length=1, max_length=SENDER_MAX
     )
     default_region: str | None = Field(None, validation_alias="VIBER_BOT_DEFAULT_REGION")
     poll_interval: PositiveFloat = Field(15.0, validation_alias="VIBER_BOT_POLL_INTERVAL")
@@ -105,7 +106,7 @@ class Settings(DatabaseSettings):
     reconcile_grace: float = Field(120.0, ge=0, validation_alias="VIBER_BOT_RECONCILE_GRACE")
     max_recipients: PositiveInt = Field(100, validation_alias="VIBER_BOT_MAX_RECIPIENTS")
     daily_quota: PositiveInt | None = Field(None, validation_alias="VIBER_BOT_DAILY_QUOTA")
-    bsg_batch_size: int = Field(50, ge=1, le=1000, validation_alias="VIBER_BOT_BSG_BATCH_SIZE")
+    bsg_batch_size: int = Field(50, ge=1, le=BATCH_MAX, validation_alias="VIBER_BOT_BSG_BATCH_SIZE")
     bsg_create_concurrency: int = Field(
         4, ge=1, le=32, validation_alias="VIBER_BOT_BSG_CREATE_CONCURRENCY"
     )

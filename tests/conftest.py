@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -15,12 +13,14 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import ViberBot
 from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
 from bot.settings import Settings, load_settings
 from tests import slack_requests
+from tests.waiting import wait_until
 
 # The PostgreSQL server fixtures (pg_server, pg_url, own_pg_server).
 pytest_plugins = ["tests.postgres"]
@@ -140,16 +140,17 @@ class RunningBot:
         )
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            value = predicate()
-            if inspect.isawaitable(value):  # the store's verbs are coroutines
-                value = await value
-            if value:
-                return value
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("condition not met in time")
-            await asyncio.sleep(0.02)
+        return await wait_until(predicate, timeout)
+
+    async def metric(self, name: str, **labels: str) -> float:
+        """One sample of GET /metrics, as Prometheus would scrape it (0 when not there yet)."""
+        response = await self.http.get(f"{self.url}/metrics")
+        assert response.status_code == 200
+        for family in text_string_to_metric_families(response.text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return sample.value
+        return 0.0
 
     async def settle(self) -> None:
         """Wait until the outbox is empty (every queued post made)."""
@@ -178,9 +179,8 @@ async def start_bot(
     bot = ViberBot(settings, clock=clock)
     runner = web.AppRunner(bot.web_app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
     http = httpx.AsyncClient(timeout=10, trust_env=False)
     running = RunningBot(
         bot=bot, url=f"http://127.0.0.1:{port}", http=http, slack=slack, bsg=bsg, runner=runner
@@ -208,10 +208,13 @@ async def app(make_bot) -> RunningBot:
     return await make_bot()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def bound_socket() -> socket.socket:
+    """A listening socket on a port of 127.0.0.1 the system chose: the port is ours from the
+    start, so a bot that must know its address first (VIBER_BOT_PUBLIC_URL) races no one."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
 
 
 @pytest.fixture
@@ -220,14 +223,14 @@ async def callback_bot(make_settings, slack, bsg, clock) -> AsyncIterator[Callab
     started: list[RunningBot] = []
 
     async def make(**overrides: Any) -> RunningBot:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
+        sock = bound_socket()
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         overrides.setdefault("VIBER_BOT_PUBLIC_URL", url)
         overrides.setdefault("VIBER_BOT_POLL_INTERVAL", 30)  # only a callback can be quick
         bot = ViberBot(make_settings(**overrides), clock=clock)
         runner = web.AppRunner(bot.web_app(), access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await web.SockSite(runner, sock).start()
         http = httpx.AsyncClient(timeout=10, trust_env=False)
         running = RunningBot(bot=bot, url=url, http=http, slack=slack, bsg=bsg, runner=runner)
         started.append(running)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,10 +23,15 @@ OWN_PREFIXES = ("SLACK_", "BSG_", "VIBER_BOT_")
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 nothing listens on right now, for a bot that must know its own
+    address before it starts (VIBER_BOT_PUBLIC_URL). Others run with PORT=0 (see BotProcess)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# `viber-bot run` logs the address it bound (PORT=0 binds any free port).
+_LISTENING = re.compile(r"(?:POST /slack/events|/healthz and /metrics) on ([0-9.]+):([0-9]+)")
 
 
 def bot_env(**settings: Any) -> dict[str, str]:
@@ -64,6 +70,7 @@ class BotProcess:
         self.env = env
         self.cwd = cwd
         self.signing_secret = signing_secret
+        # With PORT=0 the address is read back from the log at each start (it may change).
         self.url = f"http://127.0.0.1:{env['PORT']}"
         self.process: asyncio.subprocess.Process | None = None
         self.runs = 0
@@ -100,6 +107,8 @@ class BotProcess:
             )
         deadline = time.monotonic() + timeout
         while True:
+            if self.env.get("PORT") == "0" and (bound := _LISTENING.search(self.log_of(self.runs))):
+                self.url = f"http://{bound.group(1)}:{bound.group(2)}"
             if self.process.returncode is not None:
                 raise AssertionError(
                     f"the bot exited with {self.process.returncode}:\n{self.logs()}"
@@ -150,17 +159,3 @@ class BotProcess:
         if self.process is not None and self.process.returncode is None:
             await self.kill()
         await self.http.aclose()
-
-
-async def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll a predicate (sync or async) until it is truthy; AssertionError after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not met within {timeout}s")
-        await asyncio.sleep(0.02)

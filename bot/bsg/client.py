@@ -33,11 +33,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from bot.domain.errors import BsgNotFound, BsgProtocolError, BsgRefused, BsgUnavailable
+from bot.domain.errors import BsgCode, BsgNotFound, BsgProtocolError, BsgRefused, BsgUnavailable
+from bot.domain.limits import BSG_CODE_MAX, SMS_BATCH_MAX
 from bot.domain.models import (
     Balance,
     BsgErrorInfo,
-    CountryPrice,
     CreateRequest,
     CreateResult,
     DeliveryStatus,
@@ -53,10 +53,6 @@ from bot.domain.retry_after import parse_retry_after
 
 logger = logging.getLogger(__name__)
 
-NOT_FOUND = 40
-SMS_BATCH_MAX = 1000  # phones in one `/sms/create` or `/sms/price` (BSG's maxItems)
-INVALID_PARAMETERS = 7
-INVALID_KEY = 1
 _BODY_SNIPPET = 200
 CallbackUrl = Callable[[str], str]  # a recipient's reference -> its delivery-callback URL
 
@@ -139,9 +135,6 @@ def _create_message(
     return message
 
 
-SMS_NOT_FOUND = 20  # `/sms/{id}` and `/sms/reference/{ref}`: "SMS not found"
-
-
 def build_sms_body(
     *,
     originator: str,
@@ -174,7 +167,7 @@ def build_sms_price_body(*, originator: str, text: str, msisdns: Sequence[str]) 
 # ---------------------------------------------------------------- loose answers
 
 
-def _code(value: object) -> int:
+def _error_code(value: object) -> int:
     """BSG's `error` field: 0, "0", absent/null/"" all mean no error."""
     if value is None:
         return 0
@@ -245,7 +238,7 @@ def _text(value: object) -> object:
     return value
 
 
-_Code = Annotated[int, BeforeValidator(_code)]
+_Code = Annotated[int, BeforeValidator(_error_code)]
 _Money = Annotated[Decimal | None, BeforeValidator(_money)]
 _Time = Annotated[datetime | None, BeforeValidator(_time)]
 _Text = Annotated[str | None, BeforeValidator(_text)]
@@ -344,20 +337,6 @@ class _SmsStatusAnswer(_Loose):
     time_dr: _Time = None
 
 
-class _CountryPriceAnswer(_Loose):
-    type: _Text = None
-    country: _Text = None
-    country_name: _Text = None
-    mcc: _Text = None
-    mnc: _Text = None
-    price: _Money = None
-    currency: _Text = None
-
-
-class _PricesAnswer(_Loose):
-    prices: Annotated[list[_CountryPriceAnswer], BeforeValidator(_entries)]
-
-
 def _latest(routes: list[_SmsRoute]) -> _SmsRoute | None:
     """The newest entry: latest time if any is given, else the last one listed."""
     if not routes:
@@ -420,10 +399,10 @@ def _flatten_errors(errors: object) -> str:
 
 def _is_bsg_code(value: object) -> bool:
     # BSG codes are small; HTTP-style codes (401, 500) in a `code` field are not BSG's.
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 100
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= BSG_CODE_MAX
 
 
-class _Transient(Exception):
+class _Retryable(Exception):
     """A failure worth retrying: timeout, connection error, HTTP 429 or 5xx.
 
     `dropped`: the server closed a kept-alive connection under the request, a routine event
@@ -542,7 +521,7 @@ class BsgClient:
         self._send_retrying = retry(
             stop=stop_after_attempt(retries + 1),
             wait=self._wait,
-            retry=retry_if_exception_type(_Transient),
+            retry=retry_if_exception_type(_Retryable),
             before_sleep=self._log_retry,
             reraise=True,
         )(self._send)
@@ -791,7 +770,7 @@ class BsgClient:
         try:
             data = await self._call("GET", path, not_found_on_404=True)
         except BsgRefused as refusal:
-            if refusal.code == SMS_NOT_FOUND and not isinstance(refusal, BsgNotFound):
+            if refusal.code == BsgCode.SMS_NOT_FOUND and not isinstance(refusal, BsgNotFound):
                 raise BsgNotFound(refusal.code, refusal.description) from None
             raise
         if not isinstance(data, dict) or not data.keys() & {"status", "id", "reference"}:
@@ -807,26 +786,6 @@ class BsgClient:
             time_sent=answer.time_sent,
             time_dr=answer.time_dr,
         )
-
-    async def prices(self, tariff: int | None = None) -> list[CountryPrice]:
-        """Viber prices per destination, for the account's tariff or the one given."""
-        path = "/viber/prices" if tariff is None else f"/viber/prices/{int(tariff)}"
-        data = await self._call("GET", path)
-        if isinstance(data, list):
-            data = {"prices": data}
-        answer = self._validate(_PricesAnswer, data, path)
-        return [
-            CountryPrice(
-                country=p.country,
-                country_name=p.country_name,
-                mcc=p.mcc,
-                mnc=p.mnc,
-                price=p.price,
-                currency=p.currency,
-            )
-            for p in answer.prices
-            if p.price is not None and (p.type is None or p.type.lower() == "viber")
-        ]
 
     # ------------------------------------------------------------ parsing
 
@@ -941,7 +900,7 @@ class BsgClient:
         """The answer's JSON once BSG gave one; BSG errors raised as BsgError subclasses."""
         try:
             response = await self._send_retrying(method, path, body)
-        except _Transient as error:
+        except _Retryable as error:
             raise BsgUnavailable(error.reason, retry_after=error.retry_after) from None
         return self._interpret(response, method, path, not_found_on_404)
 
@@ -954,7 +913,7 @@ class BsgClient:
             logger.debug(
                 "BSG %s %s -> %s after %.3fs", method, path, name, time.perf_counter() - started
             )
-            raise _Transient(f"{name} on {method} {path}", dropped=_dropped(error)) from None
+            raise _Retryable(f"{name} on {method} {path}", dropped=_dropped(error)) from None
         except httpx.HTTPError as error:
             raise BsgUnavailable(
                 f"{_describe(error)} on {method} {path}: {self._scrub(str(error))}"
@@ -964,7 +923,7 @@ class BsgClient:
             "BSG %s %s -> %d in %.3fs", method, path, status, time.perf_counter() - started
         )
         if status == 429 or status >= 500:
-            raise _Transient(
+            raise _Retryable(
                 f"HTTP {status} on {method} {path}",
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
             )
@@ -972,21 +931,21 @@ class BsgClient:
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _Transient) and error.retry_after is not None:
+        if isinstance(error, _Retryable) and error.retry_after is not None:
             return min(error.retry_after, self._retry_after_max)
-        if isinstance(error, _Transient) and error.dropped and state.attempt_number == 1:
+        if isinstance(error, _Retryable) and error.dropped and state.attempt_number == 1:
             return 0.0  # a closed idle connection says nothing about BSG: go again at once
         return self._backoff(state)
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
-        reason = error.reason if isinstance(error, _Transient) else type(error).__name__
+        reason = error.reason if isinstance(error, _Retryable) else type(error).__name__
         pause = state.next_action.sleep if state.next_action else 0.0
         if state.attempt_number == 1:
             self.retried += 1
         # A dropped connection is routine (a pool may hold several); if every try meets one,
         # the caller reports BSG unavailable, as a warning.
-        dropped = isinstance(error, _Transient) and error.dropped
+        dropped = isinstance(error, _Retryable) and error.dropped
         logger.log(
             logging.INFO if dropped else logging.WARNING,
             "BSG call failed (%s), attempt %d of %d; retrying in %.2fs",
@@ -1032,7 +991,7 @@ class BsgClient:
             code = data.get("code")
             if status in (401, 403):
                 raise BsgRefused(
-                    code if _is_bsg_code(code) else INVALID_KEY,
+                    code if _is_bsg_code(code) else BsgCode.INVALID_KEY,
                     message or f"HTTP {status}",
                     http_status=status,
                 )
@@ -1040,29 +999,29 @@ class BsgClient:
                 details = self._scrub(_flatten_errors(data.get("errors")))
                 description = "; ".join(part for part in (message, details) if part)
                 raise BsgRefused(
-                    code if _is_bsg_code(code) else INVALID_PARAMETERS,
+                    code if _is_bsg_code(code) else BsgCode.INVALID_PARAMETERS,
                     description or f"HTTP {status}",
                     http_status=status,
                 )
             if status == 404 and not_found_on_404:
-                raise BsgNotFound(NOT_FOUND, message or "HTTP 404", http_status=status)
+                raise BsgNotFound(BsgCode.NOT_FOUND, message or "HTTP 404", http_status=status)
             if status == 400:
                 raise BsgRefused(
-                    code if _is_bsg_code(code) else INVALID_PARAMETERS,
+                    code if _is_bsg_code(code) else BsgCode.INVALID_PARAMETERS,
                     message or "HTTP 400",
                     http_status=status,
                 )
         elif data is None and status == 404 and not_found_on_404:
-            raise BsgNotFound(NOT_FOUND, "HTTP 404", http_status=status)
+            raise BsgNotFound(BsgCode.NOT_FOUND, "HTTP 404", http_status=status)
         elif status in (401, 403):
-            raise BsgRefused(INVALID_KEY, f"HTTP {status}", http_status=status)
+            raise BsgRefused(BsgCode.INVALID_KEY, f"HTTP {status}", http_status=status)
         raise self._protocol_error(
             path, f"{method} answered HTTP {status}: {self._snippet(response.text)}"
         )
 
     def _raise_for_code(self, data: dict[str, Any], path: str, status: int) -> None:
         try:
-            code = _code(data["error"])
+            code = _error_code(data["error"])
         except ValueError:
             raise self._protocol_error(
                 path, f"unreadable error code: {self._snippet(data)}"
@@ -1071,7 +1030,7 @@ class BsgClient:
             return
         description = data.get("errorDescription") or data.get("message") or ""
         description = self._scrub(str(description))
-        if code == NOT_FOUND:
+        if code == BsgCode.NOT_FOUND:
             raise BsgNotFound(code, description, http_status=status)
         raise BsgRefused(code, description, http_status=status)
 

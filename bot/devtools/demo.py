@@ -53,7 +53,8 @@ BSG_KEY = "demo-bsg-key-not-a-real-one"
 SENDER = "DemoShop"
 COMMAND = "/viber"
 
-# Recipients, chosen by the simulator's default lifecycles (by last digit, bot/simulator.py).
+# Recipients, chosen by the simulator's default lifecycles (by last digit; see
+# bot/devtools/simulator/lifecycles.py).
 READ_LATER = "380972920280"  # delivered, read later
 NOT_ON_VIBER = "380972920283"  # not a Viber user: the SMS fallback goes out and is delivered
 READ_QUICKLY = "380972920288"  # delivered and read within a second or so

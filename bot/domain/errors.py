@@ -1,43 +1,37 @@
-"""Exceptions the layers raise to each other, and BSG's error codes in plain words."""
+"""Exceptions the layers raise to each other, and BSG's error codes."""
 
 from __future__ import annotations
 
-# Every code BSG documents, as a person in Slack should read it.
-BSG_EXPLANATIONS: dict[int, str] = {
-    1: "BSG did not accept the API key: check BSG_API_KEY (live keys start with `live_`)",
-    2: (
-        "the BSG account is blocked or the request lacked parameters: "
-        "check the account in BSG's dashboard"
-    ),
-    3: (
-        "the request lacked parameters or the BSG account is blocked: "
-        "check the account in BSG's dashboard"
-    ),
-    4: "BSG does not offer this function to the account, or the account is blocked",
-    5: "BSG reported an unknown error: try again later",
-    6: "the tariff is not valid for this account",
-    7: "BSG found invalid parameters in the request",
-    8: "the BSG account does not have enough funds: top it up in BSG's dashboard",
-    9: "the tariff is not active for this account",
-    10: "the scheduled send time is not acceptable to BSG",
-    11: "too many messages are in progress on the BSG account: try again in a few minutes",
-    12: "too many recipients in one request for BSG",
-    40: "BSG has no such message",
-    41: "BSG says the phone number is invalid",
-    43: "BSG already holds a message with this reference (it was already sent)",
-    44: "BSG found the message payload invalid (for example no recipients)",
-    45: "the sender name is not registered with BSG: register it in your BSG account first",
-    46: "the text is empty or too long for BSG",
-    47: "BSG found the message reference invalid",
-    48: "BSG found the validity invalid (it must be 15..86400 seconds)",
-    49: "BSG found the Viber options invalid (an image needs a button caption and URL)",
-    51: "the phone number is already in this campaign",
-}
+import enum
 
 
-def explain_bsg_code(code: int) -> str:
-    """A plain explanation of a BSG error code, even one nobody documented."""
-    return BSG_EXPLANATIONS.get(code, f"BSG reported error code {code}")
+class BsgCode(enum.IntEnum):
+    """BSG's error codes (reference/bsg-viber-api.md, "Error codes"); 0 means no error."""
+
+    OK = 0
+    INVALID_KEY = 1
+    ACCOUNT_BLOCKED = 2
+    MISSING_PARAMETERS = 3
+    FUNCTION_UNAVAILABLE = 4
+    UNKNOWN = 5
+    INVALID_TARIFF = 6
+    INVALID_PARAMETERS = 7
+    NOT_ENOUGH_FUNDS = 8
+    TARIFF_INACTIVE = 9
+    BAD_SEND_TIME = 10
+    TOO_MANY_IN_PROGRESS = 11
+    BATCH_TOO_BIG = 12
+    SMS_NOT_FOUND = 20  # `/sms/{id}` and `/sms/reference/{ref}`: "SMS not found"
+    NOT_FOUND = 40
+    INVALID_PHONE = 41
+    ALREADY_EXISTS = 43  # a message with this reference exists: it was sent already
+    INVALID_PAYLOAD = 44
+    SENDER_NOT_REGISTERED = 45
+    BAD_TEXT = 46
+    INVALID_REFERENCE = 47
+    INVALID_VALIDITY = 48
+    INVALID_VIBER_OPTIONS = 49
+    ALREADY_IN_CAMPAIGN = 51
 
 
 class ViberBotError(Exception):
@@ -65,18 +59,9 @@ class BsgRefused(BsgError):
         self.http_status = http_status
         super().__init__(f"BSG refused the request (code {code}): {description or '-'}")
 
-    @property
-    def explanation(self) -> str:
-        return explain_bsg_code(self.code)
-
-    def for_person(self) -> str:
-        """The refusal as written to the person in Slack."""
-        said = f' ("{self.description}")' if self.description else ""
-        return f"BSG refused it (code {self.code}){said}: {self.explanation}."
-
 
 class BsgNotFound(BsgRefused):
-    """BSG has no message with that id or reference (code 40)."""
+    """BSG has no message with that id or reference (BsgCode.NOT_FOUND)."""
 
 
 class BsgUnavailable(BsgError):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from bot.domain import limits
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -103,6 +106,23 @@ _LABELS = {
 }
 
 
+class OutboxKind(enum.StrEnum):
+    """What an outbox row posts to Slack."""
+
+    PARENT = "parent"  # the send's card in the channel (chat.postMessage)
+    REPLY = "reply"  # a thread reply under the parent
+    UPDATE = "update"  # the parent re-rendered from the database (chat.update)
+    EPHEMERAL = "ephemeral"  # a private answer to the sender
+
+
+class OutboxState(enum.StrEnum):
+    """Where an outbox row is: waiting (or in flight), posted, or set aside for good."""
+
+    PENDING = "pending"
+    DONE = "done"
+    DEAD = "dead"
+
+
 class Channel(enum.StrEnum):
     """Which route a status belongs to."""
 
@@ -120,32 +140,34 @@ class _Strict(BaseModel):
 class Recipient(_Strict):
     """One phone number (digits only, international) and the reference generated for it."""
 
-    msisdn: str = Field(pattern=r"^[0-9]{6,15}$")
-    reference: str = Field(pattern=r"^[A-Za-z0-9_]{1,32}$")
+    msisdn: str = Field(
+        pattern=rf"^[0-9]{{{limits.MSISDN_MIN_DIGITS},{limits.MSISDN_MAX_DIGITS}}}$"
+    )
+    reference: str = Field(pattern=rf"^[A-Za-z0-9_]{{1,{limits.REFERENCE_MAX}}}$")
     # This recipient's own text (and SMS text), when it differs from the content's.
-    text: str | None = Field(default=None, min_length=1, max_length=1000)
-    sms_text: str | None = Field(default=None, min_length=1, max_length=765)
+    text: str | None = Field(default=None, min_length=1, max_length=limits.TEXT_MAX)
+    sms_text: str | None = Field(default=None, min_length=1, max_length=limits.SMS_TEXT_MAX)
 
 
 class SmsFallback(_Strict):
     """BSG's `alt_route`: the SMS sent when Viber cannot deliver."""
 
-    originator: str = Field(min_length=3, max_length=15)
-    text: str = Field(min_length=1, max_length=765)
+    originator: str = Field(min_length=limits.SMS_SENDER_MIN, max_length=limits.SMS_SENDER_MAX)
+    text: str = Field(min_length=1, max_length=limits.SMS_TEXT_MAX)
 
 
 class MessageContent(_Strict):
     """What a send says and how: everything but the recipients."""
 
-    text: str = Field(min_length=1, max_length=1000)
-    sender: str = Field(min_length=1, max_length=14)
+    text: str = Field(min_length=1, max_length=limits.TEXT_MAX)
+    sender: str = Field(min_length=1, max_length=limits.SENDER_MAX)
     promotional: bool = False
     image_url: str | None = None
     button_caption: str | None = None
     button_url: str | None = None
     sms: SmsFallback | None = None
     send_at: datetime | None = None
-    validity: int | None = Field(default=None, ge=15, le=86400)
+    validity: int | None = Field(default=None, ge=limits.VALIDITY_MIN, le=limits.VALIDITY_MAX)
 
 
 @dataclass(frozen=True)
@@ -165,7 +187,7 @@ class CreateRequest(_Strict):
 
     content: MessageContent
     recipients: tuple[Recipient, ...] = Field(min_length=1)
-    tariff: int = Field(default=0, ge=0, le=9)
+    tariff: int = Field(default=0, ge=limits.TARIFF_MIN, le=limits.TARIFF_MAX)
 
 
 # ---------------------------------------------------------------- BSG answers
@@ -201,9 +223,6 @@ class CreateResult(_Strict):
     total_price: Decimal | None = None
     currency: str | None = None
     request_errors: tuple[BsgErrorInfo, ...] = ()
-
-    def by_reference(self) -> dict[str, RecipientOutcome]:
-        return {o.reference: o for o in self.outcomes}
 
 
 class SmsStatus(_Strict):
@@ -243,15 +262,6 @@ class Balance(_Strict):
 
 class PricePreview(_Strict):
     total_price: Decimal
-    currency: str | None = None
-
-
-class CountryPrice(_Strict):
-    country: str | None = None
-    country_name: str | None = None
-    mcc: str | None = None
-    mnc: str | None = None
-    price: Decimal
     currency: str | None = None
 
 
@@ -321,6 +331,11 @@ class StoredMessage(BaseModel):
     # What this recipient was sent, when it differs from the send's text (CSV personal text).
     text: str | None = None
     sms_text: str | None = None
+
+
+def count_statuses(statuses: Iterable[DeliveryStatus | None]) -> dict[DeliveryStatus, int]:
+    """How many of each status (None, e.g. no SMS, is not counted): the one tally."""
+    return dict(Counter(status for status in statuses if status is not None))
 
 
 def total_cost(messages: list[StoredMessage]) -> tuple[Decimal | None, str | None]:

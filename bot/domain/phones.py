@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 
+from bot.domain import limits
 from bot.domain.errors import InputError
 
 # Separators between numbers: commas, semicolons and any whitespace (new lines included).
@@ -16,13 +17,11 @@ _SEPARATORS = re.compile(r"[,;\s]+")
 _PUNCTUATION = re.compile(r"[().\-]")
 _DIGITS = re.compile(r"\+?[0-9]+")
 
-# Longest token worth looking at: 15 digits of E.164 plus generous punctuation.
-MAX_TOKEN_CHARS = 40
-# Longest raw recipient list accepted at all (far above any recipient limit).
-MAX_INPUT_CHARS = 20_000
-# What BSG and `bot.domain.models.Recipient` accept for an msisdn.
-MIN_DIGITS = 6
-MAX_DIGITS = 15
+# Longest token worth looking at, longest raw list, and what BSG accepts for an msisdn.
+MAX_TOKEN_CHARS = limits.NUMBER_TOKEN_MAX
+MAX_INPUT_CHARS = limits.RECIPIENTS_TEXT_MAX
+MIN_DIGITS = limits.MSISDN_MIN_DIGITS
+MAX_DIGITS = limits.MSISDN_MAX_DIGITS
 
 _BULLET = "•"
 

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.lifecycle import Card, Next, Phase, rule
+from bot.domain.limits import DEFAULT_VALIDITY
 from bot.domain.models import DeliveryStatus
-
-DEFAULT_VALIDITY = 86400  # BSG's default, seconds
 
 
 @dataclass(frozen=True)

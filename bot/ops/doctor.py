@@ -15,17 +15,18 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from bot.domain.errors import (
+    BsgCode,
     BsgError,
     BsgProtocolError,
     BsgRefused,
     BsgUnavailable,
     StorageError,
-    explain_bsg_code,
 )
 from bot.domain.redact import scrub
 from bot.domain.wording import plural
 from bot.ops.output import console, price, when
 from bot.settings import DatabaseSettings, Settings, redact_url
+from bot.slack.render.bsg_errors import explain_bsg_code
 from storage.store import OutboxItem, Store, SweepRecord
 
 DEFAULT_HEARTBEAT = 5.0  # seconds: VIBER_BOT_HEARTBEAT_INTERVAL's default, when settings fail
@@ -270,7 +271,7 @@ async def check_bsg(settings: Settings) -> Check:
     except BsgRefused as error:
         said = f", HTTP {error.http_status}" if error.http_status else ""
         what = f"(code {error.code}{said}): {error.description or '-'}"
-        if error.code == 1 or error.http_status in (401, 403):
+        if error.code == BsgCode.INVALID_KEY or error.http_status in (401, 403):
             return Check(
                 "BSG",
                 False,

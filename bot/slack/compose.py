@@ -9,19 +9,22 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from bot.domain.errors import InputError
+from bot.domain.limits import (
+    BUTTON_CAPTION_MAX,
+    RECIPIENTS_TEXT_MAX,
+    SENDER_MAX,
+    SMS_SENDER_MAX,
+    SMS_SENDER_MIN,
+    SMS_TEXT_MAX,
+    TEXT_MAX,
+    URL_MAX,
+    VALIDITY_MAX,
+    VALIDITY_MIN,
+)
 from bot.domain.models import Composed, MessageContent, SmsFallback
 from bot.domain.recipients import ListLookup, resolve_recipients
 from bot.domain.recipients_file import parse_recipients_file, render, variables
 from bot.settings import Settings
-
-TEXT_MAX = 1000
-SENDER_MAX = 14
-SMS_SENDER_MIN, SMS_SENDER_MAX = 3, 15
-SMS_TEXT_MAX = 765
-CAPTION_MAX = 30
-URL_MAX = 1000
-VALIDITY_MIN, VALIDITY_MAX = 15, 86400
-RECIPIENTS_TEXT_MAX = 20000
 
 
 @dataclass
@@ -167,8 +170,10 @@ def compose(
         errors["image_url"] = problem
     if button_url and (problem := _url_problem(button_url, "button URL")):
         errors["button_url"] = problem
-    if caption and len(caption) > CAPTION_MAX:
-        errors["button_caption"] = f"The button caption can be at most {CAPTION_MAX} characters."
+    if caption and len(caption) > BUTTON_CAPTION_MAX:
+        errors["button_caption"] = (
+            f"The button caption can be at most {BUTTON_CAPTION_MAX} characters."
+        )
     if caption and not button_url and "button_url" not in errors:
         errors["button_url"] = "A button needs a URL as well as a caption."
     if button_url and not caption and "button_caption" not in errors:

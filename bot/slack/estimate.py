@@ -14,11 +14,12 @@ from decimal import Decimal
 
 from bot.bsg.client import BsgClient
 from bot.domain.errors import BsgError, InputError
+from bot.domain.limits import SENDER_MAX, SMS_SENDER_MAX, SMS_SENDER_MIN
 from bot.domain.models import CreateRequest, MessageContent, PricePreview, Recipient
 from bot.domain.phones import parse_numbers
 from bot.domain.segments import SmsSegments, count_segments
 from bot.settings import Settings
-from bot.slack.compose import SENDER_MAX, SMS_SENDER_MAX, SMS_SENDER_MIN, Draft
+from bot.slack.compose import Draft
 
 log = logging.getLogger(__name__)
 

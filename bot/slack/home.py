@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
 from bot.bsg.client import BsgClient
 from bot.clock import Clock
 from bot.domain.errors import BsgError
-from bot.domain.models import Balance, DeliveryStatus, total_cost
+from bot.domain.models import Balance, count_statuses, total_cost
 from bot.settings import Settings
-from bot.slack.render.blocks import HomeSend, PollerHealth, app_home
+from bot.slack.render.app_home import HomeSend, PollerHealth, app_home
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -64,16 +63,14 @@ class HomeService:
         result = []
         for send in await self.store.recent_sends(RECENT_SENDS):
             messages = await self.store.send_messages(send.id)
-            counts: dict[DeliveryStatus, int] = defaultdict(int)
-            for m in messages:
-                counts[m.status] += 1
+            counts = count_statuses(m.status for m in messages)
             total, currency = total_cost(messages)
             result.append(
                 HomeSend(
                     created_at=send.created_at,
                     user_id=send.user_id,
                     recipient_count=len(messages),
-                    counts=dict(counts),
+                    counts=counts,
                     total_cost=total,
                     currency=currency,
                     msisdns=[m.msisdn for m in messages[:3]],

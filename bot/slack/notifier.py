@@ -10,17 +10,27 @@ from decimal import Decimal
 from typing import Any
 
 from bot.clock import Clock
-from bot.domain.models import FAILURE_STATUSES, Channel, DeliveryStatus, Send, total_cost
-from bot.settings import Settings
-from bot.slack.render.blocks import (
-    ParentView,
-    RecipientLine,
-    ReplyEvent,
-    parent_message,
-    reply_line,
-    summary_reply,
+from bot.domain.errors import BsgCode
+from bot.domain.models import (
+    FAILURE_STATUSES,
+    Channel,
+    DeliveryStatus,
+    OutboxKind,
+    Send,
+    count_statuses,
+    total_cost,
 )
+from bot.settings import Settings
+from bot.slack.render.bsg_errors import explain_bsg_code
 from bot.slack.render.estimate import estimated_note
+from bot.slack.render.parent import ParentView, RecipientLine, parent_message
+from bot.slack.render.private import (
+    never_sent_text,
+    partly_never_sent_text,
+    refusal_text,
+    unconfirmed_text,
+)
+from bot.slack.render.replies import ReplyEvent, reply_line, summary_reply
 from bot.slack.render.thread_actions import (
     EXPORT_CSV,
     RESEND_SMS,
@@ -30,6 +40,13 @@ from bot.slack.render.thread_actions import (
     resent_note,
     retried_as_note,
     retry_of_note,
+)
+from bot.tracking.listener import (
+    NeverSent,
+    PartlyNeverSent,
+    Refused,
+    SenderNotice,
+    Unconfirmed,
 )
 from storage.store import Change, Store
 
@@ -119,7 +136,7 @@ class Notifier:
                 for text in texts:
                     await self.store.enqueue(
                         channel_id=send.channel_id,
-                        kind="reply",
+                        kind=OutboxKind.REPLY,
                         payload={"send_id": send_id, "text": text},
                         now=now,
                         send_id=send_id,
@@ -128,20 +145,51 @@ class Notifier:
             queued += await self.queue_parent_update(send, now=now)
         return queued
 
-    async def queue_parent_update(self, send: Send, *, now: datetime) -> int:
-        """Queue one chat.update of the parent unless one is already waiting."""
-        if not await self.store.has_outbox(send.id, "parent") or await self.store.has_pending(
-            send.id, "update"
-        ):
+    async def queue_parent_update(self, send: Send, *, now: datetime, post: bool = False) -> int:
+        """Queue one chat.update of the parent unless one is already waiting; with `post`,
+        queue the parent itself when there is none yet. The one place either is queued."""
+        if not await self.store.has_outbox(send.id, OutboxKind.PARENT):
+            if not post:
+                return 0
+            kind = OutboxKind.PARENT
+        elif await self.store.has_pending(send.id, OutboxKind.UPDATE):
             return 0
+        else:
+            kind = OutboxKind.UPDATE
         await self.store.enqueue(
             channel_id=send.channel_id,
-            kind="update",
+            kind=kind,
             payload={"send_id": send.id},
             now=now,
             send_id=send.id,
         )
         return 1
+
+    async def send_accepted(self, send: Send, *, now: datetime) -> int:
+        """BSG accepted some of the send: post its parent once, then keep it current."""
+        return await self.queue_parent_update(send, now=now, post=True)
+
+    async def tell_sender(self, send: Send, notice: SenderNotice, *, now: datetime) -> None:
+        """What became of the send, told privately to the person who sent it."""
+        await self.tell_privately(send, notice_text(notice), now=now)
+
+    async def tell_privately(
+        self, send: Send, text: str, *, now: datetime, user_id: str | None = None
+    ) -> None:
+        """Queue a private answer in the send's channel, to its sender or to `user_id` (the one
+        place one is queued). Only an answer to the sender goes through the command's
+        response_url."""
+        await self.store.enqueue(
+            channel_id=send.channel_id,
+            kind=OutboxKind.EPHEMERAL,
+            payload={
+                "user_id": send.user_id if user_id is None else user_id,
+                "text": text,
+                "response_url": send.response_url if user_id is None else None,
+            },
+            now=now,
+            send_id=send.id,
+        )
 
     async def refresh_parents(self, send_ids: Sequence[int], *, now: datetime) -> int:
         """Keep "last checked" on quiet parents current, at most once per refresh period."""
@@ -159,9 +207,7 @@ class Notifier:
         """The parent message as it should read now, from the database."""
         send = await self.store.get_send(send_id)
         messages = await self.store.send_messages(send_id)
-        counts: dict[DeliveryStatus, int] = defaultdict(int)
-        for m in messages:
-            counts[m.status] += 1
+        counts = count_statuses(m.status for m in messages)
         total, currency = total_cost(messages)
         content = send.options.get("content", {})
         view = ParentView(
@@ -179,7 +225,7 @@ class Notifier:
                 )
                 for m in messages
             ],
-            counts=dict(counts),
+            counts=counts,
             total_cost=total,
             currency=currency,
             last_checked=send.last_checked_at,
@@ -222,3 +268,18 @@ class Notifier:
         if export is not None and export.state == "done":
             notes.append(exported_note(export.user_id))
         return notes
+
+
+def notice_text(notice: SenderNotice) -> str:
+    """A tracking notice in the words of render/private.py."""
+    if isinstance(notice, Refused):
+        code = notice.code if notice.code is not None else BsgCode.UNKNOWN
+        explanation = explain_bsg_code(notice.code) if notice.code is not None else None
+        return refusal_text(code, notice.description, explanation, notice.msisdns)
+    if isinstance(notice, NeverSent):
+        return never_sent_text(notice.recipients)
+    if isinstance(notice, PartlyNeverSent):
+        return partly_never_sent_text(notice.msisdns)
+    if isinstance(notice, Unconfirmed):
+        return unconfirmed_text(notice.recipients)
+    raise TypeError(f"not a sender notice: {notice!r}")

@@ -21,7 +21,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from tenacity import (
     AsyncRetrying,
-    RetryError,
     retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
@@ -29,10 +28,12 @@ from tenacity import (
 
 from bot.clock import Clock
 from bot.domain.errors import StorageError
+from bot.domain.models import OutboxKind, OutboxState
 from bot.domain.retry_after import parse_retry_after
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack.notifier import Notifier
+from bot.slack.render.private import parent_not_posted_text
 from storage.replicas import Coordinator, Solo
 from storage.store import OutboxItem, Store
 
@@ -64,7 +65,7 @@ MAX_BACKOFF = 300.0
 FAILED_ROW_RETRY = 5.0  # seconds before a row that failed on our side is tried again
 
 
-class Transient(Exception):
+class SlackTransient(Exception):
     """Slack did not give a usable answer; the post may be tried again."""
 
     def __init__(self, reason: str, *, maybe_posted: bool):
@@ -206,7 +207,7 @@ class OutboxWorker:
                 # Keep order: nothing after a failed row in its lane goes before it.
                 blocked.add(lane)
                 continue
-            if item.kind != "ephemeral":
+            if item.kind != OutboxKind.EPHEMERAL:
                 gap = timedelta(seconds=self.settings.slack_post_interval)
                 self._channel_free_at[lane] = now + gap
                 next_wait = min(next_wait, self.settings.slack_post_interval)
@@ -215,7 +216,7 @@ class OutboxWorker:
 
     @staticmethod
     def _lane(item: OutboxItem) -> str:
-        if item.kind == "ephemeral":
+        if item.kind == OutboxKind.EPHEMERAL:
             return f"ephemeral:{item.id}"
         return item.channel_id
 
@@ -239,7 +240,7 @@ class OutboxWorker:
             else:
                 await self.store.outbox_retry_later(item.id, at=at, error="ratelimited")
             return False
-        except Transient as failure:
+        except SlackTransient as failure:
             wait = min(MAX_BACKOFF, 2.0 * (2 ** min(item.attempts, 8)))
             log.warning("outbox %s: Slack failed (%s); retrying in %.0fs", item.id, failure, wait)
             at = self.clock() + timedelta(seconds=wait)
@@ -296,14 +297,14 @@ class OutboxWorker:
         self.metrics.outbox_dead.labels(kind=item.kind, reason=reason).inc()
         async with self.store.atomic():
             await self.store.outbox_dead(item.id, problem)
-            if item.kind == "parent" and tell_sender:
+            if item.kind == OutboxKind.PARENT and tell_sender:
                 await self._tell_sender_parent_failed(item, problem)
 
     async def _retrying(self, item: OutboxItem) -> None:
         """Short in-place retries (tenacity, jittered) for transient failures, then give up."""
 
         def transient(error: BaseException) -> bool:
-            return isinstance(error, Transient)
+            return isinstance(error, SlackTransient)
 
         def log_retry(state: Any) -> None:
             log.info(
@@ -313,21 +314,18 @@ class OutboxWorker:
                 state.outcome.exception(),
             )
 
-        try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception(transient),
-                stop=stop_after_attempt(max(1, self.settings.slack_retries)),
-                wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
-                before_sleep=log_retry,
-                reraise=True,
-            ):
-                with attempt:
-                    current = await self.store.get_outbox(item.id)
-                    if current.state != "pending":
-                        return
-                    await self._post(current)
-        except RetryError as exhausted:  # pragma: no cover - reraise=True re-raises the cause
-            raise exhausted.last_attempt.exception() from None
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(transient),
+            stop=stop_after_attempt(max(1, self.settings.slack_retries)),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
+            before_sleep=log_retry,
+            reraise=True,
+        ):
+            with attempt:
+                current = await self.store.get_outbox(item.id)
+                if current.state != OutboxState.PENDING:
+                    return
+                await self._post(current)
 
     # ------------------------------------------------------------ posting
 
@@ -338,7 +336,7 @@ class OutboxWorker:
             "event_type": METADATA_EVENT,
             "event_payload": {"outbox_id": item.id, "send_id": send_id},
         }
-        if item.kind == "parent":
+        if item.kind == OutboxKind.PARENT:
             assert send is not None
             if send.parent_ts:
                 await self.store.outbox_done(item.id, send.parent_ts)
@@ -358,7 +356,7 @@ class OutboxWorker:
                 unfurl_media=False,
             )
             await self._parent_posted(item, send.id, answer["ts"])
-        elif item.kind == "reply":
+        elif item.kind == OutboxKind.REPLY:
             assert send is not None
             if not send.parent_ts:
                 await self._parent_missing(send.id)
@@ -376,7 +374,7 @@ class OutboxWorker:
                 unfurl_media=False,
             )
             await self.store.outbox_done(item.id, answer["ts"])
-        elif item.kind == "update":
+        elif item.kind == OutboxKind.UPDATE:
             assert send is not None
             if not send.parent_ts:
                 await self._parent_missing(send.id)
@@ -386,7 +384,7 @@ class OutboxWorker:
                 "chat.update", channel=item.channel_id, ts=send.parent_ts, text=text, blocks=blocks
             )
             await self.store.outbox_done(item.id, send.parent_ts)
-        elif item.kind == "ephemeral":
+        elif item.kind == OutboxKind.EPHEMERAL:
             await self.store.outbox_attempt(item.id)
             await self._ephemeral(item)
             await self.store.outbox_done(item.id, None)
@@ -399,26 +397,13 @@ class OutboxWorker:
         """The send went out but the channel cannot show it: say so to the sender, privately."""
         send = await self.store.get_send(item.payload["send_id"])
         ids = [m.bsg_id for m in await self.store.send_messages(send.id) if m.bsg_id][:5]
-        follow = f" Follow it with `{self.settings.command} status {ids[0]}`." if ids else ""
-        await self.store.enqueue(
-            channel_id=send.channel_id,
-            kind="ephemeral",
-            payload={
-                "user_id": send.user_id,
-                "response_url": send.response_url,
-                "text": (
-                    ":warning: Your Viber message was sent through BSG, but viber-bot could not "
-                    f"post it in this channel (Slack said `{reason}`), so delivery updates "
-                    f"will not appear here. Invite the bot to the channel.{follow}"
-                ),
-            },
-            now=self.clock(),
-            send_id=send.id,
+        await self.notifier.tell_privately(
+            send, parent_not_posted_text(reason, self.settings.command, ids), now=self.clock()
         )
 
     async def _parent_missing(self, send_id: int) -> None:
-        parents = [i for i in await self.store.outbox_items(send_id) if i.kind == "parent"]
-        if not parents or all(i.state == "dead" for i in parents):
+        parents = [i for i in await self.store.outbox_items(send_id) if i.kind == OutboxKind.PARENT]
+        if not parents or all(i.state == OutboxState.DEAD for i in parents):
             raise Permanent("the parent message could not be posted")
         raise Waiting("the parent message is not posted yet")
 
@@ -457,7 +442,7 @@ class OutboxWorker:
         except RateLimited as limit:
             limit.maybe_posted = True
             raise
-        except Transient as failure:
+        except SlackTransient as failure:
             failure.maybe_posted = True
             raise
         except Permanent as refusal:
@@ -487,13 +472,15 @@ class OutboxWorker:
             try:
                 answer = await webhook.send(response_type="ephemeral", text=payload["text"])
             except (aiohttp.ClientError, TimeoutError) as error:
-                raise Transient(
+                raise SlackTransient(
                     f"response_url: {type(error).__name__}", maybe_posted=False
                 ) from None
             if answer.status_code == 429:
                 raise RateLimited(_retry_after(answer.headers.get("Retry-After")))
             if answer.status_code >= 500:
-                raise Transient(f"response_url answered {answer.status_code}", maybe_posted=False)
+                raise SlackTransient(
+                    f"response_url answered {answer.status_code}", maybe_posted=False
+                )
             if answer.status_code < 300:
                 return
             # 404 and friends: the response_url expired (30 min); fall back below.
@@ -510,7 +497,7 @@ class OutboxWorker:
         return self._http
 
     async def _call(self, method: str, **params: Any) -> dict[str, Any]:
-        """One Web API call with errors sorted into RateLimited / Transient / Permanent."""
+        """One Web API call with errors sorted into RateLimited / SlackTransient / Permanent."""
         try:
             response = await getattr(self.client, method.replace(".", "_"))(**params)
         except SlackApiError as error:
@@ -524,8 +511,10 @@ class OutboxWorker:
                 "service_unavailable",
                 "request_timeout",
             }:
-                raise Transient(f"{method}: {code or status}", maybe_posted=status >= 500) from None
+                raise SlackTransient(
+                    f"{method}: {code or status}", maybe_posted=status >= 500
+                ) from None
             raise Permanent(f"{method}: {code or status}") from None
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise Transient(f"{method}: {type(error).__name__}", maybe_posted=True) from None
+            raise SlackTransient(f"{method}: {type(error).__name__}", maybe_posted=True) from None
         return response.data if isinstance(response.data, dict) else {}

@@ -15,25 +15,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.bsg.client import BsgClient
 from bot.clock import Clock
-from bot.domain.errors import (
-    AccessDenied,
-    BsgError,
-    BsgNotFound,
-    BsgRefused,
-    explain_bsg_code,
-)
+from bot.domain.errors import AccessDenied, BsgError, BsgNotFound, BsgRefused
 from bot.domain.models import (
     Channel,
     Composed,
     CreateRequest,
     DeliveryStatus,
+    OutboxKind,
     Recipient,
     Send,
     StoredMessage,
 )
 from bot.domain.policy import PollPolicy
 from bot.settings import Settings
-from bot.slack.render.blocks import ReplyEvent, reply_line, summary_reply
+from bot.slack.notifier import Notifier
+from bot.slack.render.bsg_errors import explain_bsg_code
+from bot.slack.render.replies import ReplyEvent, reply_line, summary_reply
 from bot.slack.render.thread_actions import (
     EXPORT_CSV,
     RESEND_SMS,
@@ -105,6 +102,7 @@ class ThreadActions:
         settings: Settings,
         clock: Clock,
         policy: PollPolicy,
+        notifier: Notifier,
         wake_outbox: Callable[[], None] = lambda: None,
         opted_out: Callable[[Sequence[str]], Awaitable[Iterable[str]]] | None = None,
     ):
@@ -115,6 +113,7 @@ class ThreadActions:
         self.settings = settings
         self.clock = clock
         self.policy = policy
+        self.notifier = notifier
         self.wake_outbox = wake_outbox
         # Opted-out numbers never reach BSG from an action (issue 13 supplies the check).
         self._opted_out = opted_out or _none_opted_out
@@ -131,13 +130,7 @@ class ThreadActions:
     async def tell(self, send: Send, user_id: str, text: str) -> None:
         """A private answer to `user_id` in the send's channel (through the outbox)."""
         async with self.store.atomic():
-            await self.store.enqueue(
-                channel_id=send.channel_id,
-                kind="ephemeral",
-                payload={"user_id": user_id, "text": text, "response_url": None},
-                now=self.clock(),
-                send_id=send.id,
-            )
+            await self.notifier.tell_privately(send, text, now=self.clock(), user_id=user_id)
         self.wake_outbox()
 
     async def candidates(self, send_id: int, action: str) -> list[StoredMessage]:
@@ -216,23 +209,14 @@ class ThreadActions:
     async def _reply(self, send: Send, text: str, now: datetime) -> None:
         await self.store.enqueue(
             channel_id=send.channel_id,
-            kind="reply",
+            kind=OutboxKind.REPLY,
             payload={"send_id": send.id, "text": text},
             now=now,
             send_id=send.id,
         )
 
     async def _update_parent(self, send: Send, now: datetime) -> None:
-        if await self.store.has_outbox(send.id, "parent") and not await self.store.has_pending(
-            send.id, "update"
-        ):
-            await self.store.enqueue(
-                channel_id=send.channel_id,
-                kind="update",
-                payload={"send_id": send.id},
-                now=now,
-                send_id=send.id,
-            )
+        await self.notifier.queue_parent_update(send, now=now)
 
     async def _audit(
         self, send: Send, action: str, user_id: str, outcome: str, **detail: object

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 from bot.clock import Clock
 from bot.domain.callback_tokens import PROBE_REFERENCE, CallbackTokens
-from bot.domain.models import DeliveryStatus
+from bot.domain.models import DeliveryStatus, OutboxKind
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.tracking.poller import Poller
@@ -331,7 +331,7 @@ class CallbackService:
 
     def posted(self, send_id: int | None, kind: str) -> None:
         """The outbox made a post: time from the callback that caused it to the thread."""
-        if send_id is None or kind != "reply":
+        if send_id is None or kind != OutboxKind.REPLY:
             return
         first_at = self._awaiting_post.pop(send_id, None)
         now = self.monotonic()

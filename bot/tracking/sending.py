@@ -15,11 +15,11 @@ from bot.clock import Clock
 from bot.domain.errors import (
     AccessDenied,
     AllOptedOut,
+    BsgCode,
     BsgError,
     BsgNotFound,
     BsgRefused,
     QuotaExceeded,
-    explain_bsg_code,
 )
 from bot.domain.models import (
     BsgErrorInfo,
@@ -37,13 +37,18 @@ from bot.domain.models import (
 from bot.domain.policy import PollPolicy
 from bot.metrics import Metrics
 from bot.settings import Settings
-from bot.slack.render.blocks import refusal_text
 from bot.tracking.audiences import OptOutSplit, split_opted_out
+from bot.tracking.listener import (
+    NeverSent,
+    PartlyNeverSent,
+    Refused,
+    SenderNotice,
+    SendListener,
+    Unconfirmed,
+)
 from storage.store import Acceptance, NewRecipient, NewSend, Store
 
 log = logging.getLogger(__name__)
-
-ALREADY_EXISTS = 43
 
 
 def new_reference() -> str:
@@ -79,9 +84,11 @@ class SendService:
         clock: Clock,
         policy: PollPolicy,
         metrics: Metrics,
+        listener: SendListener,
         wake_outbox: Callable[[], None] = lambda: None,
     ):
         self.store = store
+        self.listener = listener
         self.bsg = bsg
         self.settings = settings
         self.clock = clock
@@ -313,7 +320,7 @@ class SendService:
         """Code 43 means BSG holds this reference already: it was sent. Look it up."""
         resolved = []
         for outcome in outcomes:
-            if outcome.error is not None and outcome.error.code == ALREADY_EXISTS:
+            if outcome.error is not None and outcome.error.code == BsgCode.ALREADY_EXISTS:
                 try:
                     found = await self.bsg.status_by_reference(outcome.reference)
                 except BsgError as error:
@@ -432,22 +439,7 @@ class SendService:
         if accepted:
             outcome = SendOutcome.PARTIAL if failed else SendOutcome.SENT
             await self.store.set_send_outcome(send_id, outcome)
-            if not await self.store.has_outbox(send_id, "parent"):
-                await self.store.enqueue(
-                    channel_id=send.channel_id,
-                    kind="parent",
-                    payload={"send_id": send_id},
-                    now=now,
-                    send_id=send_id,
-                )
-            elif not await self.store.has_pending(send_id, "update"):
-                await self.store.enqueue(
-                    channel_id=send.channel_id,
-                    kind="update",
-                    payload={"send_id": send_id},
-                    now=now,
-                    send_id=send_id,
-                )
+            await self.listener.send_accepted(send, now=now)
             await self._audit_outcome(
                 send, outcome, now, accepted=len(accepted), refused=len(failed)
             )
@@ -461,20 +453,12 @@ class SendService:
         await self.store.set_send_outcome(
             send_id, outcome, error_code=code, error_description=description
         )
+        notice: SenderNotice
         if not_sent:
-            text = (
-                f":warning: Your Viber message to {len(failed)} recipient(s) was *not sent*: "
-                "BSG never confirmed it and has no record of it. Nothing was charged; "
-                "send it again if it is still needed."
-            )
+            notice = NeverSent(recipients=len(failed))
         else:
-            text = refusal_text(
-                code if code is not None else 5,
-                description,
-                explain_bsg_code(code) if code is not None else None,
-                [m.msisdn for m in failed],
-            )
-        await self._queue_private(send, text, now)
+            notice = Refused(code, description, tuple(m.msisdn for m in failed))
+        await self.listener.tell_sender(send, notice, now=now)
         await self._audit_outcome(send, outcome, now, code=code, description=description)
         return outcome
 
@@ -492,27 +476,8 @@ class SendService:
             detail=detail,
         )
 
-    async def _queue_private(self, send: Send, text: str, now: datetime) -> None:
-        await self.store.enqueue(
-            channel_id=send.channel_id,
-            kind="ephemeral",
-            payload={
-                "user_id": send.user_id,
-                "text": text,
-                "response_url": send.response_url,
-            },
-            now=now,
-            send_id=send.id,
-        )
-
     async def _tell_unconfirmed(self, send: Send, recipients: int | None = None) -> None:
-        which = "" if recipients is None else f" about {recipients} of the recipients"
-        text = (
-            f":hourglass: BSG did not answer in time{which}. viber-bot will check with BSG by "
-            "the message's reference and post in the channel once it is confirmed; nothing "
-            "will be sent twice."
-        )
-        await self._queue_private(send, text, self.clock())
+        await self.listener.tell_sender(send, Unconfirmed(recipients), now=self.clock())
         self.wake_outbox()
 
     # ------------------------------------------------------------ reconciliation
@@ -686,13 +651,10 @@ class SendService:
                 outcome = await self._settle(send_id, now)
                 if send_id in not_sent and outcome in (SendOutcome.SENT, SendOutcome.PARTIAL):
                     # Others went out (the parent says so); tell the sender about these privately.
-                    numbers = ", ".join(not_sent[send_id][:20])
-                    await self._queue_private(
+                    await self.listener.tell_sender(
                         await self.store.get_send(send_id),
-                        f":warning: {len(not_sent[send_id])} recipient(s) of your Viber message "
-                        f"were *not sent*: BSG has no record of them ({numbers}). Nothing was "
-                        "charged for them; send again if it is still needed.",
-                        now,
+                        PartlyNeverSent(tuple(not_sent[send_id])),
+                        now=now,
                     )
         if touched:
             self.wake_outbox()

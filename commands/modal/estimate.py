@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.services import Services
-from bot.slack.render.blocks import MODAL_CALLBACK_ID
+from bot.slack.render.modal import MODAL_CALLBACK_ID
 from commands.modal.state import draft_from_view
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from bot.domain.errors import AccessDenied, AllOptedOut
 from bot.services import Services
 from bot.slack.compose import Composed, ComposeErrors, Draft
 from bot.slack.estimate import PriceState
+from bot.slack.render import private
 from bot.slack.render.audiences import all_opted_out
-from bot.slack.render.blocks import escape
 from bot.slack.render.review import (
     REVIEW_BACK,
     REVIEW_SEND,
@@ -27,6 +27,7 @@ from bot.slack.render.review import (
     review_view,
     sent_view,
 )
+from bot.slack.render.text import escape
 from bot.tracking.sending import Origin
 from commands.modal.recipients import compose_submission
 from commands.modal.state import draft_from_view
@@ -140,7 +141,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         except (ComposeErrors, TypeError, ValueError, OverflowError, OSError) as problem:
             # Time moved on since the form was checked (a scheduled time now in the past).
             summary = problem.summary() if isinstance(problem, ComposeErrors) else str(problem)
-            await _show(client, view_id, notice_view(f"Nothing was sent.\n{escape(summary)}"))
+            await _show(client, view_id, notice_view(private.nothing_sent(summary)))
             return
         origin = Origin(
             team_id=draft.team_id,

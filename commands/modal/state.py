@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.slack.compose import Draft
-from bot.slack.render.blocks import PROMOTIONAL_VALUE
+from bot.slack.render.modal import PROMOTIONAL_VALUE
 
 
 def _value(values: dict[str, Any], block_id: str) -> Any:

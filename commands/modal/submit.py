@@ -11,8 +11,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.errors import AccessDenied, AllOptedOut
 from bot.services import Services
 from bot.slack.compose import ComposeErrors
+from bot.slack.render import private
 from bot.slack.render.audiences import all_opted_out
-from bot.slack.render.blocks import MODAL_CALLBACK_ID, modal_channel
+from bot.slack.render.modal import MODAL_CALLBACK_ID, modal_channel
 from bot.tracking.sending import Origin
 from commands.modal.recipients import compose_submission
 from commands.modal.review import offer_review
@@ -31,7 +32,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         try:
             draft = draft_from_view(values)
         except (TypeError, ValueError, OverflowError, OSError):
-            await ack(response_action="errors", errors={"send_at": "That time cannot be read."})
+            await ack(response_action="errors", errors={"send_at": private.UNREADABLE_TIME})
             return
         try:
             composed = await compose_submission(values, draft, client, deps)
@@ -42,7 +43,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         if not channel_id:
             await ack(
                 response_action="errors",
-                errors={"recipients": "Open this form with the slash command in a channel."},
+                errors={"recipients": private.MODAL_WITHOUT_CHANNEL},
             )
             return
         user = body.get("user") or {}

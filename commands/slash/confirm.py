@@ -14,8 +14,8 @@ from bot.domain.errors import AccessDenied, AllOptedOut
 from bot.services import Services
 from bot.slack.compose import Composed, ComposeErrors, Draft, compose
 from bot.slack.estimate import PriceState
+from bot.slack.render import private
 from bot.slack.render.audiences import all_opted_out
-from bot.slack.render.blocks import escape
 from bot.slack.render.review import (
     QUICK_CONFIRM,
     quick_checking_text,
@@ -133,9 +133,7 @@ def register(app: AsyncApp, deps: Services) -> None:
                 lists=await prefetched_lists(deps.store, payload["numbers"]),
             )
         except ComposeErrors as problems:
-            await respond(
-                response_type="ephemeral", text="Nothing was sent.\n" + escape(problems.summary())
-            )
+            await respond(response_type="ephemeral", text=private.nothing_sent(problems.summary()))
             return
         origin = Origin(
             team_id=draft.team_id,
@@ -148,9 +146,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         try:
             await deps.sending.authorize(origin, len(composed.msisdns))
         except AccessDenied as denial:
-            await respond(
-                response_type="ephemeral", text=f"Nothing was sent. {escape(str(denial))}"
-            )
+            await respond(response_type="ephemeral", text=private.nothing_sent_denied(str(denial)))
             return
         try:
             async with deps.store.atomic():

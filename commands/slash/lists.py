@@ -14,7 +14,7 @@ from bot.slack.render.audiences import (
     lists_answer,
     no_such_list,
 )
-from bot.slack.render.blocks import escape
+from bot.slack.render.text import escape
 from commands.slash.parsing import first_word
 from commands.slash.request import SlashRequest
 

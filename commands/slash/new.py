@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.services import Services
-from bot.slack.render.blocks import send_modal
+from bot.slack.render.modal import send_modal
 from commands.slash.request import SlashRequest
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.domain.errors import InputError
 from bot.services import Services
 from bot.slack.render.audiences import optin_answer, optout_answer, optout_usage, optouts_answer
-from bot.slack.render.blocks import escape
+from bot.slack.render.text import escape
 from commands.slash.parsing import first_word
 from commands.slash.request import SlashRequest
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from bot.domain.errors import AccessDenied, AllOptedOut
 from bot.services import Services
 from bot.slack.compose import ComposeErrors, Draft, compose
+from bot.slack.render import private
 from bot.slack.render.audiences import all_opted_out, skipped_note
-from bot.slack.render.blocks import escape
 from bot.tracking.audiences import prefetched_lists
 from bot.tracking.sending import Origin
 from commands.slash import confirm
@@ -19,19 +19,10 @@ async def answer(request: SlashRequest, deps: Services) -> None:
     numbers, text = request.parsed.numbers, request.parsed.text
     c = deps.settings.command
     if not numbers:
-        await ack(
-            response_type="ephemeral",
-            text=f"Say who to send to and what: `{c} send +380972920283 Your order has shipped`",
-        )
+        await ack(response_type="ephemeral", text=private.send_needs_numbers(c))
         return
     if not text:
-        await ack(
-            response_type="ephemeral",
-            text=(
-                "There is no text to send. Write it after the numbers: "
-                f"`{c} send {escape(numbers[:60])} Hello`"
-            ),
-        )
+        await ack(response_type="ephemeral", text=private.send_needs_text(c, numbers))
         return
     try:
         composed = compose(
@@ -41,9 +32,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
             lists=await prefetched_lists(deps.store, numbers),
         )
     except ComposeErrors as problems:
-        await ack(
-            response_type="ephemeral", text="Nothing was sent.\n" + escape(problems.summary())
-        )
+        await ack(response_type="ephemeral", text=private.nothing_sent(problems.summary()))
         return
     origin = Origin(
         team_id=command.get("team_id"),
@@ -56,7 +45,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
     try:
         await deps.sending.authorize(origin, len(composed.msisdns))
     except AccessDenied as denial:
-        await ack(response_type="ephemeral", text=f"Nothing was sent. {escape(str(denial))}")
+        await ack(response_type="ephemeral", text=private.nothing_sent_denied(str(denial)))
         return
     if await confirm.offer(
         ack,
@@ -71,9 +60,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
     try:
         send = await deps.sending.submit(composed, origin)
     except DuplicateSubmission:
-        await ack(
-            response_type="ephemeral", text="That command was already received; it is sent once."
-        )
+        await ack(response_type="ephemeral", text=private.ALREADY_RECEIVED)
         return
     except AllOptedOut as everyone:
         await ack(response_type="ephemeral", text=all_opted_out(everyone.msisdns))
@@ -82,7 +69,6 @@ async def answer(request: SlashRequest, deps: Services) -> None:
     count = len(composed.msisdns) - skipped
     await ack(
         response_type="ephemeral",
-        text=f"Sending to {count} recipient{'s' if count != 1 else ''}…"
-        + skipped_note(skipped, composed.collapsed),
+        text=private.sending_to(count) + skipped_note(skipped, composed.collapsed),
     )
     await deps.sending.deliver(send.id)

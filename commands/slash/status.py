@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from bot.domain.errors import BsgError, BsgNotFound, BsgRefused, explain_bsg_code
+from bot.domain.errors import BsgError, BsgNotFound, BsgRefused
 from bot.domain.models import MessageStatus
 from bot.domain.phones import mask
 from bot.services import Services
-from bot.slack.render.blocks import escape, status_answer
+from bot.slack.render import private
+from bot.slack.render.bsg_errors import refusal_for_person
+from bot.slack.render.text import escape
 from commands.slash.request import SlashRequest
 
 
@@ -21,10 +23,10 @@ async def answer(request: SlashRequest, deps: Services) -> None:
     if not token:
         await ack(
             response_type="ephemeral",
-            text=f"Which message? `{deps.settings.command} status <id-or-reference>`",
+            text=private.status_needs_token(deps.settings.command),
         )
         return
-    await ack(response_type="ephemeral", text=f"Looking up `{escape(token[:64])}`…")
+    await ack(response_type="ephemeral", text=private.looking_up(token))
     stored = await deps.store.find_message(token)
     history = []
     note = None
@@ -39,21 +41,19 @@ async def answer(request: SlashRequest, deps: Services) -> None:
             status = await deps.bsg.status_by_reference(token)
     except BsgNotFound:
         if stored is None:
-            await respond(
-                response_type="ephemeral", text=f"BSG has no message `{escape(token[:64])}`."
-            )
+            await respond(response_type="ephemeral", text=private.no_such_message(token))
             return
         status = None
         if (code := stored.error_code) is not None:
-            note = f"BSG refused it (code {code}): {explain_bsg_code(code)}."
+            note = private.refused_note(code)
         else:
-            note = "BSG has no record of it."
+            note = private.NO_RECORD_NOTE
     except BsgRefused as refusal:
-        await respond(response_type="ephemeral", text=escape(refusal.for_person()))
+        await respond(response_type="ephemeral", text=escape(refusal_for_person(refusal)))
         return
     except BsgError:
         status = None
-        note = "BSG did not answer just now; this is the last status viber-bot saw."
+        note = private.BSG_SILENT_NOTE
     if stored is not None:
         history = [
             (e.observed_at, e.channel, e.status) for e in await deps.store.history(stored.id)
@@ -77,5 +77,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
         status = status.model_copy(update={"msisdn": mask(status.msisdn)})
     await respond(
         response_type="ephemeral",
-        text=status_answer(query=token, status=status, history=history, note=note, text=sent_text),
+        text=private.status_answer(
+            query=token, status=status, history=history, note=note, text=sent_text
+        ),
     )

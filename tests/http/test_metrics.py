@@ -31,7 +31,7 @@ async def test_metrics_after_sends_a_refusal_sweeps_and_a_slack_429(app, clock):
     app.slack.fail_next("chat.postMessage", 1, retry_after=30)
     await app.command("send +380972920280,+380972920289 Hello")  # ...0 read later, ...9 rejected
     await app.wait_for(lambda: app.slack.calls_to("chat.postMessage"))
-    await app.wait_for(lambda: app.bot.metrics.slack_ratelimited._value.get() == 1)
+    await app.wait_for(lambda: app.metric("viber_bot_slack_ratelimited_total"))
     held, _ = await scrape(app)
     assert value(held, "viber_bot_outbox_depth") >= 1
     assert value(held, "viber_bot_slack_ratelimited_total") == 1

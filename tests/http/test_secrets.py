@@ -27,6 +27,7 @@ from bot.domain.errors import BsgError, BsgRefused, ConfigurationError
 from bot.domain.models import SendOutcome
 from bot.logs import REDACTED, configure_logging
 from bot.settings import load_settings
+from bot.slack.render.bsg_errors import refusal_for_person
 from tests import slack_requests
 from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
 
@@ -321,7 +322,7 @@ async def test_bsg_errors_never_carry_the_key(bsg_id):
     error = raised.value
     shown = [str(error), repr(error), "".join(traceback.format_exception(error))]
     if isinstance(error, BsgRefused):
-        shown += [error.description, error.for_person()]
+        shown += [error.description, refusal_for_person(error)]
     for text in shown:
         assert not leaks(text), text
 

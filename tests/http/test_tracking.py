@@ -6,7 +6,7 @@ import json
 import logging
 
 from bot.domain.models import DeliveryStatus
-from bot.slack.render.blocks import status_text
+from bot.slack.render.text import status_text
 from tests.slack_requests import modal_values
 
 EXPIRED_REPLY = "⌛ Expired — +380 ••••• 0285 · "
@@ -140,7 +140,7 @@ async def test_slack_rate_limits_delay_but_never_lose_or_double_replies(make_bot
     assert "Delivered" in replies[0] and "Read" in replies[1]
     await app.sweeps_after(2)
     assert len(app.replies()) == 2
-    assert app.bot.metrics.slack_ratelimited._value.get() >= 1
+    assert await app.metric("viber_bot_slack_ratelimited_total") >= 1
 
 
 async def test_bsg_outage_for_several_sweeps_then_recovery(app, clock):

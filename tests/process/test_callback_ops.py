@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import free_port
 from tests.process.test_cli import doctor_env, lines_of, viber_bot, workdir  # noqa: F401
+from tests.processes import free_port
 
 
 async def test_doctor_posts_a_signed_probe_to_the_public_url(callback_bot, workdir):  # noqa: F811
     app = await callback_bot()
-    forged_before = app.bot.metrics.callbacks_forged._value.get()
+    forged_before = await app.metric("viber_bot_callbacks_forged_total")
     env = doctor_env(app, VIBER_BOT_PUBLIC_URL=app.url)
     result = await viber_bot("doctor", env=env, cwd=workdir)
     checks = lines_of(result.out)
     assert result.code == 0, result.out + result.err
     assert checks["callbacks"][0].startswith("✓"), result.out
     assert "answered the bot's own signed test callback" in checks["callbacks"][0]
-    probes = app.bot.metrics.callbacks.labels(outcome="probe")._value.get()
-    assert probes == 1 and app.bot.metrics.callbacks_forged._value.get() == forged_before
+    probes = await app.metric("viber_bot_callbacks_received_total", outcome="probe")
+    assert probes == 1
+    assert await app.metric("viber_bot_callbacks_forged_total") == forged_before
     assert app.bsg.status_calls == 0  # a probe never leads to a BSG request
     secret = await app.store.stored_callback_secret()
     assert secret and secret not in result.out + result.err

@@ -21,30 +21,14 @@ from bot.domain.errors import StorageError
 from bot.domain.models import DeliveryStatus
 from storage.store import Store
 from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
-from tests.processes import BotProcess, bot_env, free_port, run_once, wait_until
+from tests.processes import BotProcess, bot_env, run_once
+from tests.waiting import wait_until
 
 QUIET_NUMBER = "+380972920285"  # lifecycle 5: sent, then nothing until the test moves it
 QUIET_MSISDN = QUIET_NUMBER.removeprefix("+")
 NUMBER = "+380972920280"  # lifecycle 0: sent, delivered, read
 MSISDN = NUMBER.removeprefix("+")
 STOP_CONTRACT = 5.0  # seconds from SIGTERM to exit
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[BsgSimulator]:
-    """BSG on real time, lifecycles 20x faster."""
-    simulator = BsgSimulator(api_key=BSG_KEY, time_scale=0.05)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[SlackStandIn]:
-    slack = SlackStandIn(token=BOT_TOKEN)
-    await slack.start()
-    yield slack
-    await slack.stop()
 
 
 @pytest.fixture
@@ -63,7 +47,7 @@ def settings_env(tmp_path: Path, sim: BsgSimulator, standin: SlackStandIn) -> di
         VIBER_BOT_SLACK_POST_INTERVAL=0,
         VIBER_BOT_BSG_TIMEOUT=20,
         HOST="127.0.0.1",
-        PORT=free_port(),
+        PORT=0,  # any free port; BotProcess reads the bound one from the log
     )
 
 

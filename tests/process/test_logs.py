@@ -3,23 +3,17 @@ and no configured secret in any of it."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
-import os
-import signal
-import socket
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.logs import REDACTED, configure_logging
 from storage.store import Store
-from tests import slack_requests
 from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
+from tests.processes import BotProcess, bot_env
 
 ROOT = Path(__file__).resolve().parents[2]
 QUIETED = ("apscheduler", "aiohttp.access", "httpx", "httpcore", "slack_sdk", "slack_bolt")
@@ -94,77 +88,42 @@ def test_json_lines_scrub_secrets_even_where_json_escapes_them(captured_log):
     assert "wörd" not in stream.getvalue() and "w\\u00f6rd" not in stream.getvalue()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def test_viber_bot_run_writes_json_lines_with_ids_and_no_secrets(bsg, slack, clock, tmp_path):
-    port = free_port()
     db = tmp_path / "viber-bot.db"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "NO_PROXY": "127.0.0.1,localhost",
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.base_url,
-        "BSG_API_KEY": BSG_KEY,
-        "BSG_API_URL": bsg.base_url,
-        "VIBER_BOT_DB": str(db),
-        "VIBER_BOT_DEFAULT_SENDER": "Acme",
-        "VIBER_BOT_POLL_INTERVAL": "0.2",
-        "VIBER_BOT_SLACK_POST_INTERVAL": "0",
-        "VIBER_BOT_LOG_FORMAT": "json",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "run",
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    env = bot_env(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.base_url,
+        BSG_API_KEY=BSG_KEY,
+        BSG_API_URL=bsg.base_url,
+        VIBER_BOT_DB=db,
+        VIBER_BOT_DEFAULT_SENDER="Acme",
+        VIBER_BOT_POLL_INTERVAL="0.2",
+        VIBER_BOT_SLACK_POST_INTERVAL="0",
+        VIBER_BOT_LOG_FORMAT="json",
+        HOST="127.0.0.1",
+        PORT=0,
     )
-    url = f"http://127.0.0.1:{port}"
+    process = BotProcess(env, tmp_path, SIGNING_SECRET)
     try:
-        async with httpx.AsyncClient(timeout=5, trust_env=False) as http:
-            for _ in range(300):
-                try:
-                    if (await http.get(f"{url}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert process.returncode is None, "viber-bot run exited early"
-                await asyncio.sleep(0.05)
-            command = slack_requests.slash_command(
-                SIGNING_SECRET,
-                text="send +380972920288 Quick one",
-                response_url=slack.response_url(),
-            )
-            response = await http.post(
-                f"{url}/slack/events", content=command.body, headers=command.headers
-            )
-            assert response.status_code == 200
+        await process.start()
+        response = await process.command(
+            "send +380972920288 Quick one", response_url=slack.response_url()
+        )
+        assert response.status_code == 200
         await slack.wait_for(lambda s: s.channel_messages(CHANNEL), timeout=10)
         parent = slack.channel_messages(CHANNEL)[0]
         clock.advance(1.5)  # lifecycle ...8: delivered at 1 s, read at 2 s
         await slack.wait_for(lambda s: len(s.thread(CHANNEL, parent["ts"])) == 1, timeout=10)
         clock.advance(1)
         await slack.wait_for(lambda s: len(s.thread(CHANNEL, parent["ts"])) == 2, timeout=10)
-        process.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(process.communicate(), 10)
+        _, code = await process.terminate()
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0
+        await process.close()
+    assert code == 0
+    written = process.log_of(1)
 
-    records = [json.loads(line) for line in err.decode().splitlines() if line.strip()]
+    records = [json.loads(line) for line in written.splitlines() if line.strip()]
     for record in records:
         assert {"time", "level", "logger", "message"} <= set(record)
     messages = [r["message"] for r in records]
@@ -181,6 +140,6 @@ async def test_viber_bot_run_writes_json_lines_with_ids_and_no_secrets(bsg, slac
         [changed] = lines_with(messages, f"message {message.id}:", f"-> {status}")
         assert f"send={send.id}" in changed and f"bsg_id={message.bsg_id}" in changed
     assert lines_with(messages, "viber-bot stopped")
-    everything = out.decode() + err.decode()
+    everything = written
     for secret in (BOT_TOKEN, SIGNING_SECRET, BSG_KEY):
         assert secret not in everything

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -160,12 +159,6 @@ def test_secrets_do_not_show_in_the_settings_repr(clean_env, monkeypatch):
 
 
 # ---------------------------------------------------------------- `viber-bot run`, as a process
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _clean_env() -> dict[str, str]:

@@ -14,6 +14,7 @@ from bot.domain.models import Composed, DeliveryStatus, MessageContent
 from bot.domain.policy import PollPolicy
 from bot.metrics import Metrics
 from bot.settings import load_settings
+from bot.slack.notifier import Notifier
 from bot.tracking.sending import Origin, SendService
 from storage.store import Store
 from tests.canned_bsg import Canned, CannedBsg
@@ -62,6 +63,7 @@ async def services(bsg: CannedBsg, tmp_path: Path) -> AsyncIterator[tuple]:
             clock=clock,
             policy=policy,
             metrics=Metrics(),
+            listener=Notifier(store=store, settings=settings, clock=clock),
         )
 
     earlier = service()

@@ -881,8 +881,6 @@ async def test_bsg_client_reads_refusals_and_account_endpoints(
         assert (balance.amount, balance.currency) == (Decimal("100"), "EUR")
         preview = await bsg.price_preview(_request("380972920283", "380972920282"))
         assert preview.total_price == Decimal("0.04")
-        prices = await bsg.prices(tariff=1)
-        assert prices[0].price == Decimal("0.02")
         with pytest.raises(BsgRefused) as refused:
             await bsg.create(_request("380972920283", sender="Other"))
         assert refused.value.code == 45

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from bot.domain.limits import SECTION_TEXT_MAX
 from bot.domain.phones import ParsedNumbers, display, mask
-from bot.slack.render.blocks import SECTION_TEXT_MAX, clip, escape
+from bot.slack.render.text import clip, escape
 
 LIST_NUMBERS_SHOWN = 200  # `/viber list show`: numbers listed before "… and N more"
 LISTS_SHOWN = 100

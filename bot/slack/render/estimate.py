@@ -4,32 +4,26 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from bot.domain.limits import CONTEXT_TEXT_MAX
+from bot.domain.wording import plural
 from bot.slack.estimate import INVALID_NAMED, Estimate, PriceState
-from bot.slack.render.blocks import clip, escape, estimate_placeholder, money
+from bot.slack.render.modal import estimate_placeholder
+from bot.slack.render.text import clip, code_span, money
 
 ESTIMATE_BLOCK_ID = "estimate"
-_CONTEXT_TEXT_MAX = 3000
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def _code(token: str) -> str:
-    return "`" + escape(clip(token.replace("`", "'"), 30)) + "`"
 
 
 def counts_text(estimate: Estimate) -> str:
     """`3 valid · 1 invalid (`+3801`) · 1 duplicate · 2 opted out`."""
-    parts = [f"*{_plural(estimate.valid, 'recipient')}*"]
+    parts = [f"*{plural(estimate.valid, 'recipient')}*"]
     if estimate.invalid:
-        named = ", ".join(_code(t) for t in estimate.invalid[:INVALID_NAMED])
+        named = ", ".join(code_span(t, 30) for t in estimate.invalid[:INVALID_NAMED])
         more = len(estimate.invalid) - INVALID_NAMED
         if more > 0:
             named += f" and {more} more"
         parts.append(f"{len(estimate.invalid)} invalid ({named})")
     if estimate.duplicates:
-        parts.append(_plural(estimate.duplicates, "duplicate"))
+        parts.append(plural(estimate.duplicates, "duplicate"))
     if estimate.opted_out:
         parts.append(f"{estimate.opted_out} opted out")
     return " · ".join(parts)
@@ -41,7 +35,7 @@ def sms_text(estimate: Estimate) -> str:
         return "No SMS fallback"
     sms = estimate.sms
     return (
-        f"SMS fallback: {_plural(sms.segments, 'segment')}, {sms.encoding.value} "
+        f"SMS fallback: {plural(sms.segments, 'segment')}, {sms.encoding.value} "
         f"({sms.units}/{sms.per_segment * max(sms.segments, 1)} characters, "
         f"{sms.per_segment} per segment)"
     )
@@ -83,7 +77,7 @@ def estimate_block(estimate: Estimate | None) -> dict:
     return {
         "type": "context",
         "block_id": ESTIMATE_BLOCK_ID,
-        "elements": [{"type": "mrkdwn", "text": clip(line, _CONTEXT_TEXT_MAX)} for line in lines],
+        "elements": [{"type": "mrkdwn", "text": clip(line, CONTEXT_TEXT_MAX)} for line in lines],
     }
 
 

@@ -10,8 +10,9 @@ from typing import Any
 from bot.domain.models import Balance, MessageContent
 from bot.domain.phones import display
 from bot.slack.estimate import Estimate, PriceState
-from bot.slack.render.blocks import MODAL_CALLBACK_ID, clip, escape, money, preview, stamp
 from bot.slack.render.estimate import cost_of, counts_text, price_text, sms_text
+from bot.slack.render.modal import MODAL_CALLBACK_ID
+from bot.slack.render.text import clip, escape, money, preview, stamp
 
 REVIEW_CALLBACK_ID = "viber_review"
 REVIEW_SEND = "review_send"

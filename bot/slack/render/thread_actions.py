@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.domain.models import StoredMessage
 from bot.domain.phones import display
-from bot.slack.render.blocks import clip, escape, money
+from bot.slack.render.text import clip, escape, money
 
 RETRY_FAILED = "retry_failed"
 RESEND_SMS = "resend_sms"

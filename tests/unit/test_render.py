@@ -19,25 +19,12 @@ from bot.domain.models import (
     SendOutcome,
     SmsStatus,
 )
-from bot.slack.render.blocks import (
-    HomeSend,
-    ParentView,
-    PollerHealth,
-    RecipientLine,
-    ReplyEvent,
-    app_home,
-    clip,
-    counts_line,
-    escape,
-    modal_channel,
-    parent_message,
-    refusal_text,
-    reply_line,
-    send_modal,
-    status_answer,
-    summary_reply,
-    usage_text,
-)
+from bot.slack.render.app_home import HomeSend, PollerHealth, app_home
+from bot.slack.render.modal import modal_channel, send_modal
+from bot.slack.render.parent import ParentView, RecipientLine, parent_message
+from bot.slack.render.private import refusal_text, status_answer, usage_text
+from bot.slack.render.replies import ReplyEvent, reply_line, summary_reply
+from bot.slack.render.text import clip, counts_line, escape
 
 NUMBER = "380972920283"
 MASKED = "+380 ••••• 0283"
@@ -480,7 +467,6 @@ def test_app_home_limits_with_200_sends() -> None:
     joined = "\n".join(strings(view))
     assert "unavailable" in joined
     assert "12 messages due" in joined
-    assert "older sends not shown" in joined
     assert "+380 ••••• 0000" in joined
     assert "25.50 EUR" in joined
     for text in strings(view):

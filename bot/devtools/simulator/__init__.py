@@ -1,0 +1,35 @@
+"""A simulator of BSG's Viber and SMS REST API (aiohttp) for the demo, trials, tests and
+benchmarks: how to run and script it is in docs/simulator.md.
+
+lifecycles (what statuses a message passes through), state (a message's state at a moment),
+validation (BSG's request rules), viber and sms (the endpoints), server (accounts, scripted
+failures, test controls, the command line).
+"""
+
+from __future__ import annotations
+
+from bot.devtools.simulator.lifecycles import (
+    DEFAULT_LIFECYCLES,
+    Lifecycle,
+    LifecycleError,
+    Lifecycles,
+    Step,
+    load_lifecycles,
+)
+from bot.devtools.simulator.server import BsgSimulator, serve_forever
+from bot.devtools.simulator.state import SimMessage, SimSms, SmsRoute, Snapshot
+
+__all__ = [
+    "DEFAULT_LIFECYCLES",
+    "BsgSimulator",
+    "Lifecycle",
+    "LifecycleError",
+    "Lifecycles",
+    "SimMessage",
+    "SimSms",
+    "SmsRoute",
+    "Snapshot",
+    "Step",
+    "load_lifecycles",
+    "serve_forever",
+]
