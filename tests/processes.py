@@ -16,10 +16,12 @@ from typing import Any
 import httpx
 
 from tests import slack_requests
+from tests.waiting import wait_until  # re-exported for tests written against this module
 
 REPO = Path(__file__).resolve().parents[1]
 # Variables of ours that must not leak from the test runner's environment into the bot's.
 OWN_PREFIXES = ("SLACK_", "BSG_", "VIBER_BOT_")
+__all__ = ["BotProcess", "bot_env", "free_port", "run_once", "wait_until"]
 
 
 def free_port() -> int:

@@ -12,23 +12,8 @@ import pytest
 from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
 from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
-from tests.processes import BotProcess, bot_env, free_port, wait_until
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[BsgSimulator]:
-    simulator = BsgSimulator(api_key=BSG_KEY, time_scale=0.05)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[SlackStandIn]:
-    slack = SlackStandIn(token=BOT_TOKEN)
-    await slack.start()
-    yield slack
-    await slack.stop()
+from tests.processes import BotProcess, bot_env
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -46,7 +31,7 @@ async def bot(
         VIBER_BOT_POLL_INTERVAL=0.3,
         VIBER_BOT_SLACK_POST_INTERVAL=0,
         HOST="127.0.0.1",
-        PORT=free_port(),
+        PORT=0,  # any free port; BotProcess reads the bound one from the log
     )
     process = BotProcess(env, tmp_path, SIGNING_SECRET)
     yield process
