@@ -271,7 +271,7 @@ async def test_a_source_over_its_rate_is_refused_and_forgers_are_held(callback_b
     await app.wait_for(lambda: bsg.callbacks.counts["sent"] >= 1)  # took one of the 20
     answers = [(await app.http.post(url, content=b"")).status_code for _ in range(25)]
     assert answers.count(200) <= 20 and answers[-3:] == [429] * 3
-    assert 'viber_bot_callbacks_received_total{outcome="rate_limited"}' in metrics_of(app)
+    assert 'viber_bot_callbacks_received_total{outcome="rate_limited"}' in await metrics_of(app)
     # Forged tokens have an allowance of their own (a tenth): past it, each 404 is held back,
     # and real callbacks from the same address are not refused because of them.
     forged = f"{app.url}/bsg/callback/{'f' * 60}"
