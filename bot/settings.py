@@ -57,6 +57,12 @@ class DatabaseSettings(BaseSettings):
         value = value.strip()
         if is_postgres_url(value):
             check_postgres_url(value)
+        elif "://" in value:
+            # Another scheme (mysql://, sqlite:///…) would silently become an odd file path.
+            scheme = value.split("://", 1)[0]
+            raise ValueError(
+                f"{scheme}:// is not supported: give a SQLite file path or a postgresql:// URL"
+            )
         return value
 
     @property
