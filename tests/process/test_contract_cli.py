@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.domain.errors import ConfigurationError
 from bot.settings import load_settings
 from tests.process.test_settings import REQUIRED, SECRETS, clean_env  # noqa: F401
 
@@ -30,6 +31,29 @@ def test_a_postgresql_url_is_accepted_as_the_database(clean_env, monkeypatch):  
     for name, value in {**REQUIRED, "VIBER_BOT_DB": "postgresql://u:p@127.0.0.1:5/db"}.items():
         monkeypatch.setenv(name, value)
     load_settings()  # parsing only: nothing connects
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("VIBER_BOT_REVIEW_ABOVE", "-1"),
+        ("VIBER_BOT_REVIEW_ABOVE", "1.5"),
+        ("VIBER_BOT_REVIEW_COST", "-0.5"),
+        ("VIBER_BOT_REVIEW_COST", "nan"),
+        ("VIBER_BOT_PUBLIC_URL", "http://10.0.0.7:3000"),
+        ("VIBER_BOT_PUBLIC_URL", "http://localhost.example.com"),
+        ("VIBER_BOT_DB", "mysql://bot:hunter2pw@db.local/viber"),
+        ("VIBER_BOT_DB", "sqlite:///viber-bot.db"),
+    ],
+)
+def test_a_malformed_value_is_one_line_naming_it(clean_env, monkeypatch, name, value):  # noqa: F811
+    for key, setting in {**REQUIRED, name: value}.items():
+        monkeypatch.setenv(key, setting)
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    message = str(raised.value).strip()
+    assert name in message and "\n" not in message
+    assert "hunter2pw" not in message
 
 
 MALFORMED = {
