@@ -266,3 +266,12 @@ async def test_an_opted_out_number_is_not_priced_for_a_thread_action(app, bsg, c
     wire = "\n".join(body.decode("utf-8", "replace") for *_, body in bsg.wire[start:])
     assert "972920289" in wire  # the other one was priced
     assert "972920284" not in wire
+
+
+async def test_removing_from_a_list_needs_the_send_allow_lists(make_bot):
+    app = await make_bot(VIBER_BOT_ALLOWED_USERS="U123")
+    said(await app.command("list add kyiv +380972920283,+380972920282"))
+    said(await app.command("list remove kyiv +380972920283", user_id="U555"))
+    said(await app.command("list delete kyiv", user_id="U555"))
+    members = await app.store.list_members("kyiv")
+    assert members and len(members) == 2
