@@ -275,3 +275,19 @@ async def test_removing_from_a_list_needs_the_send_allow_lists(make_bot):
     said(await app.command("list delete kyiv", user_id="U555"))
     members = await app.store.list_members("kyiv")
     assert members and len(members) == 2
+
+
+async def test_a_retry_create_carries_callback_urls_too(callback_bot, bsg, clock):
+    """'every messages[] item of a create carries callback_url', the thread action's included."""
+    app = await callback_bot(VIBER_BOT_POLL_INTERVAL=0.2)
+    parent = await sent(app, clock, UNDELIVERED)
+    before = len(app.slack.opened_views)
+    await press(app, parent, "retry_failed")
+    view = await confirmation(app, before)
+    response = await app.submit({}, view=view)
+    assert response.status_code == 200
+    await app.wait_for(lambda: len(bsg.creates()) == 2)
+    items = [m for create in bsg.creates() for m in create["messages"]]
+    urls = [m.get("callback_url") or "" for m in items]
+    assert all(url.startswith(f"{app.url}/bsg/callback/") for url in urls), urls
+    assert len(set(urls)) == 2  # the retry is a new message with its own token
