@@ -39,7 +39,9 @@ def lists_answer(sizes: Sequence[tuple[str, int]], command: str) -> str:
     if len(sizes) > LISTS_SHOWN:
         lines.append(f"… and {len(sizes) - LISTS_SHOWN} more")
     lines.append(f"Send to one with `{c} send @{sizes[0][0]} Your text`.")
-    return clip("\n".join(lines), SECTION_TEXT_MAX)
+    # A plain-text answer, not a section: LISTS_SHOWN lines of the longest names (40) must fit
+    # whole, so the "… and N more" is never clipped away.
+    return clip("\n".join(lines), 3 * SECTION_TEXT_MAX)
 
 
 def list_show_answer(name: str, msisdns: Sequence[str]) -> str:
