@@ -291,3 +291,11 @@ async def test_a_retry_create_carries_callback_urls_too(callback_bot, bsg, clock
     urls = [m.get("callback_url") or "" for m in items]
     assert all(url.startswith(f"{app.url}/bsg/callback/") for url in urls), urls
     assert len(set(urls)) == 2  # the retry is a new message with its own token
+
+
+async def test_lists_names_every_list_with_its_size_even_with_long_names(app):
+    names = [f"{n:03d}-" + "x" * 36 for n in range(100)]  # the longest names allowed (40)
+    for name in names:
+        said(await app.command(f"list add {name} +380972920283,+380972920282"))
+    text = said(await app.command("lists"))
+    assert [n for n in names if f"@{n}` — 2 numbers" not in text] == []
