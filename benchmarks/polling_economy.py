@@ -25,7 +25,7 @@ from bot.domain.models import DeliveryStatus
 from bot.domain.policy import PollPolicy, judge
 from bot.settings import Settings
 
-GETS_TARGET = 60
+GETS_TARGET = 40  # issue 11 (was 60)
 CHANGES = (60.0, 600.0, 3600.0, 43200.0)  # seconds after sending: 1 min, 10 min, 1 h, 12 h
 START = datetime(2025, 1, 1, tzinfo=UTC)
 QUIET = DeliveryStatus.SENT

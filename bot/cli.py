@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
@@ -21,6 +20,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.settings import load_settings
 
     settings = load_settings()  # first: a bad setting is reported before the heavy imports
+
+    import asyncio
 
     from bot.app import ViberBot, serve
     from bot.logs import configure_logging
@@ -54,7 +55,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(keep_db=args.keep_db, fast=not args.slow)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given the command line, only the operator command on it is built in full
+    (the listing needs no more, and `viber-bot --help` stays quick)."""
     parser = argparse.ArgumentParser(
         prog="viber-bot",
         description="Send Viber business messages through BSG from Slack and watch them land.",
@@ -97,12 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bot import ops
 
-    ops.add_commands(sub)
+    words = [word for word in (sys.argv[1:] if argv is None else argv) if not word.startswith("-")]
+    ops.add_commands(sub, words[0] if words else "")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:

@@ -24,6 +24,7 @@ from bot.domain.errors import (
 )
 from bot.domain.redact import scrub
 from bot.domain.wording import plural
+from bot.ops import COMMANDS
 from bot.ops.output import console, price, when
 from bot.settings import DatabaseSettings, Settings, redact_url
 from bot.slack.render.bsg_errors import explain_bsg_code
@@ -509,8 +510,7 @@ def add_parser(sub: Any) -> None:
     """Register `doctor` on the `viber-bot` parser."""
     doctor = sub.add_parser(
         "doctor",
-        help="check the settings, the database, BSG (balance) and Slack (auth.test; "
-        "apps.connections.open when SLACK_APP_TOKEN is set)",
+        help=COMMANDS["doctor"],
         description=(
             "Check the settings, the database (and Slack posts set aside as dead), BSG "
             "(through the balance call) and Slack (through auth.test, and apps.connections.open "

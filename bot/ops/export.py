@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from bot.domain.errors import InputError
 from bot.domain.models import Send
 from bot.domain.wording import decimal_json
+from bot.ops import COMMANDS
 from bot.ops.options import SINCE_HELP, open_existing_database, parse_since
 from bot.ops.output import console
 from storage.store import Store
@@ -170,7 +171,7 @@ def add_parser(sub: Any) -> None:
     """Register `export` on the `viber-bot` parser."""
     export = sub.add_parser(
         "export",
-        help="write sends and per-recipient outcomes and costs as CSV",
+        help=COMMANDS["export"],
         description=(
             "Write one CSV row per recipient message with its send's columns: send id, time, "
             "user, channel, sender, text, outcome, number, reference, BSG id, status, SMS status, "

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from bot.domain.errors import InputError
 from bot.domain.models import DeliveryStatus, StoredMessage
+from bot.ops import COMMANDS
 from bot.ops.options import SINCE_HELP, open_existing_database, parse_since, parse_status
 from bot.ops.output import cell, console, message_json, phone, price, when
 
@@ -70,7 +71,7 @@ def add_parser(sub: Any) -> None:
     statuses = ", ".join(s.value for s in DeliveryStatus)
     messages = sub.add_parser(
         "messages",
-        help="list recipients' messages from the database (full numbers: operator view)",
+        help=COMMANDS["messages"],
         description=(
             "List messages, one per recipient, from the database (VIBER_BOT_DB): id, send, "
             "created, number, BSG id, reference, status, SMS status and price. "

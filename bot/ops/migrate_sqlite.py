@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.errors import ConfigurationError
+from bot.ops import COMMANDS
 from bot.ops.output import console
 from bot.settings import DatabaseSettings
 
@@ -38,7 +39,7 @@ def add_parser(sub: Any) -> None:
     """Register `migrate-sqlite` on the `viber-bot` parser."""
     command = sub.add_parser(
         "migrate-sqlite",
-        help="copy a SQLite database into the PostgreSQL database VIBER_BOT_DB names",
+        help=COMMANDS["migrate-sqlite"],
         description=(
             "Copy every row of a SQLite viber-bot database (stop the bot using it first) into "
             "the empty PostgreSQL database VIBER_BOT_DB names, ids kept, in one transaction. "

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 from bot.clock import utcnow
 from bot.domain.errors import InputError
+from bot.ops import COMMANDS
 from bot.ops.export import spreadsheet_safe
 from bot.ops.options import open_existing_database
 from bot.settings import DatabaseSettings
@@ -90,7 +91,7 @@ def add_parser(sub: Any) -> None:
     """Register `optouts import` and `optouts export` on the `viber-bot` parser."""
     optouts = sub.add_parser(
         "optouts",
-        help="import or export the numbers that must never be sent to",
+        help=COMMANDS["optouts"],
         description=(
             "The opt-out list in the database (VIBER_BOT_DB). Opted-out numbers are never "
             "sent to, whatever the route. Needs no Slack or BSG settings."

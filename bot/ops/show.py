@@ -14,6 +14,7 @@ from rich.table import Table
 
 from bot.domain.models import Send, StatusEvent, StoredMessage
 from bot.domain.wording import decimal_json
+from bot.ops import COMMANDS
 from bot.ops.options import open_existing_database
 from bot.ops.output import cell, console, message_json, phone, price, when
 from storage.callbacks import CallbackBody
@@ -182,7 +183,7 @@ def add_parser(sub: Any) -> None:
     """Register `show` on the `viber-bot` parser."""
     show = sub.add_parser(
         "show",
-        help="one message with its send and its full status history",
+        help=COMMANDS["show"],
         description=(
             "Show one message, found by its BSG id or its reference: who sent it where, the "
             "text and sender, its status and SMS status, price, and every status it went through."

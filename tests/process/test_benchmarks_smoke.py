@@ -137,8 +137,10 @@ def test_the_whole_benchmark_command_runs_at_smoke_sizes(tmp_path) -> None:
     assert int(on["callbacks_sent"]) >= 60 and off["callbacks_sent"] == "0"
     assert int(lossy["callbacks_lost"]) > 0
     assert flood["forged_404"] == "300" and float(flood["forged_counted_by_app"]) == 300
+    startup = metrics(out, "startup")
+    assert float(startup["python_wall_s"]) > 0 and float(startup["help_wall_s"]) > 0
     # The table follows the metric lines, and the results file describes the machine.
-    assert "viber-bot benchmarks" in out.split("callbacks.benchmark_s=")[1]
+    assert "viber-bot benchmarks" in out.split("startup.benchmark_s=")[1]
     written = results.read_text()
     assert "| CPUs |" in written and "| Python |" in written and "1 ack under load" in written
 
