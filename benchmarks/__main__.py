@@ -232,6 +232,21 @@ def summary(m: dict[str, dict[str, str]]) -> list[list[str]]:
                 _ok(gets <= polling_economy.GETS_TARGET),
             ]
         )
+        if "adaptive.first_hour_median_delay_s" in e:
+            now, before = (
+                _f(e, "adaptive.first_hour_median_delay_s"),
+                _f(e, "previous.first_hour_median_delay_s"),
+            )
+            rows.append(
+                [
+                    "",
+                    "median delay noticing a change in the first hour (s), vs cap 3600 s "
+                    f"({e.get('previous.gets_never_changes')} GETs) in the same run",
+                    f"{now:g}",
+                    f"<= {before:g}",
+                    _ok(now <= before),
+                ]
+            )
     if r := m.get("memory"):
         rss = _f(r, "peak_rss_mb")
         rows.append(

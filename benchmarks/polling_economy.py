@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from bot.domain.policy import PollPolicy, judge
 from bot.settings import Settings
 
 GETS_TARGET = 40  # issue 11 (was 60)
+PREVIOUS_CAP_S = 3600.0  # VIBER_BOT_POLL_MAX_INTERVAL before issue 11: the baseline
 CHANGES = (60.0, 600.0, 3600.0, 43200.0)  # seconds after sending: 1 min, 10 min, 1 h, 12 h
 START = datetime(2025, 1, 1, tzinfo=UTC)
 QUIET = DeliveryStatus.SENT
@@ -171,11 +173,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def first_hour_median(policy: PollPolicy, *, validity: float, phase: float) -> float:
+    """Median delay to notice a change, over changes every minute of the first hour."""
+    delays = []
+    for moment in range(60, 3601, 60):
+        life = follow(policy, validity=validity, phase=phase, change_at=float(moment))
+        if life.noticed_at is not None:
+            delays.append(life.noticed_at - moment)
+    return statistics.median(delays) if delays else float("nan")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     adaptive = PollPolicy(base=args.base, factor=args.factor, cap=args.cap, expiry_grace=args.grace)
     fixed = PollPolicy(base=args.base, factor=0.0, cap=args.base, expiry_grace=args.grace)
     policies = {"adaptive": adaptive, "fixed": fixed}
+    # The defaults before issue 11 (cap 3600 s), measured in the same run as the baseline.
+    previous = PollPolicy(
+        base=args.base, factor=args.factor, cap=PREVIOUS_CAP_S, expiry_grace=args.grace
+    )
+    previous_gets = follow(previous, validity=args.validity, phase=args.phase).gets
+    median_now = first_hour_median(adaptive, validity=args.validity, phase=args.phase)
+    median_before = first_hour_median(previous, validity=args.validity, phase=args.phase)
 
     quiet = {
         name: follow(p, validity=args.validity, phase=args.phase) for name, p in policies.items()
@@ -211,6 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             delay = None if noticed is None else noticed - moment
             metrics.append((f"{name}.delay_{_label(moment)}_s", delay))
             metrics.append((f"{name}.gap_{_label(moment)}_s", _gap_at(quiet[name], moment)))
+    metrics += [
+        ("previous.cap_s", PREVIOUS_CAP_S),
+        ("previous.gets_never_changes", previous_gets),
+        ("adaptive.first_hour_median_delay_s", median_now),
+        ("previous.first_hour_median_delay_s", median_before),
+    ]
     print_metrics("polling_economy", metrics)
 
     gets = quiet["adaptive"].gets
@@ -220,6 +245,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             gets,
             quiet["fixed"].gets,
             f"<= {GETS_TARGET} {verdict(gets, GETS_TARGET)}",
+        ],
+        [
+            f"GETs, never changes, cap {PREVIOUS_CAP_S:g} s",
+            previous_gets,
+            "",
+            "",
+        ],
+        [
+            "first-hour median delay (s)",
+            f"{median_now:g}",
+            "",
+            f"<= {median_before:g} {verdict(median_now, median_before)}",
         ],
         [
             "GETs, delivered at 5 s, never read",
@@ -244,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ["figure", "adaptive", f"fixed {args.base:g} s", "target"],
         rows,
     )
-    return 1 if args.strict and gets > GETS_TARGET else 0
+    missed = gets > GETS_TARGET or median_now > median_before
+    return 1 if args.strict and missed else 0
 
 
 if __name__ == "__main__":

@@ -104,7 +104,8 @@ class Settings(DatabaseSettings):
 
     # Beyond the contract: knobs with defaults that work.
     poll_concurrency: PositiveInt = Field(16, validation_alias="VIBER_BOT_POLL_CONCURRENCY")
-    poll_max_interval: PositiveFloat = Field(3600.0, validation_alias="VIBER_BOT_POLL_MAX_INTERVAL")
+    # Two hours: a message quiet all day costs ~38 looks, not 48; the first hour is unchanged.
+    poll_max_interval: PositiveFloat = Field(7200.0, validation_alias="VIBER_BOT_POLL_MAX_INTERVAL")
     poll_backoff_factor: PositiveFloat = Field(
         0.25, validation_alias="VIBER_BOT_POLL_BACKOFF_FACTOR"
     )
