@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
@@ -16,22 +13,6 @@ from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
 from tests.processes import REPO, BotProcess, bot_env, free_port, wait_until
 
 QUIET_NUMBER = "+380972920285"  # lifecycle 5: sent, then nothing until the test moves it
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[BsgSimulator]:
-    simulator = BsgSimulator(api_key=BSG_KEY, time_scale=0.05)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[SlackStandIn]:
-    slack = SlackStandIn(token=BOT_TOKEN)
-    await slack.start()
-    yield slack
-    await slack.stop()
 
 
 def _env(database: str | Path, sim: BsgSimulator, standin: SlackStandIn) -> dict[str, str]:

@@ -24,22 +24,6 @@ QUIET_NUMBER = "+380972920285"  # lifecycle 5: sent, then nothing until the test
 LEASE = 2.0  # seconds: short, so that take-overs are quick to see
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[BsgSimulator]:
-    simulator = BsgSimulator(api_key=BSG_KEY, time_scale=0.05)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[SlackStandIn]:
-    slack = SlackStandIn(token=BOT_TOKEN)
-    await slack.start()
-    yield slack
-    await slack.stop()
-
-
 def replica_env(url: str, sim: BsgSimulator, standin: SlackStandIn) -> dict[str, str]:
     return bot_env(
         SLACK_BOT_TOKEN=BOT_TOKEN,
