@@ -128,7 +128,9 @@ async def test_after_a_kill_mid_create_every_send_is_settled_within_a_poll_inter
     """Killed while BSG holds one create (taken) and hangs on another (never taken): the restart
     looks both up at once, creates the second again with its own reference, and tracks both
     within two poll intervals; the reconcile grace (10 min here) plays no part."""
-    interval = 3.0  # long enough that a loaded machine's jitter is small beside it
+    # Long enough that a loaded machine's jitter and Slack's pacing (two parents and two
+    # replies in one channel, a post a second) are small beside two intervals.
+    interval = 5.0
     env = dict(
         settings_env,
         VIBER_BOT_POLL_INTERVAL=str(interval),
