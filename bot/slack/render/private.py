@@ -210,7 +210,7 @@ MODAL_WITHOUT_CHANNEL = "Open this form with the slash command in a channel."
 def never_sent_text(recipients: int) -> str:
     """Reconciliation proved BSG never took the send."""
     return (
-        f":warning: Your Viber message to {recipients} recipient(s) was *not sent*: "
+        f":warning: Your Viber message to {plural(recipients, 'recipient')} was *not sent*: "
         "BSG never confirmed it and has no record of it. Nothing was charged; "
         "send it again if it is still needed."
     )

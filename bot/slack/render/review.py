@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.domain.models import Balance, MessageContent
 from bot.domain.phones import display
+from bot.domain.wording import plural
 from bot.slack.estimate import Estimate, PriceState
 from bot.slack.render.estimate import cost_of, counts_text, price_text, sms_text
 from bot.slack.render.modal import MODAL_CALLBACK_ID
@@ -155,8 +156,8 @@ def sent_view(count: int, channel_id: str) -> dict[str, Any]:
         "close": _plain("Close", 24),
         "blocks": [
             _section(
-                f"📨 Sending to *{count}* recipients. Delivery is reported in <#{channel_id}>, "
-                "in a thread under the message."
+                f"📨 Sending to *{count}* recipients. Delivery is reported in "
+                f"<#{channel_id}>, in a thread under the message."
             )
         ],
     }
@@ -227,7 +228,7 @@ def refilled_modal(
 
 
 def quick_checking_text(count: int) -> str:
-    return f"Checking the price of sending to {count} recipients with BSG…"
+    return f"Checking the price of sending to {plural(count, 'recipient')} with BSG…"
 
 
 def quick_confirm_message(
@@ -235,7 +236,8 @@ def quick_confirm_message(
 ) -> tuple[str, list[dict[str, Any]]]:
     """The private answer to a big `/viber send`: the estimate and a Send button."""
     summary = (
-        f"This sends a Viber message to *{count}* recipients:\n{_quote(clip(text, 500))}\n"
+        f"This sends a Viber message to *{count}* recipients:\n"
+        f"{_quote(clip(text, 500))}\n"
         f"{counts_text(estimate)} · {price_text(estimate)}"
     )
     blocks = [
@@ -258,11 +260,11 @@ def quick_confirm_message(
             f"The button works once, for {ttl_minutes} minutes."
         ),
     ]
-    return f"Confirm sending to {count} recipients", blocks
+    return f"Confirm sending to {plural(count, 'recipient')}", blocks
 
 
 def quick_sending_text(count: int) -> str:
-    return f"📨 Sending to {count} recipients…"
+    return f"📨 Sending to {plural(count, 'recipient')}…"
 
 
 def quick_used_text() -> str:
