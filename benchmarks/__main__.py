@@ -54,10 +54,51 @@ GAPS = {
     ),
 }
 
+# The previous round's figures (benchmarks/RESULTS.md of 2026-11-26, and the issues' "now"
+# column where they quote one), printed beside each headline figure: (label prefix, figure).
+PREVIOUS: list[tuple[str, str]] = [
+    ("p50 / p95 / p99 ms", "86 / 187 / 264 (issue 11: p99 168)"),
+    ("ack p50 / p95 / p99 / max ms while", "unmeasured"),
+    ("sends reaching BSG exactly once", "200 / 200"),
+    ("create requests for", "20"),
+    ("all ids stored vs ideal", "1.10"),
+    ("Slack: parent posts", "1 / 1 / 1"),
+    ("wall / ideal (", "1.165 (issue 11: 1.13)"),
+    ("CPU per status check (ms)", "0.846 (issue 11: 0.60)"),
+    ("GETs for a message that never changes", "48"),
+    ("peak RSS (MB)", "131.4"),
+    ("due query (ms)", "3.72"),
+    ("Store.due_for_poll", "16.39 (issue 11: 10.6)"),
+    ("uses the (final, next_poll_at) index", "True"),
+    ("n10000 vs n1000", "CPU x7.72"),
+    ("n100000 vs n10000", "CPU x9.77"),
+    ("+99000 final", "CPU x1.14"),
+    ("`viber-bot --help`", "0.3 (issue 11)"),
+]
+
+
+def previous(figure: str) -> str:
+    for prefix, value in PREVIOUS:
+        if figure.startswith(prefix):
+            return value
+    return "new"
+
+
+def with_previous(rows: list[list[str]]) -> list[list[str]]:
+    """Each headline row with the previous round's figure after the measured one."""
+    return [[*row[:3], previous(row[1]) if row[1] else "", *row[3:]] for row in rows]
+
+
 # name -> (main, full-size arguments, smoke arguments)
 BENCHMARKS: dict[str, tuple[Callable[[Sequence[str] | None], int], list[str], list[str]]] = {
     "ack_load": (
         ack_load.main, [], ["--commands", "20", "--in-flight", "5", "--create-delay", "0.05"]
+    ),
+    "ack_mid_sweep": (
+        ack_load.main,
+        ["--sweep", "10000"],
+        ["--commands", "20", "--in-flight", "5", "--create-delay", "0.05", "--sweep", "300",
+         "--status-delay", "0.002"],
     ),
     "campaign": (
         campaign.main,
@@ -149,6 +190,19 @@ def summary(m: dict[str, dict[str, str]]) -> list[list[str]]:
                 f"{a['sent_exactly_once']} / {a['commands']}",
                 "all",
                 _ok(once and a["http_failures"] == "0"),
+            ]
+        )
+    if w := m.get("ack_mid_sweep"):
+        p99, worst = _f(w, "p99_ms"), _f(w, "max_ms")
+        rows.append(
+            [
+                "1b ack mid-sweep",
+                f"ack p50 / p95 / p99 / max ms while a sweep of {w['sweep_due']} due runs "
+                f"({w['sweep_checked_during_load']} checked meanwhile; {w['commands']} sends, "
+                f"{w['in_flight']} in flight)",
+                f"{_f(w, 'p50_ms'):.0f} / {_f(w, 'p95_ms'):.0f} / {p99:.0f} / {worst:.0f}",
+                f"p99 < {ack_load.SWEEP_P99_TARGET_MS:g}, max < {ack_load.SWEEP_MAX_TARGET_MS:g}",
+                _ok(p99 < ack_load.SWEEP_P99_TARGET_MS and worst < ack_load.SWEEP_MAX_TARGET_MS),
             ]
         )
     if c := m.get("campaign"):
@@ -491,8 +545,15 @@ def markdown(rows: list[list[str]], details: dict[str, str], elapsed: float, smo
     )
     lines += ["", "| machine | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in machine()]
-    lines += ["", "| benchmark | figure | measured | target | |", "|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
+    lines += [
+        "",
+        "| benchmark | figure | measured | previous round | target | |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        "| " + " | ".join(cell.replace("|", "/") for cell in row) + " |"
+        for row in with_previous(rows)
+    ]
     gaps = [row[0] for row in rows if row[-1] == "MISSED"]
     if gaps:
         lines += ["", "## Targets missed, and why", ""]
@@ -566,8 +627,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print_table(
         f"viber-bot benchmarks{' (smoke sizes)' if args.smoke else ''}: {elapsed:.0f} s",
-        ["benchmark", "figure", "measured", "target", ""],
-        rows,
+        ["benchmark", "figure", "measured", "previous round", "target", ""],
+        with_previous(rows),
     )
     for name in failed:
         print(f"{name}: FAILED\n{details[name]}", file=sys.stderr)

@@ -90,6 +90,11 @@ def test_the_whole_benchmark_command_runs_at_smoke_sizes(tmp_path) -> None:
     assert ack["http_failures"] == "0"
     assert ack["sent_exactly_once"] == ack["commands"] == ack["bsg_create_calls"] == "20"
     assert 0 < float(ack["p50_ms"]) <= float(ack["p95_ms"]) <= float(ack["p99_ms"])
+    mid = metrics(out, "ack_mid_sweep")
+    # The commands were answered while the app's first sweep checked the 300 due messages.
+    assert mid["http_failures"] == "0" and mid["sweep_due"] == "300"
+    assert mid["sent_exactly_once"] == mid["bsg_create_calls"] == "20"
+    assert int(mid["sweep_checked_during_load"]) > 0
     campaign = metrics(out, "campaign")
     assert campaign["stored_ids"] == campaign["recipients"] == "120"
     assert campaign["create_requests"] == campaign["batches_expected"] == "3"  # 50 + 50 + 20
@@ -143,6 +148,7 @@ def test_the_whole_benchmark_command_runs_at_smoke_sizes(tmp_path) -> None:
     assert "viber-bot benchmarks" in out.split("startup.benchmark_s=")[1]
     written = results.read_text()
     assert "| CPUs |" in written and "| Python |" in written and "1 ack under load" in written
+    assert "| previous round |" in written and "1b ack mid-sweep" in written
 
 
 def test_estimate_update_acks_block_actions_while_bsg_prices_slowly(
