@@ -62,7 +62,6 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 MAX_BACKOFF = 300.0
-LANES_IN_FLIGHT = 16  # channels posted to at once
 FAILED_ROW_RETRY = 5.0  # seconds before a row that failed on our side is tried again
 
 
@@ -128,7 +127,7 @@ class OutboxWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._channel_free_at: dict[str, datetime] = {}
-        self._busy = 0  # posts under way
+        self._busy = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -157,7 +156,7 @@ class OutboxWorker:
 
     async def is_idle(self) -> bool:
         """Nothing being posted and nothing queued."""
-        return self._busy == 0 and await self.store.outbox_depth() == 0
+        return not self._busy and await self.store.outbox_depth() == 0
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -179,48 +178,41 @@ class OutboxWorker:
     # ------------------------------------------------------------ one pass
 
     async def drain(self) -> float:
-        """Post every row that may go now; return seconds until the next one may.
-
-        Lanes (channels) are posted in parallel, up to LANES_IN_FLIGHT at once: Slack paces
-        each channel on its own, so one busy channel must not hold up the others. Within a
-        lane at most one row goes per pass, and nothing after a failed row goes before it.
-        """
+        """Post every row that may go now; return seconds until the next one may."""
         items = await self.store.pending_outbox()
         if self.replicas.shared:
             owned = await self.replicas.claim_lanes({self._lane(item) for item in items})
             items = [item for item in items if self._lane(item) in owned]
         now = self.clock()
-        waits = [1.0]
-        heads: dict[str, OutboxItem] = {}
+        next_wait = 1.0
         blocked: set[str] = set()
         for item in items:
+            if self._stopping or not self.replicas.lanes_fresh():
+                break  # a lane held too long unrenewed may be another replica's by now
             lane = self._lane(item)
-            if lane in blocked or lane in heads:
+            if lane in blocked:
                 continue
             due = max(item.next_attempt_at or now, self._channel_free_at.get(lane, now))
             if due > now:
                 blocked.add(lane)
-                waits.append((due - now).total_seconds())
+                next_wait = min(next_wait, (due - now).total_seconds())
                 continue
-            heads[lane] = item
-        limit = asyncio.Semaphore(LANES_IN_FLIGHT)
-
-        async def one(lane: str, item: OutboxItem) -> None:
-            async with limit:
-                if self._stopping or not self.replicas.lanes_fresh():
-                    return  # a lane held too long unrenewed may be another replica's by now
-                self._busy += 1
-                try:
-                    posted = await self._process(item)
-                finally:
-                    self._busy -= 1
-                if posted and item.kind != OutboxKind.EPHEMERAL:
-                    gap = timedelta(seconds=self.settings.slack_post_interval)
-                    self._channel_free_at[lane] = self.clock() + gap
-                    waits.append(self.settings.slack_post_interval)
-
-        await asyncio.gather(*(one(lane, item) for lane, item in heads.items()))
-        return max(0.0, min(waits))
+            self._busy = True
+            try:
+                posted = await self._process(item)
+            finally:
+                self._busy = False
+            now = self.clock()
+            if not posted:
+                # Keep order: nothing after a failed row in its lane goes before it.
+                blocked.add(lane)
+                continue
+            if item.kind != OutboxKind.EPHEMERAL:
+                gap = timedelta(seconds=self.settings.slack_post_interval)
+                self._channel_free_at[lane] = now + gap
+                next_wait = min(next_wait, self.settings.slack_post_interval)
+                blocked.add(lane)  # at most one post per channel per interval
+        return max(0.0, next_wait)
 
     @staticmethod
     def _lane(item: OutboxItem) -> str:
