@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import gc
 import multiprocessing
 import os
+import pstats
 import statistics
 import sys
 import tempfile
@@ -276,6 +278,7 @@ async def run_once(
     transport: str,
     workdir: Path,
     naive: int = 0,
+    profile: str | None = None,
 ) -> SweepRun:
     from bot.app import ViberBot
     from bot.clock import utcnow
@@ -305,9 +308,16 @@ async def run_once(
         poller._fetch_all = timed_fetch_all  # type: ignore[method-assign]
         gc.collect()
         simulator_cpu_before, _ = simulator.cpu()
+        profiler = cProfile.Profile() if profile else None
         wall_start, cpu_start = time.perf_counter(), time.process_time()
+        if profiler is not None:
+            profiler.enable()
         report = await poller.sweep()
+        if profiler is not None:
+            profiler.disable()
         wall_end, cpu_end = time.perf_counter(), time.process_time()
+        if profiler is not None and profile:
+            _print_profile(profiler, profile)
         simulator_cpu_after, _ = simulator.cpu()
         # The naive baseline over a subset of the same messages, same simulator, same run.
         subset = [ids[reference] for _, reference in recipients[: min(naive, messages)]]
@@ -333,6 +343,14 @@ async def run_once(
         naive_checked=len(subset),
         naive_s=naive_s,
     )
+
+
+def _print_profile(profiler: cProfile.Profile, path: str) -> None:
+    """Save the sweep's profile to `path` and print its heaviest functions to stderr."""
+    profiler.dump_stats(path)
+    for order in ("tottime", "cumulative"):
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats(order).print_stats(30)
 
 
 # ---------------------------------------------------------------- the command line
@@ -376,6 +394,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="sweeps to run, each on fresh data; medians reported (1)",
     )
     parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the sweep under cProfile, save the stats to FILE (pstats) and print the "
+        "heaviest functions to stderr (CPU figures are then inflated by the profiler)",
+    )
+    parser.add_argument(
         "--strict", action="store_true", help="exit 1 when a target is missed (median figures)"
     )
     args = parser.parse_args(argv)
@@ -404,6 +428,7 @@ async def _run_all(args: argparse.Namespace, transport: str) -> list[SweepRun]:
                     transport=transport,
                     workdir=Path(workdir),
                     naive=args.naive,
+                    profile=args.profile,
                 )
                 for _ in range(args.repeat)
             ]
