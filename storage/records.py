@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain.errors import StorageError
-from bot.domain.models import DeliveryStatus, Send, StatusEvent, StoredMessage
+from bot.domain.models import DeliveryStatus, MessageStatus, Send, StatusEvent, StoredMessage
 from storage.timestamps import ts as ts  # re-exported for the table modules
 
 
@@ -88,6 +88,18 @@ class Change:
     message: StoredMessage
     event: StatusEvent
     previous: DeliveryStatus | None  # the status on the same channel before this change
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """One look at a message for `Store.record_polls`: what BSG said (None: no answer that
+    counts) and what the poll policy decided."""
+
+    message: StoredMessage
+    seen: MessageStatus | None
+    next_poll_at: datetime | None
+    final: bool
+    forced_status: DeliveryStatus | None = None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from storage.records import (
     NewSend,
     NotFound,
     OutboxItem,
+    Poll,
     SweepRecord,
     ts,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "NewSend",
     "NotFound",
     "OutboxItem",
+    "Poll",
     "Store",
     "SweepRecord",
     "ts",
@@ -338,6 +340,20 @@ class Store(ActionVerbs):
                 final=final,
                 forced_status=forced_status,
             )
+
+    async def record_polls(self, polls: Sequence[Poll], *, now: datetime) -> list[Change]:
+        """Store what many polls saw in a few batched statements (a sweep's page of answers);
+        returns the changes (one status_event each), in the order of `polls`."""
+        if not polls:
+            return []
+        async with self.atomic() as db:
+            return await messages.record_polls(db, polls, now=now)
+
+    async def reschedule_many(self, looks: Sequence[tuple[int, datetime]]) -> None:
+        """Put off many messages' next looks (message id, next look) in one statement."""
+        if looks:
+            async with self._write() as db:
+                await messages.reschedule_many(db, looks)
 
     async def reschedule(self, message_id: int, next_poll_at: datetime) -> None:
         """Put off a message's next look (after BSG failed to answer)."""

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.bsg.client import BsgClient
@@ -20,12 +21,13 @@ from bot.settings import Settings
 from bot.tracking.listener import SweepListener
 from bot.tracking.sending import SendService
 from storage.replicas import Coordinator, Solo
-from storage.store import Change, Store
+from storage.store import Change, Poll, Store
 
 log = logging.getLogger(__name__)
 
 RECONCILE_LOCK = "reconcile"
 SWEEP_LIMIT = 50_000  # due messages taken by one sweep; the rest wait for the next
+RECORD_PAGE = 250  # answers recorded per transaction while a sweep runs (whole sends)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Poller:
         self._released = asyncio.Event()
         # How many times a message's poll gaps are stretched (delivery callbacks raise it).
         self.stretch: Callable[[int], float] = lambda _message_id: 1.0
+        self.record_page = RECORD_PAGE
 
     async def sweep(self) -> SweepReport:
         """One pass: reconcile unconfirmed sends, then poll every due message."""
@@ -166,38 +169,36 @@ class Poller:
         try:
             fresh = [await self.store.get_message(i) for i in sorted(held)]
             due = [m for m in fresh if not m.final and m.bsg_id]
-            results = await self._fetch_renewing(due)
-            changes, errors, last_error = await self._record(results, self.clock())
+            changes, errors, last_error = await self._check_renewing(due)
         finally:
             self._busy -= held
             self._released.set()
             self._released = asyncio.Event()
             await self.replicas.release(sorted(held))
-        if errors and errors == len(results):
+        if errors and errors == len(due):
             self.bsg_failure = last_error
         if changes:
             self.wake_outbox()
         return changes
 
     async def _poll_batch(self, due: list[StoredMessage]) -> tuple[list[Change], int, str | None]:
-        """Ask BSG about one claimed batch, then record every answer in one transaction."""
+        """Ask BSG about one claimed batch, recording the answers as they come."""
         batch = {m.id for m in due}
         self._busy |= batch
         try:
-            results = await self._fetch_renewing(due)
-            return await self._record(results, self.clock())
+            return await self._check_renewing(due)
         finally:
             self._busy -= batch
             self._released.set()
             self._released = asyncio.Event()
 
-    async def _fetch_renewing(
+    async def _check_renewing(
         self, due: list[StoredMessage]
-    ) -> list[tuple[StoredMessage, MessageStatus | BsgError]]:
-        """_fetch_all, renewing the batch's leases while BSG answers (a slow BSG must not let
+    ) -> tuple[list[Change], int, str | None]:
+        """_check, renewing the batch's leases while BSG answers (a slow BSG must not let
         another replica take the batch over meanwhile)."""
         if not self.replicas.shared or not due:
-            return await self._fetch_all(due)
+            return await self._check(due)
         ids = [m.id for m in due]
 
         async def renew() -> None:
@@ -210,36 +211,98 @@ class Poller:
 
         renewing = asyncio.create_task(renew())
         try:
-            return await self._fetch_all(due)
+            return await self._check(due)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
 
-    async def _record(
-        self, results: list[tuple[StoredMessage, MessageStatus | BsgError]], now: datetime
-    ) -> tuple[list[Change], int, str | None]:
-        """Store what BSG said about each message and queue the posts, in one transaction."""
-        changes: list[Change] = []
-        errors = 0
-        last_error: str | None = None
-        wants_sms: dict[int, bool] = {}
+    async def _check(self, due: list[StoredMessage]) -> tuple[list[Change], int, str | None]:
+        """Ask BSG about each message, at most `poll_concurrency` requests under way, and
+        record the answers while the rest are asked: a page of whole sends per short
+        transaction (`RECORD_PAGE` answers or so), so a write waiting for the database (an
+        ack's) waits for one page, never for the whole sweep.
+
+        A send's messages are asked about one after another and its answers are recorded
+        together, in one transaction: its changes are announced once a sweep (one summary
+        reply for a large send), however the pages fall.
+        """
+        tally = _Tally()
+        if not due:
+            return [], 0, None
+        due = sorted(due, key=lambda m: m.send_id)  # stable: the due order within a send
+        left = Counter(m.send_id for m in due)
+        held: dict[int, list[_Answer]] = defaultdict(list)
+        ready: list[_Answer] = []
+        writing = asyncio.Lock()
+        queue = iter(due)
+        latency = self.metrics.poll_latency
+        bsg = self.bsg
+
+        async def flush() -> None:
+            nonlocal ready
+            async with writing:
+                taken, ready = ready, []
+                if taken:
+                    await self._record(taken, self.clock(), tally)
+
+        async def worker() -> None:
+            for message in queue:
+                started = time.perf_counter()
+                try:
+                    seen: MessageStatus | BsgError = await bsg.status_by_id(message.bsg_id or "")
+                except BsgError as error:
+                    seen = error
+                latency.observe(time.perf_counter() - started)
+                send_id = message.send_id
+                answers = held[send_id]
+                answers.append((message, seen))
+                left[send_id] -= 1
+                if not left[send_id]:
+                    ready.extend(held.pop(send_id))
+                    if len(ready) >= self.record_page and not writing.locked():
+                        await flush()
+
+        tasks = [
+            asyncio.ensure_future(worker())
+            for _ in range(min(self.settings.poll_concurrency, len(due)))
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        await flush()
+        return tally.changes, tally.errors, tally.last_error
+
+    async def _record(self, results: list[_Answer], now: datetime, tally: _Tally) -> None:
+        """Store what BSG said about these messages (whole sends) and queue the posts that
+        announce it, in one transaction."""
+        checked_sends = sorted({m.send_id for m, _ in results})
+        wants_sms = tally.wants_sms
+        for send_id in checked_sends:
+            if send_id not in wants_sms:
+                send = await self.store.get_send(send_id)
+                wants_sms[send_id] = bool(send.options.get("content", {}).get("sms"))
+        polls: list[Poll] = []
+        later: list[tuple[int, datetime]] = []
+        for message, seen in results:
+            if isinstance(seen, BsgError):
+                if not isinstance(seen, BsgNotFound):  # one unknown id is no outage
+                    tally.errors += 1
+                    tally.last_error = str(seen)
+                self._unanswered(message, now, wants_sms[message.send_id], polls, later)
+            else:
+                polls.append(self._judged(message, seen, now, wants_sms[message.send_id]))
         async with self.store.atomic():
-            for message, seen in results:
-                if message.send_id not in wants_sms:
-                    send = await self.store.get_send(message.send_id)
-                    wants_sms[message.send_id] = bool(send.options.get("content", {}).get("sms"))
-                if isinstance(seen, BsgError):
-                    if not isinstance(seen, BsgNotFound):  # one unknown id is no outage
-                        errors += 1
-                        last_error = str(seen)
-                    changes.extend(await self._unanswered(message, now, wants_sms[message.send_id]))
-                    continue
-                changes.extend(await self._apply(message, seen, now, wants_sms[message.send_id]))
+            changes = await self.store.record_polls(polls, now=now)
+            await self.store.reschedule_many(later)
             await self.listener.announce(changes, now=now)
-            checked_sends = sorted({m.send_id for m, _ in results})
             await self.store.touch_send(checked_sends, now)
             await self.listener.refresh_parents(checked_sends, now=now)
+        tally.changes += changes
         for change in changes:
             self.metrics.transitions.labels(
                 channel=change.event.channel.value, status=change.event.status.value
@@ -253,11 +316,10 @@ class Poller:
                 change.message.send_id,
                 change.message.bsg_id,
             )
-        return changes, errors, last_error
 
-    async def _apply(
+    def _judged(
         self, message: StoredMessage, seen: MessageStatus, now: datetime, wants_sms: bool
-    ) -> list[Change]:
+    ) -> Poll:
         changed = seen.status != message.status or (
             seen.sms is not None and seen.sms.status != message.sms_status
         )
@@ -279,20 +341,25 @@ class Poller:
             stretched = now + timedelta(seconds=min(self.policy.cap, gap * factor))
             # A delivered message still gets its last look for "read" when the window closes.
             next_poll_at = max(next_poll_at, min(stretched, max(next_poll_at, expires_at)))
-        return await self.store.record_poll(
+        return Poll(
             message,
             seen,
-            now=now,
             next_poll_at=next_poll_at,
             final=verdict.final,
             forced_status=verdict.forced_status,
         )
 
-    async def _unanswered(
-        self, message: StoredMessage, now: datetime, wants_sms: bool
-    ) -> list[Change]:
-        """BSG did not answer: look again later, backing off like a quiet message; but a
-        message BSG stays silent about past its validity window and grace ends as expired."""
+    def _unanswered(
+        self,
+        message: StoredMessage,
+        now: datetime,
+        wants_sms: bool,
+        polls: list[Poll],
+        later: list[tuple[int, datetime]],
+    ) -> None:
+        """BSG did not answer: look again later (into `later`), backing off like a quiet
+        message; but a message BSG stays silent about past its validity window and grace ends
+        as expired (into `polls`)."""
         verdict = judge(
             self.policy,
             status=message.status,
@@ -303,40 +370,28 @@ class Poller:
             now=now,
         )
         if verdict.final:
-            return await self.store.record_poll(
-                message,
-                None,
-                now=now,
-                next_poll_at=None,
-                final=True,
-                forced_status=verdict.forced_status,
+            polls.append(
+                Poll(
+                    message,
+                    None,
+                    next_poll_at=None,
+                    final=True,
+                    forced_status=verdict.forced_status,
+                )
             )
+            return
         quiet = (now - (message.last_change_at or message.created_at)).total_seconds()
-        await self.store.reschedule(message.id, now + timedelta(seconds=self.policy.delay(quiet)))
-        return []
+        later.append((message.id, now + timedelta(seconds=self.policy.delay(quiet))))
 
-    async def _fetch_all(
-        self, due: list[StoredMessage]
-    ) -> list[tuple[StoredMessage, MessageStatus | BsgError]]:
-        """Ask BSG about each message with at most `poll_concurrency` requests under way."""
-        results: list[tuple[StoredMessage, MessageStatus | BsgError]] = []
-        if not due:
-            return results
-        queue = iter(due)
-        latency = self.metrics.poll_latency
 
-        async def worker() -> None:
-            for message in queue:
-                started = time.perf_counter()
-                try:
-                    seen: MessageStatus | BsgError = await self.bsg.status_by_id(
-                        message.bsg_id or ""
-                    )
-                except BsgError as error:
-                    seen = error
-                latency.observe(time.perf_counter() - started)
-                results.append((message, seen))
+_Answer = tuple[StoredMessage, MessageStatus | BsgError]
 
-        workers = min(self.settings.poll_concurrency, len(due))
-        await asyncio.gather(*(worker() for _ in range(workers)))
-        return results
+
+@dataclass(slots=True)
+class _Tally:
+    """What one batch's pages recorded so far, and each send's SMS wish (read once)."""
+
+    changes: list[Change] = field(default_factory=list)
+    errors: int = 0
+    last_error: str | None = None
+    wants_sms: dict[int, bool] = field(default_factory=dict)
