@@ -467,6 +467,29 @@ def make_transport(
     raise ValueError(f"unknown BSG transport {kind!r}: one of {', '.join(TRANSPORTS)}")
 
 
+class _NoCookies(httpx.Cookies):
+    """A jar that keeps nothing. BSG's API is keyed by a header and sets no cookie worth
+    sending back, while httpx would read every answer's cookies through urllib's request
+    model (about a tenth of the CPU of a status check)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """httpx.AsyncClient that neither keeps nor sends cookies (see _NoCookies)."""
+
+    _no_cookies = _NoCookies()
+
+    @property  # type: ignore[override]
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise TypeError("the BSG client keeps no cookies")
+
+
 # ---------------------------------------------------------------- the client
 
 
@@ -504,7 +527,7 @@ class BsgClient:
         # Set when delivery callbacks are on: every create names each recipient's callback URL.
         self.callback_url = callback_url
         self._transport = transport if transport is not None else make_transport()
-        self._http = httpx.AsyncClient(
+        self._http = _CookielessClient(
             base_url=self.base_url,
             transport=self._transport,
             timeout=httpx.Timeout(connect=timeout, read=timeout, write=timeout, pool=timeout),
@@ -907,7 +930,8 @@ class BsgClient:
     async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         started = time.perf_counter()
         try:
-            response = await self._http.request(method, path, json=body)
+            # An absolute URL: httpx parses it once instead of merging it with base_url.
+            response = await self._http.request(method, self.base_url + path, json=body)
         except _TRANSIENT_ERRORS as error:
             name = _describe(error)
             logger.debug(
