@@ -156,7 +156,7 @@ def _settings(db_path: Path, base_url: str, concurrency: int) -> Settings:
 
 def _transport(name: str) -> httpx.AsyncBaseTransport:
     """BsgClient's pool: httpx-aiohttp's transport ("aiohttp", the default) or httpx's own."""
-    from bot.bsg.client import make_transport
+    from bot.bsg.transport import make_transport
 
     return make_transport(name, max_connections=100)
 

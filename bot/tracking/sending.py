@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.bsg.client import BsgClient, build_create_body
+from bot.bsg.client import BsgClient
+from bot.bsg.requests import build_create_body
 from bot.clock import Clock
 from bot.domain.errors import (
     AccessDenied,

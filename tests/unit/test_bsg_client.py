@@ -16,7 +16,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.bsg.client import BsgClient, build_create_body
+from bot.bsg.client import BsgClient
+from bot.bsg.requests import build_create_body
 from bot.domain.errors import (
     BsgCode,
     BsgError,

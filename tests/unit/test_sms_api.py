@@ -10,7 +10,8 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.bsg.client import BsgClient, build_sms_body
+from bot.bsg.client import BsgClient
+from bot.bsg.requests import build_sms_body
 from bot.devtools.simulator import BsgSimulator
 from bot.domain.errors import BsgNotFound, BsgRefused
 from bot.domain.models import DeliveryStatus, Recipient
