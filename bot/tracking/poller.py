@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 RECONCILE_LOCK = "reconcile"
 SWEEP_LIMIT = 50_000  # due messages taken by one sweep; the rest wait for the next
-RECORD_PAGE = 250  # answers recorded per transaction while a sweep runs (whole sends)
+RECORD_PAGE = 100  # answers recorded per transaction while a sweep runs (whole sends)
 
 
 @dataclass(frozen=True)
