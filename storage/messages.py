@@ -14,7 +14,7 @@ from storage.records import Acceptance, Change, NewRecipient, Poll, dec, ts
 
 
 def model(row: Row) -> StoredMessage:
-    return StoredMessage.model_validate(dict(row))
+    return StoredMessage.from_row(row)
 
 
 def listing_filter(

@@ -181,7 +181,7 @@ class Leases:
                 [ts(now), int(limit), self.replica, self.lease_seconds],
             )
         messages = sorted(
-            (StoredMessage.model_validate(row) for row in rows),
+            (StoredMessage.from_row(row) for row in rows),
             key=lambda m: (m.next_poll_at or now, m.id),
         )
         self._messages.update(m.id for m in messages)

@@ -300,15 +300,20 @@ class Send(BaseModel):
     last_checked_at: datetime | None = None
 
 
-class StoredMessage(BaseModel):
-    """One recipient of a send (one row in `messages`)."""
+@dataclass(slots=True)
+class StoredMessage:
+    """One recipient of a send (one row in `messages`).
+
+    A slotted dataclass, built by `from_row` without a validation pass: the poller loads
+    thousands a sweep, and the database already holds them in the shape written here."""
 
     id: int
     send_id: int
     reference: str
     msisdn: str
-    bsg_id: str | None = None
     status: DeliveryStatus
+    created_at: datetime
+    bsg_id: str | None = None
     raw_status: str | None = None
     error_code: int | None = None
     error_description: str | None = None
@@ -321,7 +326,6 @@ class StoredMessage(BaseModel):
     time_in: datetime | None = None
     time_sent: datetime | None = None
     time_dr: datetime | None = None
-    created_at: datetime
     next_poll_at: datetime | None = None
     last_polled_at: datetime | None = None
     last_change_at: datetime | None = None
@@ -331,6 +335,53 @@ class StoredMessage(BaseModel):
     # What this recipient was sent, when it differs from the send's text (CSV personal text).
     text: str | None = None
     sms_text: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> StoredMessage:
+        """A `messages` row (times as ISO text or datetimes, prices as text or numbers)."""
+        sms_status = row["sms_status"]
+        error_code = row["error_code"]
+        return cls(
+            id=row["id"],
+            send_id=row["send_id"],
+            reference=row["reference"],
+            msisdn=row["msisdn"],
+            status=DeliveryStatus(row["status"]),
+            created_at=_moment(row["created_at"]),  # type: ignore[arg-type]
+            bsg_id=row["bsg_id"],
+            raw_status=row["raw_status"],
+            error_code=None if error_code is None else int(error_code),
+            error_description=row["error_description"],
+            price=_amount(row["price"]),
+            currency=row["currency"],
+            sms_id=row["sms_id"],
+            sms_status=None if sms_status is None else DeliveryStatus(sms_status),
+            sms_price=_amount(row["sms_price"]),
+            sms_currency=row["sms_currency"],
+            time_in=_moment(row["time_in"]),
+            time_sent=_moment(row["time_sent"]),
+            time_dr=_moment(row["time_dr"]),
+            next_poll_at=_moment(row["next_poll_at"]),
+            last_polled_at=_moment(row["last_polled_at"]),
+            last_change_at=_moment(row["last_change_at"]),
+            expires_at=_moment(row["expires_at"]),
+            poll_count=int(row["poll_count"] or 0),
+            final=bool(row["final"]),
+            text=row["text"],
+            sms_text=row["sms_text"],
+        )
+
+
+def _moment(value: object) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _amount(value: object) -> Decimal | None:
+    if value is None or isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
 
 
 def count_statuses(statuses: Iterable[DeliveryStatus | None]) -> dict[DeliveryStatus, int]:
