@@ -92,6 +92,28 @@ async def due(db: Connection, now: datetime, limit: int) -> list[StoredMessage]:
     return rows
 
 
+async def due_ids(db: Connection, now: datetime, limit: int) -> list[tuple[int, int]]:
+    """(id, send id) of the messages `due` would return, in the same order: a sweep's due set
+    without loading the messages (they are loaded a page at a time, `by_ids`)."""
+    rows = await db.fetchall(
+        "SELECT id, send_id FROM messages WHERE final = 0 AND next_poll_at <= ? "
+        "ORDER BY next_poll_at LIMIT ?",
+        [ts(now), limit],
+    )
+    return [(row["id"], row["send_id"]) for row in rows]
+
+
+async def by_ids(db: Connection, ids: Sequence[int]) -> list[StoredMessage]:
+    """These messages, in the order asked (a missing id is left out)."""
+    found: dict[int, StoredMessage] = {}
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        chunk = list(ids[start : start + _IDS_PER_QUERY])
+        marks = ", ".join("?" for _ in chunk)
+        for row in await db.fetchall(f"SELECT * FROM messages WHERE id IN ({marks})", chunk):
+            found[row["id"]] = model(row)
+    return [found[i] for i in ids if i in found]
+
+
 async def count_due(db: Connection, now: datetime) -> int:
     row = await db.fetchone(
         "SELECT count(*) AS n FROM messages WHERE final = 0 AND next_poll_at <= ?", [ts(now)]

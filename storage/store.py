@@ -310,6 +310,16 @@ class Store(ActionVerbs):
         async with self._read() as db:
             return await messages.due(db, now, limit)
 
+    async def due_ids(self, now: datetime, limit: int = 1000) -> list[tuple[int, int]]:
+        """(id, send id) of the messages `due_for_poll` would return, in its order."""
+        async with self._read() as db:
+            return await messages.due_ids(db, now, limit)
+
+    async def messages_by_id(self, ids: Sequence[int]) -> list[StoredMessage]:
+        """These messages, in the order asked (a missing id is left out)."""
+        async with self._read() as db:
+            return await messages.by_ids(db, ids)
+
     async def count_due(self, now: datetime) -> int:
         async with self._read() as db:
             return await messages.count_due(db, now)
