@@ -112,7 +112,7 @@ class Poller:
             try:
                 tally = await self._check(due_ids, self._loader(started))
             finally:
-                self._set_free(self._sweep_busy)
+                self._set_free(set(self._sweep_busy))
             self.checked_total += tally.checked
             checked, errors, last_error = tally.checked, tally.errors, tally.last_error
             changes = tally.changes
