@@ -342,40 +342,45 @@ class StoredMessage:
         sms_status = row["sms_status"]
         error_code = row["error_code"]
         return cls(
-            id=row["id"],
-            send_id=row["send_id"],
-            reference=row["reference"],
-            msisdn=row["msisdn"],
-            status=DeliveryStatus(row["status"]),
-            created_at=_moment(row["created_at"]),  # type: ignore[arg-type]
-            bsg_id=row["bsg_id"],
-            raw_status=row["raw_status"],
-            error_code=None if error_code is None else int(error_code),
-            error_description=row["error_description"],
-            price=_amount(row["price"]),
-            currency=row["currency"],
-            sms_id=row["sms_id"],
-            sms_status=None if sms_status is None else DeliveryStatus(sms_status),
-            sms_price=_amount(row["sms_price"]),
-            sms_currency=row["sms_currency"],
-            time_in=_moment(row["time_in"]),
-            time_sent=_moment(row["time_sent"]),
-            time_dr=_moment(row["time_dr"]),
-            next_poll_at=_moment(row["next_poll_at"]),
-            last_polled_at=_moment(row["last_polled_at"]),
-            last_change_at=_moment(row["last_change_at"]),
-            expires_at=_moment(row["expires_at"]),
-            poll_count=int(row["poll_count"] or 0),
-            final=bool(row["final"]),
-            text=row["text"],
-            sms_text=row["sms_text"],
+            row["id"],
+            row["send_id"],
+            row["reference"],
+            row["msisdn"],
+            DeliveryStatus(row["status"]),
+            _moment(row["created_at"]),  # type: ignore[arg-type]
+            row["bsg_id"],
+            row["raw_status"],
+            None if error_code is None else int(error_code),
+            row["error_description"],
+            _amount(row["price"]),
+            row["currency"],
+            row["sms_id"],
+            None if sms_status is None else DeliveryStatus(sms_status),
+            _amount(row["sms_price"]),
+            row["sms_currency"],
+            _moment(row["time_in"]),
+            _moment(row["time_sent"]),
+            _moment(row["time_dr"]),
+            _moment(row["next_poll_at"]),
+            _moment(row["last_polled_at"]),
+            _moment(row["last_change_at"]),
+            _moment(row["expires_at"]),
+            int(row["poll_count"] or 0),
+            bool(row["final"]),
+            row["text"],
+            row["sms_text"],
         )
 
 
 def _moment(value: object) -> datetime | None:
+    if value.__class__ is str:  # as stored (storage.timestamps.ts)
+        return _fromisoformat(value)  # type: ignore[arg-type]
     if value is None or isinstance(value, datetime):
         return value
-    return datetime.fromisoformat(str(value))
+    return _fromisoformat(str(value))
+
+
+_fromisoformat = datetime.fromisoformat
 
 
 def _amount(value: object) -> Decimal | None:
