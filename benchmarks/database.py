@@ -216,14 +216,18 @@ def measure(rows: int, due: int, workdir: Path, repeat: int = 7) -> dict[str, ob
             async def call() -> int:
                 return len(await store.due_for_poll(now, limit=SWEEP_LIMIT))
 
+            async def ids() -> int:
+                return len(await store.due_ids(now, limit=SWEEP_LIMIT))
+
             sql_ms, found = await timed(plain)
             conn.close()
             call_ms, _ = await timed(call)
+            ids_ms, _ = await timed(ids)
         finally:
             await store.close()
-        return sql, sql_ms, found, call_ms
+        return sql, sql_ms, found, call_ms, ids_ms
 
-    sql, sql_ms, found, call_ms = asyncio.run(run())
+    sql, sql_ms, found, call_ms, ids_ms = asyncio.run(run())
     plan = query_plan(path, sql)
     return {
         "rows": rows,
@@ -233,6 +237,8 @@ def measure(rows: int, due: int, workdir: Path, repeat: int = 7) -> dict[str, ob
         "populate_s": populate_s,
         "query_ms": sql_ms,  # the SQL alone: SQLite finds and returns the due rows
         "due_for_poll_ms": call_ms,  # the Store call: the query plus a model per row
+        # What a sweep alone reads first: (id, send) pairs; it loads the messages by pages.
+        "due_ids_ms": ids_ms,
         "uses_index": any("idx_messages_final_next_poll_at" in step for step in plan),
         "plan": " | ".join(plan),
     }
@@ -266,6 +272,12 @@ def report(figures: dict[str, object]) -> list[list[object]]:
             f"{float(figures['due_for_poll_ms']):.2f}",  # type: ignore[arg-type]
             f"<= {DUE_FOR_POLL_TARGET_MS:g}",
             verdict(float(figures["due_for_poll_ms"]), DUE_FOR_POLL_TARGET_MS),  # type: ignore[arg-type]
+        ],
+        [
+            "Store.due_ids, what a sweep alone reads first (ms)",
+            f"{float(figures['due_ids_ms']):.2f}",  # type: ignore[arg-type]
+            "",
+            "",
         ],
         [
             "due query uses (final, next_poll_at) index",
