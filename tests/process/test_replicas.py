@@ -1,22 +1,27 @@
 """Several `viber-bot run` processes on one PostgreSQL database (real server, real processes):
-migrations applied once when they start together, a replica killed mid-sweep or mid-post
-loses nothing and doubles nothing (the other takes over within the lease time), and a
-database that goes away for 5 s is retried, shown on /healthz, and recovered from."""
+migrations applied once when they start together, a database newer than the code refused in
+one line (on SQLite too), a replica killed mid-sweep or mid-post loses nothing and doubles
+nothing (the other takes over within the lease time), and a database that goes away for 5 s
+is retried, shown on /healthz, and recovered from."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 
 import psycopg
 import pytest
+from sqlite_utils import Database
 
 from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
-from storage.postgres_schema import LATEST
+from storage.postgres_schema import LATEST, migrate
+from storage.schema import migrations as sqlite_migrations
 from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
 from tests.processes import BotProcess, bot_env, free_port, run_once, wait_until
 
@@ -116,20 +121,51 @@ def _count_replicas(url: str) -> int:
         return conn.execute("SELECT count(*) FROM replicas").fetchone()[0]
 
 
+def _from_the_future(backend: str, url: str, tmp_path: Path) -> tuple[str, int]:
+    """A database a newer viber-bot migrated: one migration past what this code knows.
+    Returns VIBER_BOT_DB for it and the version it is at."""
+    if backend == "postgresql":
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (%s, 'future')", [LATEST + 1]
+            )
+        return url, LATEST + 1
+    path = tmp_path / "future.db"
+    db = Database(str(path))
+    sqlite_migrations.apply(db)
+    db["_sqlite_migrations"].insert(
+        {"migration_set": "viber-bot", "name": "m999_from_the_future", "applied_at": "2099"}
+    )
+    version = db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0]
+    db.close()
+    return str(path), version
+
+
+def _migrations_recorded(backend: str, setting: str) -> list:
+    if backend == "postgresql":
+        with psycopg.connect(setting) as conn:
+            return conn.execute("SELECT * FROM schema_migrations ORDER BY version").fetchall()
+    with closing(sqlite3.connect(setting)) as conn:
+        return conn.execute("SELECT * FROM _sqlite_migrations ORDER BY id").fetchall()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_database_newer_than_the_code_refuses_to_start_in_one_line(
-    pg_url, sim, standin, tmp_path
+    backend, request, sim, standin, tmp_path
 ):
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now(), applied_by text)"
-        )
-        conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, 'future')", [99])
-    result = run_once(replica_env(pg_url, sim, standin), tmp_path, timeout=20)
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else ""
+    setting, version = _from_the_future(backend, url, tmp_path)
+    before = _migrations_recorded(backend, setting)
+    result = run_once(replica_env(setting, sim, standin), tmp_path, timeout=30)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    assert "VIBER_BOT_DB" in lines[0] and "version 99" in lines[0] and "newer" in lines[0]
+    [line] = lines
+    assert "VIBER_BOT_DB: " in line, line
+    assert f"version {version}" in line and "newer than this viber-bot" in line, line
+    assert "Traceback" not in result.stderr + result.stdout
+    assert _migrations_recorded(backend, setting) == before  # nothing was migrated or touched
 
 
 # ------------------------------------------------------------------ kill -9
