@@ -384,17 +384,29 @@ class SlackStandIn:
     def socket_connected(self) -> bool:
         return bool(self._sockets)
 
+    @property
+    def socket_connections(self) -> int:
+        """Socket Mode connections open now (one app may hold several, e.g. one per replica)."""
+        return len(self._sockets)
+
     async def socket_request(
-        self, envelope_type: str, payload: dict[str, Any], *, wait: float = 5.0
+        self,
+        envelope_type: str,
+        payload: dict[str, Any],
+        *,
+        wait: float = 5.0,
+        connection: int = -1,
     ) -> dict[str, Any]:
         """Send one envelope (`slash_commands`, `interactive`, `events_api`) over Socket Mode
-        and return the app's acknowledgement payload (raises TimeoutError without one)."""
+        and return the app's acknowledgement payload (raises TimeoutError without one).
+        `connection` picks the open connection that carries it, in the order they opened (the
+        latest by default): Slack hands each envelope to one of an app's connections."""
         if not self._sockets:
             raise RuntimeError("no Socket Mode connection")
         envelope_id = f"env-{next(self._view_ids)}"
         waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._socket_acks[envelope_id] = waiter
-        await self._sockets[-1].send_json(
+        await self._sockets[connection].send_json(
             {
                 "envelope_id": envelope_id,
                 "type": envelope_type,

@@ -7,6 +7,8 @@ is retried, shown on /healthz, and recovered from."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import sqlite3
 import sys
 import time
@@ -166,6 +168,82 @@ def test_a_database_newer_than_the_code_refuses_to_start_in_one_line(
     assert f"version {version}" in line and "newer than this viber-bot" in line, line
     assert "Traceback" not in result.stderr + result.stdout
     assert _migrations_recorded(backend, setting) == before  # nothing was migrated or touched
+
+
+# ------------------------------------------------------------------ Socket Mode
+
+APP_TOKEN = "xapp-1-replicas-0123456789"
+
+
+def _sends_counted(metrics_text: str) -> float:
+    """viber_bot_sends_total over every outcome: the sends this replica delivered."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics_text.splitlines()
+        if line.startswith("viber_bot_sends_total")
+    )
+
+
+async def test_two_replicas_in_socket_mode_each_answer_over_their_own_connection(
+    pg_url, sim, tmp_path
+):
+    slack = SlackStandIn(token=BOT_TOKEN, app_token=APP_TOKEN)
+    await slack.start()
+    replicas: list[BotProcess] = []
+    try:
+        for index in range(2):
+            env = replica_env(pg_url, sim, slack)
+            env.update(SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
+            cwd = tmp_path / f"replica-{index}"
+            cwd.mkdir()
+            replicas.append(BotProcess(env, cwd, SIGNING_SECRET))
+            await replicas[index].start()
+            # Connections open in start order: connection `index` is replica `index`'s own.
+            await wait_until(
+                lambda want=index + 1: slack.socket_connections == want, 10, "connected"
+            )
+
+        commands = 6
+        acks = await asyncio.gather(
+            *(
+                slack.socket_request(
+                    "slash_commands",
+                    {
+                        "command": "/viber",
+                        "text": f"send +38097292{n:03d}5 Parcel {n}",
+                        "user_id": "U123",
+                        "channel_id": CHANNEL,
+                        "team_id": "T123",
+                        "trigger_id": f"1337.{n}.abc",
+                        "response_url": slack.response_url(),
+                    },
+                    connection=n % 2,  # Slack spreads envelopes over the app's connections
+                    wait=10,
+                )
+                for n in range(commands)
+            )
+        )
+        assert all("Sending to 1 recipient" in json.dumps(ack) for ack in acks), acks
+        await wait_until(
+            lambda: len(slack.channel_messages(CHANNEL)) == commands, 15, "every parent posted"
+        )
+        await asyncio.sleep(1.0)  # time for a doubled send or post to show, were there one
+        parents = slack.channel_messages(CHANNEL)
+        assert len(parents) == commands, [p.get("text") for p in parents]
+        shown = {int(n) for p in parents for n in re.findall(r"Parcel (\d+)", json.dumps(p))}
+        assert shown == set(range(commands))  # one parent for each command, none twice
+        assert sim.create_calls == commands and len(sim.messages) == commands
+        # Each replica delivered exactly the commands that came over its own connection.
+        counted = [
+            _sends_counted((await replica.http.get(f"{replica.url}/metrics")).text)
+            for replica in replicas
+        ]
+        assert counted == [commands / 2, commands / 2], counted
+        assert slack.socket_connections == 2  # nobody reconnected meanwhile
+    finally:
+        for replica in replicas:
+            await replica.close()
+        await slack.stop()
 
 
 # ------------------------------------------------------------------ kill -9
