@@ -29,6 +29,7 @@ from tests.processes import BotProcess, bot_env, free_port, run_once, wait_until
 
 QUIET_NUMBER = "+380972920285"  # lifecycle 5: sent, then nothing until the test moves it
 LEASE = 2.0  # seconds: short, so that take-overs are quick to see
+OUTAGE = 5.0  # seconds the database server is stopped for (at least)
 
 
 def replica_env(url: str, sim: BsgSimulator, standin: SlackStandIn) -> dict[str, str]:
@@ -340,11 +341,12 @@ async def test_a_five_second_database_outage_is_retried_shown_and_recovered(
             return all(code == status for code in codes)
 
         with own_pg_server.paused():
+            stopped = time.monotonic()
             await wait_until(lambda: all_report(503), 10, "/healthz shows the outage")
             body = await replicas[0].health()
             assert body["database"].startswith("error")
             sim.set_status(reference, "delivered")  # changes while the database is away
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(max(2.0, OUTAGE - (time.monotonic() - stopped)))
             assert all(r.process.returncode is None for r in replicas)  # they wait, not die
         await wait_until(lambda: all_report(200), 15, "/healthz recovers")
         await wait_until(lambda: any("Delivered" in r for r in thread_texts(standin)), 15, "told")
