@@ -1,4 +1,5 @@
-"""The database schema, as sqlite-utils migrations applied in order at start-up."""
+"""The SQLite schema: sqlite-utils migrations applied in order at start-up, and the refusal of
+a file that a newer viber-bot migrated (its migrations unknown here)."""
 
 from __future__ import annotations
 
