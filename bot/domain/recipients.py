@@ -43,19 +43,6 @@ class Resolution:
     bad_names: tuple[str, ...] = ()
     collapsed: int = 0  # numbers given more than once (typed and in a list, two lists, ...)
 
-    def problem(self) -> str | None:
-        """One message for the person, or None when every token was understood."""
-        problems = []
-        if self.bad_names:
-            problems.append(bad_list_name(self.bad_names[0]))
-        if self.unknown_lists:
-            names = ", ".join(f"@{name}" for name in self.unknown_lists)
-            noun = "There is no list" if len(self.unknown_lists) == 1 else "There are no lists"
-            problems.append(f"{noun} {names}.")
-        if self.parsed.invalid:
-            problems.append(self.parsed.describe_invalid())
-        return " ".join(problems) or None
-
 
 def list_names(raw: str) -> list[str]:
     """The well-formed `@name` list names typed in `raw`, each once, in order."""

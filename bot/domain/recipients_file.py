@@ -1,8 +1,9 @@
 """A recipients file (CSV or plain text): numbers and per-row variables, and the texts they fill.
 
 Pure: bytes in, rows and rendered texts out, or a `RecipientsFileError` that says what is
-wrong for the person who uploaded the file. Accepts what Excel exports: a UTF-8 BOM, `;` as
-separator, quoted fields holding commas and new lines, CRLF line ends and blank lines.
+wrong for the person who uploaded the file (`UnsendableRows` is worded in render/input_errors).
+Accepts what Excel exports: a UTF-8 BOM, `;` as separator, quoted fields holding commas and
+new lines, CRLF line ends and blank lines.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.domain.errors import InputError
-from bot.domain.phones import check_number
+from bot.domain.phones import NO_DIGITS, NumberProblem, check_number
 
 PHONE_COLUMN = "phone"
 TEXT_MAX = 1000  # BSG's Viber text limit
@@ -32,6 +33,23 @@ class RecipientsFileError(InputError):
 
     def __init__(self, message: str):
         super().__init__(message, field="recipients_file")
+
+
+@dataclass(frozen=True)
+class BadNumberRow:
+    """A row of the file whose number BSG cannot send to, and why."""
+
+    row: int
+    typed: str
+    problem: NumberProblem
+
+
+class UnsendableRows(RecipientsFileError):
+    """Rows with numbers BSG cannot send to; bot/slack/render/input_errors.py words them."""
+
+    def __init__(self, rows: Sequence[BadNumberRow]):
+        self.rows = tuple(rows)
+        super().__init__(f"{len(self.rows)} row(s) with numbers BSG cannot send to")
 
 
 @dataclass(frozen=True)
@@ -157,14 +175,14 @@ def parse_recipients_file(
             "one send (VIBER_BOT_MAX_RECIPIENTS)."
         )
     rows: dict[str, FileRow] = {}
-    bad: list[tuple[int, str, str]] = []
+    bad: list[BadNumberRow] = []
     collapsed = 0
     for index, cells in records:
         raw = cells[phone_at] if phone_at < len(cells) else ""
         token = _SPACES.sub("", raw)
-        msisdn, reason = check_number(token, default_region) if token else (None, "empty")
+        msisdn, problem = check_number(token, default_region) if token else (None, NO_DIGITS)
         if msisdn is None:
-            bad.append((index, raw.strip(), reason))
+            bad.append(BadNumberRow(index, raw.strip(), problem or NO_DIGITS))
             continue
         if msisdn in rows:
             collapsed += 1
@@ -172,15 +190,7 @@ def parse_recipients_file(
         values = {name: _cell(cells, i) for i, name in columns}
         rows[msisdn] = FileRow(index, msisdn, values)
     if bad:
-        listed = "; ".join(
-            f"row {row} ({_printable(shown) or 'empty'}: {reason})"
-            for row, shown, reason in bad[:ROWS_NAMED]
-        )
-        more = f"; and {len(bad) - ROWS_NAMED} more" if len(bad) > ROWS_NAMED else ""
-        noun = "row has a number" if len(bad) == 1 else "rows have numbers"
-        raise RecipientsFileError(
-            f"{len(bad):,} {noun} BSG cannot send to: {listed}{more}. Nothing was sent."
-        )
+        raise UnsendableRows(bad)
     return RecipientsFile(
         rows=tuple(rows.values()),
         columns=tuple(name for _, name in columns),
@@ -280,8 +290,3 @@ def _cell(cells: Sequence[str], index: int) -> str:
 
 def _control(value: str) -> bool:
     return any(unicodedata.category(ch) in {"Cc", "Cs"} and ch not in "\n\t" for ch in value)
-
-
-def _printable(token: str) -> str:
-    shown = "".join(ch if unicodedata.category(ch)[0] != "C" else "?" for ch in token)
-    return shown if len(shown) <= 40 else shown[:39] + "…"

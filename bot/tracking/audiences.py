@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.domain.errors import InputError
-from bot.domain.phones import ParsedNumbers, check_number
+from bot.domain.phones import NO_DIGITS, NumberProblem, ParsedNumbers, check_number
 from bot.domain.recipients import (
     ListLookup,
     Resolution,
@@ -190,13 +190,13 @@ class AudienceService:
             reason_at = first.index("reason") if "reason" in first else -1
             records = records[1:]
         by_reason: dict[str | None, list[str]] = {}
-        invalid: dict[str, str] = {}
+        invalid: dict[str, NumberProblem] = {}
         region = self.default_region
         for _, cells in records:
             raw = cells[phone_at].strip() if phone_at < len(cells) else ""
             msisdn, why = check_number("".join(raw.split()), region)
             if msisdn is None:
-                invalid.setdefault(raw, why)
+                invalid.setdefault(raw, why or NO_DIGITS)
                 continue
             reason = cells[reason_at].strip() or None if 0 <= reason_at < len(cells) else None
             by_reason.setdefault(reason, []).append(msisdn)
