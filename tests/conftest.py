@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -215,6 +215,23 @@ def bound_socket() -> socket.socket:
     sock.bind(("127.0.0.1", 0))
     sock.listen()
     return sock
+
+
+@pytest.fixture
+def refusing_port() -> Iterator[Callable[[], int]]:
+    """Ports of 127.0.0.1 that refuse connections: bound, so ours for the whole test, but never
+    listened on. (A port probed free and let go could be taken by anyone before it is used.)"""
+    held: list[socket.socket] = []
+
+    def take() -> int:
+        sock = socket.socket()
+        held.append(sock)
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+    yield take
+    for sock in held:
+        sock.close()
 
 
 @pytest.fixture

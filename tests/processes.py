@@ -25,8 +25,9 @@ __all__ = ["BotProcess", "bot_env", "free_port", "run_once", "wait_until"]
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 nothing listens on right now, for a bot that must know its own
-    address before it starts (VIBER_BOT_PUBLIC_URL). Others run with PORT=0 (see BotProcess)."""
+    """A TCP port on 127.0.0.1 nothing listens on right now; racy, since it is let go before the
+    bot binds it. Only tests/process/test_replicas.py still uses it: use PORT=0 (BotProcess reads
+    the port back), conftest's `bound_socket`, or `refusing_port` for an address that refuses."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

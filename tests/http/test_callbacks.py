@@ -11,12 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 
 from bot.app import ViberBot, serve
 from bot.devtools.slack_standin import SlackStandIn
-from tests.conftest import BOT_TOKEN, RunningBot
-from tests.processes import free_port
+from tests.conftest import BOT_TOKEN, RunningBot, bound_socket
 from tests.slack_requests import modal_values
+from tests.waiting import wait_until
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
@@ -210,8 +211,14 @@ async def socket_slack() -> AsyncIterator[SlackStandIn]:
     await standin.stop()
 
 
-async def test_socket_mode_serves_callbacks_beside_healthz(make_settings, socket_slack, bsg, clock):
-    port = free_port()
+async def test_socket_mode_serves_callbacks_beside_healthz(
+    make_settings, socket_slack, bsg, clock, monkeypatch
+):
+    # serve() binds HOST:PORT itself; it is handed this socket, bound before the settings name
+    # its port, so no one can take the port in between.
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    monkeypatch.setattr(web, "TCPSite", lambda runner, host, port: web.SockSite(runner, sock))
     settings = make_settings(
         SLACK_APP_TOKEN=APP_TOKEN,
         SLACK_SIGNING_SECRET="",
@@ -225,10 +232,7 @@ async def test_socket_mode_serves_callbacks_beside_healthz(make_settings, socket
     address: list[str] = []
     task = asyncio.create_task(serve(bot, stop=stop, ready=address.append))
     try:
-        for _ in range(200):
-            if socket_slack.socket_connected and address:
-                break
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: socket_slack.socket_connected and address, 4, "connected")
         await socket_slack.socket_request(
             "slash_commands",
             {
@@ -241,21 +245,18 @@ async def test_socket_mode_serves_callbacks_beside_healthz(make_settings, socket
                 "response_url": socket_slack.response_url(),
             },
         )
-        for _ in range(300):
-            if socket_slack.channel_messages("C123") and bsg.messages:
-                break
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: socket_slack.channel_messages("C123") and bsg.messages, 6)
         [sim] = bsg.messages.values()
         assert sim.callback_url.startswith(f"http://127.0.0.1:{port}/bsg/callback/")
         bsg.set_status(sim.id, "delivered")
-        for _ in range(300):
-            parent = socket_slack.channel_messages("C123")[0]
-            thread = socket_slack.thread("C123", parent["ts"])
-            if any("Delivered" in m.get("text", "") for m in thread):
-                break
-            await asyncio.sleep(0.02)
-        else:
-            raise AssertionError("no thread reply after the callback")
+        parent = socket_slack.channel_messages("C123")[0]
+        await wait_until(
+            lambda: any(
+                "Delivered" in m.get("text", "") for m in socket_slack.thread("C123", parent["ts"])
+            ),
+            6,
+            "a thread reply after the callback",
+        )
         async with httpx.AsyncClient(trust_env=False) as http:
             forged = await http.post(f"{address[0]}/bsg/callback/{'a' * 60}", content=b"")
             assert forged.status_code == 404

@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
 from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
-from tests.processes import REPO, BotProcess, bot_env, free_port, wait_until
+from tests.processes import REPO, BotProcess, bot_env, wait_until
 
 QUIET_NUMBER = "+380972920285"  # lifecycle 5: sent, then nothing until the test moves it
 
@@ -28,7 +28,7 @@ def _env(database: str | Path, sim: BsgSimulator, standin: SlackStandIn) -> dict
         VIBER_BOT_POLL_MAX_INTERVAL=1,
         VIBER_BOT_SLACK_POST_INTERVAL=0,
         HOST="127.0.0.1",
-        PORT=free_port(),
+        PORT=0,  # BotProcess reads the bound port back from the log
     )
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -472,11 +471,8 @@ async def test_status_recovers_after_a_timeout(bsg: CannedBsg) -> None:
     assert status.status is DeliveryStatus.DELIVERED
 
 
-async def test_connection_refused_is_unavailable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    async with make_client(f"http://127.0.0.1:{port}/rest") as client:
+async def test_connection_refused_is_unavailable(refusing_port: Callable[[], int]) -> None:
+    async with make_client(f"http://127.0.0.1:{refusing_port()}/rest") as client:
         error = await raises(BsgUnavailable, client.balance())
     assert "ConnectError" in error.reason
 
