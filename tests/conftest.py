@@ -20,6 +20,7 @@ from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
 from bot.settings import Settings, load_settings
 from tests import slack_requests
+from tests.recording_bsg import RecordingBsg
 from tests.waiting import wait_until
 
 # The PostgreSQL server fixtures (pg_server, pg_url, own_pg_server).
@@ -56,9 +57,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def bsg(clock: FakeClock) -> AsyncIterator[BsgSimulator]:
-    """The BSG simulator, speaking real HTTP on 127.0.0.1; tests script it."""
-    simulator = BsgSimulator(api_key=BSG_KEY, clock=clock)
+async def bsg(clock: FakeClock) -> AsyncIterator[RecordingBsg]:
+    """The BSG simulator, speaking real HTTP on 127.0.0.1 and keeping every request it got;
+    tests script it."""
+    simulator = RecordingBsg(api_key=BSG_KEY, clock=clock)
     await simulator.start()
     yield simulator
     await simulator.stop()

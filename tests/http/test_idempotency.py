@@ -5,52 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
-import pytest
-from aiohttp import web
-
-from bot.devtools.simulator import BsgSimulator
 from bot.domain.models import DeliveryStatus, SendOutcome
 from tests import slack_requests
-from tests.conftest import BSG_KEY, CHANNEL, SIGNING_SECRET, FakeClock
+from tests.conftest import CHANNEL, SIGNING_SECRET
 from tests.slack_requests import state_value
 from tests.waiting import wait_until
 
 NUMBER = "+380972920280"  # lifecycle 0: sent, delivered at 5 s, read at 30 s
 MSISDN = NUMBER.removeprefix("+")
 UNANSWERED = "BSG did not answer"
-
-
-class RecordingSimulator(BsgSimulator):
-    """The BSG simulator that also notes the references of every create request it gets."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.create_references: list[list[str]] = []
-
-    def make_app(self) -> web.Application:
-        app = super().make_app()
-        app.middlewares.insert(0, self._note_references)  # outermost: sees failed ones too
-        return app
-
-    @web.middleware
-    async def _note_references(self, request: web.Request, handler):
-        if request.path.endswith("/viber/create"):
-            body = json.loads(await request.read() or b"null")
-            self.create_references.append(
-                [to["reference"] for message in body["messages"] for to in message["to"]]
-            )
-        return await handler(request)
-
-
-@pytest.fixture
-async def bsg(clock: FakeClock) -> AsyncIterator[RecordingSimulator]:
-    simulator = RecordingSimulator(api_key=BSG_KEY, clock=clock)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
 
 
 def modal_values(recipients: str, text: str) -> dict:
