@@ -30,6 +30,7 @@ BOT_TOKEN = "xoxb-test-bot-token-0123456789"
 SIGNING_SECRET = "signing-secret-abcdef0123456789"
 BSG_KEY = "live_secret_bsg_key_0123456789"
 CHANNEL = "C123"
+APP_TOKEN = "xapp-1-test-app-token-0123456789"
 USER = "U123"
 
 # No proxy may route loopback traffic anywhere else.
@@ -73,6 +74,21 @@ async def slack() -> AsyncIterator[SlackStandIn]:
     await standin.start()
     yield standin
     await standin.stop()
+
+
+@pytest.fixture
+async def socket_slack() -> AsyncIterator[SlackStandIn]:
+    """A Slack stand-in that also takes Socket Mode connections (with APP_TOKEN)."""
+    standin = SlackStandIn(token=BOT_TOKEN, app_token=APP_TOKEN)
+    await standin.start()
+    yield standin
+    await standin.stop()
+
+
+@pytest.fixture
+def standin(slack: SlackStandIn) -> SlackStandIn:
+    """The same stand-in, under the name the process and stand-in tests use."""
+    return slack
 
 
 @pytest.fixture

@@ -15,13 +15,16 @@ from typing import Any
 
 import httpx
 
+from bot.devtools.simulator import BsgSimulator
+from bot.devtools.slack_standin import SlackStandIn
 from tests import slack_requests
+from tests.conftest import BOT_TOKEN, BSG_KEY, SIGNING_SECRET
 from tests.waiting import wait_until  # re-exported for tests written against this module
 
 REPO = Path(__file__).resolve().parents[1]
 # Variables of ours that must not leak from the test runner's environment into the bot's.
 OWN_PREFIXES = ("SLACK_", "BSG_", "VIBER_BOT_")
-__all__ = ["BotProcess", "bot_env", "free_port", "run_once", "wait_until"]
+__all__ = ["BotProcess", "bot_env", "env_for", "free_port", "run_once", "wait_until"]
 
 
 def free_port() -> int:
@@ -51,6 +54,28 @@ def bot_env(**settings: Any) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update({key: str(value) for key, value in settings.items()})
     return env
+
+
+def env_for(
+    bsg: BsgSimulator, slack: SlackStandIn, database: str | Path, **settings: Any
+) -> dict[str, str]:
+    """`bot_env` for a bot against these stand-ins, with the tests' tokens, quick polling and
+    posting, on any free port of 127.0.0.1 (BotProcess reads it back); `settings` add or win."""
+    values: dict[str, Any] = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.base_url,
+        "BSG_API_KEY": BSG_KEY,
+        "BSG_API_URL": bsg.base_url,
+        "VIBER_BOT_DB": database,
+        "VIBER_BOT_DEFAULT_SENDER": "Acme",
+        "VIBER_BOT_POLL_INTERVAL": 0.3,
+        "VIBER_BOT_SLACK_POST_INTERVAL": 0,
+        "HOST": "127.0.0.1",
+        "PORT": 0,
+    }
+    values.update(settings)
+    return bot_env(**values)
 
 
 def run_once(env: dict[str, str], cwd: Path, timeout: float = 20.0) -> subprocess.CompletedProcess:

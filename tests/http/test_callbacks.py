@@ -6,16 +6,13 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 from aiohttp import web
 
 from bot.app import ViberBot, serve
-from bot.devtools.slack_standin import SlackStandIn
-from tests.conftest import BOT_TOKEN, RunningBot, bound_socket
+from tests.conftest import APP_TOKEN, RunningBot, bound_socket
 from tests.slack_requests import modal_values
 from tests.waiting import wait_until
 
@@ -198,17 +195,6 @@ async def test_callbacks_arriving_stretch_the_poll_gap(callback_bot, bsg):
     gap = (stored.next_poll_at - stored.last_polled_at).total_seconds()
     assert gap >= 15  # 2 s x 10; without callbacks it would be 2 s
     assert not stored.final  # polling never stops before final
-
-
-APP_TOKEN = "xapp-1-test-app-token-0123456789"
-
-
-@pytest.fixture
-async def socket_slack() -> AsyncIterator[SlackStandIn]:
-    standin = SlackStandIn(token=BOT_TOKEN, app_token=APP_TOKEN)
-    await standin.start()
-    yield standin
-    await standin.stop()
 
 
 async def test_socket_mode_serves_callbacks_beside_healthz(
