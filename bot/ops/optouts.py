@@ -13,8 +13,8 @@ from pydantic import Field, field_validator
 
 from bot.clock import utcnow
 from bot.domain.errors import InputError
+from bot.domain.spreadsheet import spreadsheet_safe
 from bot.ops import COMMANDS
-from bot.ops.export import spreadsheet_safe
 from bot.ops.options import open_existing_database
 from bot.settings import DatabaseSettings
 from bot.slack.render.input_errors import number_problem
