@@ -4,7 +4,6 @@ the form."""
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +28,7 @@ from bot.slack.render.review import (
 )
 from bot.slack.render.text import escape
 from bot.tracking.sending import Origin
+from commands.drafts import keep_draft, send_once
 from commands.modal.recipients import compose_submission
 from commands.modal.state import draft_from_view
 from commands.recipients import counted_recipients
@@ -70,13 +70,10 @@ async def offer_review(
     review, estimate = await deps.estimates.needs_review(counted, draft, budget=SUBMIT_PRICE_BUDGET)
     if not review:
         return False
-    token = secrets.token_urlsafe(18)
-    await deps.store.add_draft(
-        token=token,
+    token = await keep_draft(
+        deps,
         kind="review",
-        user_id=origin.user_id,
-        channel_id=origin.channel_id,
-        team_id=origin.team_id,
+        origin=origin,
         view_id=view.get("id"),
         payload={
             "values": (view.get("state") or {}).get("values") or {},
@@ -86,7 +83,6 @@ async def offer_review(
             "submit": view.get("submit") or {"type": "plain_text", "text": "Send"},
             "close": view.get("close"),
         },
-        now=deps.clock(),
     )
     msisdns = composed.msisdns
     priced = estimate.price_state is PriceState.OK
@@ -155,22 +151,17 @@ def register(app: AsyncApp, deps: Services) -> None:
         except AccessDenied as denial:
             await _show(client, view_id, notice_view(f"Nothing was sent. {escape(str(denial))}"))
             return
-        now = deps.clock()
         try:
-            async with deps.store.atomic():
-                # The claim and the stored send are one transaction: a second click, a
-                # retried interaction or a crash in between can never send twice.
-                if not await deps.store.claim_draft(
-                    token, state="sent", now=now, created_after=_NEVER
-                ):
-                    log.info("review %s already used; nothing sent again", token[:6])
-                    return
-                send = await deps.sending.submit(composed, origin)
-                await deps.store.set_draft_send(token, send.id)
+            send = await send_once(
+                deps, token, composed, origin, now=deps.clock(), created_after=_NEVER
+            )
         except DuplicateSubmission:
             return
         except AllOptedOut as everyone:
             await _show(client, view_id, notice_view(escape(all_opted_out(everyone.msisdns))))
+            return
+        if send is None:
+            log.info("review %s already used; nothing sent again", token[:6])
             return
         await _show(client, view_id, sent_view(len(composed.msisdns), draft.channel_id))
         await deps.sending.deliver(send.id)

@@ -203,6 +203,10 @@ def nothing_sent(reason: str) -> str:
     return f"Nothing was sent. {escape(reason)}"
 
 
+UNKNOWN_SEND = "That send is not known to viber-bot."
+CONFIRMATION_NOT_OPENED = "Slack did not open the confirmation in time: press the button again."
+
+
 def upload_failed() -> str:
     return "The CSV could not be uploaded to the thread just now; press Export CSV again."
 
