@@ -91,30 +91,47 @@ def standin(slack: SlackStandIn) -> SlackStandIn:
     return slack
 
 
-@pytest.fixture
-def make_settings(
-    tmp_path: Path, bsg: BsgSimulator, slack: SlackStandIn
-) -> Callable[..., Settings]:
-    def build(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.base_url,
-            "BSG_API_KEY": BSG_KEY,
-            "BSG_API_URL": bsg.base_url,
-            "VIBER_BOT_DB": str(tmp_path / "viber-bot.db"),
-            "VIBER_BOT_DEFAULT_SENDER": "Acme",
+def stand_in_values(bsg: BsgSimulator, slack: SlackStandIn, database: str | Path) -> dict[str, Any]:
+    """What every test bot is configured with: the tests' tokens, the stand-ins' URLs, its
+    database, a sender, and any free port of 127.0.0.1."""
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.base_url,
+        "BSG_API_KEY": BSG_KEY,
+        "BSG_API_URL": bsg.base_url,
+        "VIBER_BOT_DB": str(database),
+        "VIBER_BOT_DEFAULT_SENDER": "Acme",
+        "HOST": "127.0.0.1",
+        "PORT": 0,
+    }
+
+
+def settings_for(
+    bsg: BsgSimulator, slack: SlackStandIn, database: str | Path, **overrides: Any
+) -> Settings:
+    """Settings of an in-process test bot: quick polls, short timeouts, few retries."""
+    values = stand_in_values(bsg, slack, database)
+    values.update(
+        {
             "VIBER_BOT_POLL_INTERVAL": 0.2,
             "VIBER_BOT_BSG_TIMEOUT": 2.0,
             "VIBER_BOT_BSG_RETRIES": 1,
             "VIBER_BOT_SLACK_POST_INTERVAL": 0.0,
             "VIBER_BOT_SLACK_RETRIES": 2,
-            "VIBER_BOT_RECONCILE_GRACE": 1.0,
-            "HOST": "127.0.0.1",
-            "PORT": 0,
         }
-        values.update(overrides)
-        return load_settings(_env_file=None, **values)
+    )
+    values.update(overrides)
+    return load_settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path, bsg: BsgSimulator, slack: SlackStandIn
+) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        overrides.setdefault("VIBER_BOT_RECONCILE_GRACE", 1.0)
+        return settings_for(bsg, slack, tmp_path / "viber-bot.db", **overrides)
 
     return build
 

@@ -18,7 +18,7 @@ import httpx
 from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
 from tests import slack_requests
-from tests.conftest import BOT_TOKEN, BSG_KEY, SIGNING_SECRET
+from tests.conftest import stand_in_values
 from tests.waiting import wait_until  # re-exported for tests written against this module
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,19 +61,8 @@ def env_for(
 ) -> dict[str, str]:
     """`bot_env` for a bot against these stand-ins, with the tests' tokens, quick polling and
     posting, on any free port of 127.0.0.1 (BotProcess reads it back); `settings` add or win."""
-    values: dict[str, Any] = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.base_url,
-        "BSG_API_KEY": BSG_KEY,
-        "BSG_API_URL": bsg.base_url,
-        "VIBER_BOT_DB": database,
-        "VIBER_BOT_DEFAULT_SENDER": "Acme",
-        "VIBER_BOT_POLL_INTERVAL": 0.3,
-        "VIBER_BOT_SLACK_POST_INTERVAL": 0,
-        "HOST": "127.0.0.1",
-        "PORT": 0,
-    }
+    values = stand_in_values(bsg, slack, database)
+    values.update(VIBER_BOT_POLL_INTERVAL=0.3, VIBER_BOT_SLACK_POST_INTERVAL=0)
     values.update(settings)
     return bot_env(**values)
 

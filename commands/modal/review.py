@@ -4,7 +4,7 @@ the form."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from commands.drafts import keep_draft, send_once
 from commands.modal.recipients import compose_submission
 from commands.modal.state import draft_from_view
 from commands.recipients import counted_recipients
+from storage.actions import PendingDraft
 from storage.store import DuplicateSubmission
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,29 @@ SUBMIT_PRICE_BUDGET = 1.5
 _NEVER = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def _token(body: dict[str, Any]) -> str:
-    actions = body.get("actions") or [{}]
-    return str(actions[0].get("value") or "")
+@dataclass(frozen=True)
+class _Pressed:
+    """A review button as pressed: its draft's token, the review view, who pressed it."""
+
+    token: str
+    view_id: str
+    user_id: str
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> _Pressed:
+        actions = body.get("actions") or [{}]
+        return cls(
+            token=str(actions[0].get("value") or ""),
+            view_id=(body.get("view") or {}).get("id", ""),
+            user_id=(body.get("user") or {}).get("id", ""),
+        )
+
+    async def own_review(self, deps: Services) -> PendingDraft | None:
+        """The review draft, when it is one and the person who pressed made it."""
+        draft = await deps.store.get_draft(self.token)
+        if draft is None or draft.kind != "review" or draft.user_id != self.user_id:
+            return None
+        return draft
 
 
 async def _show(client: AsyncWebClient, view_id: str, view: dict[str, Any]) -> None:
@@ -120,11 +141,10 @@ def register(app: AsyncApp, deps: Services) -> None:
     @app.action(REVIEW_SEND)
     async def on_send(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        token = _token(body)
-        view_id = (body.get("view") or {}).get("id", "")
-        user_id = (body.get("user") or {}).get("id", "")
-        draft = await deps.store.get_draft(token)
-        if draft is None or draft.kind != "review" or draft.user_id != user_id:
+        pressed = _Pressed.of(body)
+        token, view_id, user_id = pressed.token, pressed.view_id, pressed.user_id
+        draft = await pressed.own_review(deps)
+        if draft is None:
             log.info("review_send with an unknown token or from another person; ignored")
             return
         if draft.state != "pending":
@@ -169,11 +189,10 @@ def register(app: AsyncApp, deps: Services) -> None:
     @app.action(REVIEW_BACK)
     async def on_back(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        token = _token(body)
-        view_id = (body.get("view") or {}).get("id", "")
-        user_id = (body.get("user") or {}).get("id", "")
-        draft = await deps.store.get_draft(token)
-        if draft is None or draft.kind != "review" or draft.user_id != user_id:
+        pressed = _Pressed.of(body)
+        token, view_id = pressed.token, pressed.view_id
+        draft = await pressed.own_review(deps)
+        if draft is None:
             return
         now = deps.clock()
         if not await deps.store.claim_draft(token, state="back", now=now, created_after=_NEVER):
