@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -15,7 +17,7 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import ViberBot
+from bot.app import ViberBot, serve
 from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
 from bot.settings import Settings, load_settings
@@ -241,6 +243,40 @@ async def make_bot(make_settings, slack, bsg, clock) -> AsyncIterator[Callable[.
 @pytest.fixture
 async def app(make_bot) -> RunningBot:
     return await make_bot()
+
+
+@contextlib.asynccontextmanager
+async def serving_socket_mode(
+    settings: Settings, slack: SlackStandIn, clock: FakeClock
+) -> AsyncIterator[str]:
+    """`serve()` a Socket Mode bot until the block ends; yields its address (/healthz and
+    /metrics, and /bsg/callback) once its Socket Mode connection is open."""
+    bot = ViberBot(settings, clock=clock)
+    stop = asyncio.Event()
+    address: list[str] = []
+    task = asyncio.create_task(serve(bot, stop=stop, ready=address.append))
+    try:
+        await wait_until(lambda: slack.socket_connected and address, 4, "a Socket Mode connection")
+        yield address[0]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def socket_command(slack: SlackStandIn, text: str) -> dict[str, Any]:
+    """`/viber <text>` in C123 over Socket Mode; the bot's acknowledgement payload."""
+    return await slack.socket_request(
+        "slash_commands",
+        {
+            "command": "/viber",
+            "text": text,
+            "user_id": USER,
+            "channel_id": CHANNEL,
+            "team_id": "T123",
+            "trigger_id": "1337.42.abc",
+            "response_url": slack.response_url(),
+        },
+    )
 
 
 def bound_socket() -> socket.socket:

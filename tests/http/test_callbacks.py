@@ -11,8 +11,13 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from bot.app import ViberBot, serve
-from tests.conftest import APP_TOKEN, RunningBot, bound_socket
+from tests.conftest import (
+    APP_TOKEN,
+    RunningBot,
+    bound_socket,
+    serving_socket_mode,
+    socket_command,
+)
 from tests.slack_requests import modal_values
 from tests.waiting import wait_until
 
@@ -213,24 +218,8 @@ async def test_socket_mode_serves_callbacks_beside_healthz(
         VIBER_BOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
         VIBER_BOT_POLL_INTERVAL=30,
     )
-    bot = ViberBot(settings, clock=clock)
-    stop = asyncio.Event()
-    address: list[str] = []
-    task = asyncio.create_task(serve(bot, stop=stop, ready=address.append))
-    try:
-        await wait_until(lambda: socket_slack.socket_connected and address, 4, "connected")
-        await socket_slack.socket_request(
-            "slash_commands",
-            {
-                "command": "/viber",
-                "text": "send +380972920285 Hello over a socket",
-                "user_id": "U123",
-                "channel_id": "C123",
-                "team_id": "T123",
-                "trigger_id": "1337.42.abc",
-                "response_url": socket_slack.response_url(),
-            },
-        )
+    async with serving_socket_mode(settings, socket_slack, clock) as address:
+        await socket_command(socket_slack, "send +380972920285 Hello over a socket")
         await wait_until(lambda: socket_slack.channel_messages("C123") and bsg.messages, 6)
         [sim] = bsg.messages.values()
         assert sim.callback_url.startswith(f"http://127.0.0.1:{port}/bsg/callback/")
@@ -244,11 +233,8 @@ async def test_socket_mode_serves_callbacks_beside_healthz(
             "a thread reply after the callback",
         )
         async with httpx.AsyncClient(trust_env=False) as http:
-            forged = await http.post(f"{address[0]}/bsg/callback/{'a' * 60}", content=b"")
+            forged = await http.post(f"{address}/bsg/callback/{'a' * 60}", content=b"")
             assert forged.status_code == 404
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 5)
 
 
 async def test_a_source_over_its_rate_is_refused_and_forgers_are_held(callback_bot, bsg):
