@@ -18,6 +18,15 @@ MSISDN = NUMBER.removeprefix("+")
 UNANSWERED = "BSG did not answer"
 
 
+async def assert_sent_once(app, bsg) -> None:
+    """Once things settled: one send stored, one create at BSG, one parent in the channel."""
+    await app.sweeps_after(2)
+    await app.settle()
+    assert len(await app.store.recent_sends(10)) == 1
+    assert bsg.create_calls == 1 and bsg.sent_to(MSISDN) == 1
+    assert len(app.slack.channel_messages(CHANNEL)) == 1
+
+
 def modal_values(recipients: str, text: str) -> dict:
     return {
         "recipients": state_value("plain_text_input", recipients),
@@ -217,11 +226,7 @@ async def test_view_submission_delivered_twice_sends_once(app, bsg):
     again = slack_requests.SlackRequest(first.body, slack_requests.sign(SIGNING_SECRET, first.body))
     response = await app.post(again)
     assert response.status_code == 200
-    await app.sweeps_after(2)
-    await app.settle()
-    assert len(await app.store.recent_sends(10)) == 1
-    assert bsg.create_calls == 1 and bsg.sent_to(MSISDN) == 1
-    assert len(app.slack.channel_messages(CHANNEL)) == 1
+    await assert_sent_once(app, bsg)
 
 
 async def test_double_click_on_send_sends_once(app, bsg):
@@ -230,11 +235,7 @@ async def test_double_click_on_send_sends_once(app, bsg):
     )
     assert [r.status_code for r in responses] == [200, 200]
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
-    await app.sweeps_after(2)
-    await app.settle()
-    assert len(await app.store.recent_sends(10)) == 1
-    assert bsg.create_calls == 1 and bsg.sent_to(MSISDN) == 1
-    assert len(app.slack.channel_messages(CHANNEL)) == 1
+    await assert_sent_once(app, bsg)
 
 
 async def test_slash_command_delivered_twice_sends_once(app, bsg):
@@ -244,11 +245,7 @@ async def test_slash_command_delivered_twice_sends_once(app, bsg):
     assert first.status_code == 200 and second.status_code == 200
     assert "already received" in second.text
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
-    await app.sweeps_after(2)
-    await app.settle()
-    assert len(await app.store.recent_sends(10)) == 1
-    assert bsg.create_calls == 1 and bsg.sent_to(MSISDN) == 1
-    assert len(app.slack.channel_messages(CHANNEL)) == 1
+    await assert_sent_once(app, bsg)
 
 
 # ---------------------------------------------------------------- 4. retries with backoff

@@ -51,17 +51,21 @@ async def test_killed_while_bsg_holds_the_resent_sms_it_is_adopted_not_sent_agai
         for e in b.get("elements") or []
         if e.get("action_id") == "resend_sms"
     )
-    await post(
-        bot,
-        block_action(
-            SIGNING_SECRET,
-            action_id="resend_sms",
-            value=send_id,
-            message_ts=parent["ts"],
-            channel_id=CHANNEL,
-            response_url=standin.response_url(),
-        ),
-    )
+
+    async def press_resend(response_url: str) -> None:
+        await post(
+            bot,
+            block_action(
+                SIGNING_SECRET,
+                action_id="resend_sms",
+                value=send_id,
+                message_ts=parent["ts"],
+                channel_id=CHANNEL,
+                response_url=response_url,
+            ),
+        )
+
+    await press_resend(standin.response_url())
     await wait_until(lambda: standin.opened_views, what="confirmation opened")
     sim.create_delay = 30.0  # BSG takes the SMS, then holds its answer while the bot dies
     confirmation = standin.view(standin.opened_views[-1]["id"])
@@ -82,17 +86,7 @@ async def test_killed_while_bsg_holds_the_resent_sms_it_is_adopted_not_sent_agai
     assert sim.sms_sent_to(MSISDN) == 1
     # Pressing again after the restart does nothing either.
     url = standin.response_url()
-    await post(
-        bot,
-        block_action(
-            SIGNING_SECRET,
-            action_id="resend_sms",
-            value=send_id,
-            message_ts=parent["ts"],
-            channel_id=CHANNEL,
-            response_url=url,
-        ),
-    )
+    await press_resend(url)
     await wait_until(lambda: standin.responses_to(url), what="the second press answered")
     assert "already resent" in standin.responses_to(url)[-1]["text"]
     assert sim.sms_sent_to(MSISDN) == 1
