@@ -58,6 +58,16 @@ TOO_SHORT = NumberProblem(NumberFault.TOO_SHORT)
 TOO_LONG = NumberProblem(NumberFault.TOO_LONG)
 
 
+class NumbersTooLong(InputError):
+    """A typed list of numbers longer than any list worth parsing; render/input_errors words it."""
+
+    def __init__(self, length: int):
+        self.length = length
+        super().__init__(
+            f"numbers: {length} characters, over {MAX_INPUT_CHARS}", field="recipients"
+        )
+
+
 @dataclass(frozen=True)
 class ParsedNumbers:
     """A typed recipient list split into BSG-ready numbers and the tokens that are not numbers."""
@@ -77,10 +87,7 @@ def parse_numbers(raw: str, *, default_region: str | None) -> ParsedNumbers:
     when typed twice in different formats. Invalid tokens come back as typed, each once.
     """
     if len(raw) > MAX_INPUT_CHARS:
-        raise InputError(
-            f"That list of numbers is too long ({len(raw)} characters; at most {MAX_INPUT_CHARS}).",
-            field="recipients",
-        )
+        raise NumbersTooLong(len(raw))
     valid: dict[str, None] = {}
     reasons: dict[str, NumberProblem] = {}
     duplicates = 0

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bot.domain.errors import InputError
 from bot.domain.phones import ParsedNumbers, parse_numbers
 
 # CONTRACT.md "Lists": what a list's name may be.
@@ -22,14 +23,15 @@ def valid_list_name(name: str) -> bool:
     return bool(_LIST_NAME.fullmatch(name))
 
 
-def bad_list_name(name: str) -> str:
-    """What to tell the person who typed a list name outside the pattern."""
-    shown = name if len(name) <= 45 else name[:44] + "…"
-    return (
-        f"'{shown}' is not a list name: names match `{LIST_NAME_PATTERN}` "
-        "(lower-case letters, digits, - and _, at most 40 characters, starting with a letter "
-        "or digit)."
-    )
+class ListNamesRefused(InputError):
+    """List names outside the pattern, or of no list; bot/slack/render/input_errors.py words it."""
+
+    def __init__(self, bad_names: Sequence[str] = (), unknown_lists: Sequence[str] = ()):
+        self.bad_names = tuple(bad_names)
+        self.unknown_lists = tuple(unknown_lists)
+        super().__init__(
+            f"list names refused: misnamed {self.bad_names}, unknown {self.unknown_lists}"
+        )
 
 
 @dataclass(frozen=True)

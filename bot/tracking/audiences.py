@@ -11,12 +11,11 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from bot.clock import Clock
-from bot.domain.errors import InputError
 from bot.domain.phones import NO_DIGITS, NumberProblem, ParsedNumbers, check_number
 from bot.domain.recipients import (
     ListLookup,
+    ListNamesRefused,
     Resolution,
-    bad_list_name,
     list_names,
     resolve_recipients,
     valid_list_name,
@@ -106,17 +105,13 @@ class AudienceService:
 
     def _name(self, name: str) -> str:
         if not valid_list_name(name):
-            raise InputError(bad_list_name(name))
+            raise ListNamesRefused(bad_names=[name])
         return name
 
     async def _numbers(self, raw: str) -> tuple[tuple[str, ...], ParsedNumbers]:
         resolved = await self.resolve(raw)
-        problems = [bad_list_name(n) for n in resolved.bad_names]
-        if resolved.unknown_lists:
-            names = ", ".join(f"@{n}" for n in resolved.unknown_lists)
-            problems.append(f"There is no list {names}.")
-        if problems:
-            raise InputError(" ".join(problems))
+        if resolved.bad_names or resolved.unknown_lists:
+            raise ListNamesRefused(resolved.bad_names, resolved.unknown_lists)
         return resolved.msisdns, resolved.parsed
 
     async def list_add(self, name: str, raw: str, user_id: str) -> ListChange:

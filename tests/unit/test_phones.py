@@ -16,7 +16,7 @@ from bot.domain.phones import (
     mask,
     parse_numbers,
 )
-from bot.slack.render.input_errors import invalid_numbers, number_problem
+from bot.slack.render.input_errors import input_problem, invalid_numbers, number_problem
 
 
 @pytest.mark.parametrize(
@@ -136,6 +136,10 @@ def test_over_long_input_is_refused() -> None:
     with pytest.raises(InputError) as raised:
         parse_numbers("1" * (MAX_INPUT_CHARS + 1), default_region=None)
     assert raised.value.field == "recipients"
+    assert input_problem(raised.value) == (
+        f"That list of numbers is too long ({MAX_INPUT_CHARS + 1} characters; "
+        f"at most {MAX_INPUT_CHARS})."
+    )
 
 
 def test_many_numbers_parse_quickly() -> None:

@@ -87,6 +87,11 @@ def list_deleted_answer(name: str, size: int) -> str:
     return f"Deleted *@{name}* and its {_plural(size, 'number')}."
 
 
+def list_needs_numbers(command: str, action: str, name: str) -> str:
+    """`/viber list add|remove NAME` without numbers."""
+    return f"Which numbers? `{escape(command)} list {action} {escape(name)} +380972920283`"
+
+
 def no_such_list(name: str, command: str) -> str:
     return f"There is no list *@{escape(name)}*. `{escape(command)} lists` shows them all."
 

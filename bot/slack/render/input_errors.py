@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 
+from bot.domain.errors import InputError
 from bot.domain.field_problems import FieldFault, FieldProblem
 from bot.domain.limits import (
     BUTTON_CAPTION_MAX,
@@ -17,8 +18,15 @@ from bot.domain.limits import (
     VALIDITY_MAX,
     VALIDITY_MIN,
 )
-from bot.domain.phones import MAX_TOKEN_CHARS, NumberFault, NumberProblem, ParsedNumbers
-from bot.domain.recipients import Resolution, bad_list_name
+from bot.domain.phones import (
+    MAX_INPUT_CHARS,
+    MAX_TOKEN_CHARS,
+    NumberFault,
+    NumberProblem,
+    NumbersTooLong,
+    ParsedNumbers,
+)
+from bot.domain.recipients import LIST_NAME_PATTERN, ListNamesRefused, Resolution
 from bot.domain.recipients_file import ROWS_NAMED, RecipientsFileError, UnsendableRows
 
 INVALID_NAMED = 10  # typed tokens an answer names before "and N more"
@@ -58,6 +66,34 @@ def invalid_numbers(parsed: ParsedNumbers) -> str:
     hint = COUNTRY_CODE_HINT if NumberFault.NO_COUNTRY_CODE in faults else ""
     noun = "Not a phone number" if len(parsed.invalid) == 1 else "Not phone numbers"
     return f"{noun} BSG can send to: {listed}.{hint}"
+
+
+def bad_list_name(name: str) -> str:
+    """What to tell the person who typed a list name outside the pattern."""
+    shown = name if len(name) <= 45 else name[:44] + "…"
+    return (
+        f"'{shown}' is not a list name: names match `{LIST_NAME_PATTERN}` "
+        "(lower-case letters, digits, - and _, at most 40 characters, starting with a letter "
+        "or digit)."
+    )
+
+
+def input_problem(error: InputError) -> str:
+    """What to tell the person whose command could not be read (a list command, an opt-out)."""
+    if isinstance(error, ListNamesRefused):
+        problems = [bad_list_name(name) for name in error.bad_names]
+        if error.unknown_lists:
+            names = ", ".join(f"@{name}" for name in error.unknown_lists)
+            problems.append(f"There is no list {names}.")
+        return " ".join(problems)
+    if isinstance(error, RecipientsFileError):
+        return recipients_file_problem(error)
+    if isinstance(error, NumbersTooLong):
+        return (
+            f"That list of numbers is too long ({error.length} characters; "
+            f"at most {MAX_INPUT_CHARS})."
+        )
+    return str(error)
 
 
 def recipients_problem(resolved: Resolution) -> str | None:
