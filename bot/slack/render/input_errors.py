@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from bot.domain.errors import InputError
 from bot.domain.field_problems import FieldFault, FieldProblem
@@ -27,9 +27,15 @@ from bot.domain.phones import (
     ParsedNumbers,
 )
 from bot.domain.recipients import LIST_NAME_PATTERN, ListNamesRefused, Resolution
-from bot.domain.recipients_file import ROWS_NAMED, RecipientsFileError, UnsendableRows
+from bot.domain.recipients_file import (
+    FileFault,
+    RecipientsFileError,
+    UnfillableRows,
+    UnsendableRows,
+)
 
 INVALID_NAMED = 10  # typed tokens an answer names before "and N more"
+ROWS_NAMED = 5  # rows of a file an answer names before "and N more"
 FILE_CELL_SHOWN = 40  # characters of a file's cell quoted back
 
 # Short reasons a token is not a number, as listed back to the person who typed it.
@@ -110,10 +116,37 @@ def recipients_problem(resolved: Resolution) -> str | None:
     return " ".join(problems) or None
 
 
+_FILE_FAULTS = {
+    FileFault.UTF16: "The file is UTF-16 text, not UTF-8: in Excel, save it as “CSV UTF-8”.",
+    FileFault.NOT_UTF8: (
+        "The file is not UTF-8 text: in Excel, save it as “CSV UTF-8 (comma delimited)”."
+    ),
+    FileFault.EMPTY: "The file is empty: it needs at least one phone number.",
+    FileFault.NUL: "The file holds NUL characters: it is not a text file.",
+    FileFault.NOT_CSV: "The file cannot be read as CSV: {detail}.",
+    FileFault.HEADER_ONLY: "The file has a header row but no recipients under it.",
+    FileFault.TOO_MANY_ROWS: (
+        "The file has {count:,} recipients; at most {limit:,} may be sent in "
+        "one send (VIBER_BOT_MAX_RECIPIENTS)."
+    ),
+    FileFault.UNKNOWN_VARIABLES: (
+        "The text uses {names}, but the file has no such column (its columns: {columns})."
+    ),
+}
+
+
 def recipients_file_problem(error: RecipientsFileError) -> str:
     """Why the uploaded file cannot be used, as shown on the modal's `recipients_file`."""
+    if isinstance(error, UnfillableRows):
+        return _unfillable(error)
     if not isinstance(error, UnsendableRows):
-        return str(error)
+        return _FILE_FAULTS[error.fault].format(
+            detail=error.detail,
+            count=error.count,
+            limit=error.limit,
+            names=", ".join(f"{{{name}}}" for name in error.names),
+            columns=", ".join(error.columns) if error.columns else "none besides the numbers",
+        )
     listed = "; ".join(
         f"row {bad.row} ({_printable_cell(bad.typed) or 'empty'}: {number_problem(bad.problem)})"
         for bad in error.rows[:ROWS_NAMED]
@@ -187,6 +220,61 @@ def field_error(block_id: str, problem: FieldProblem) -> str:
 def field_errors(problems: Mapping[str, FieldProblem]) -> dict[str, str]:
     """The send's problems as `response_action: errors` wants them: block id -> words."""
     return {block_id: field_error(block_id, problem) for block_id, problem in problems.items()}
+
+
+# The uploaded file, as Slack hands it over (bot/slack/files.py).
+FILES_SCOPE_MISSING = (
+    "viber-bot may not read uploaded files: add the files:read scope to the Slack "
+    "app and reinstall it."
+)
+FILE_TYPE = "Upload a .csv or .txt file."
+FILE_NO_ADDRESS = "Slack gave no address to download the file from."
+FILE_NOT_AT_SLACK = "The file is not stored by Slack; upload it again."
+FILE_DOWNLOAD_REFUSED = (
+    "Slack did not let viber-bot download the file (the bot needs the files:read scope)."
+)
+FILE_DOWNLOAD_FAILED = "The file could not be downloaded from Slack; try again."
+
+
+def file_not_shown(code: str) -> str:
+    return f"Slack would not show viber-bot the file ({code})."
+
+
+def file_too_big(size: int | None, max_bytes: int) -> str:
+    """`size` as files.info told it, or None when the download outgrew `max_bytes`."""
+    if size is None:
+        return f"The file is larger than {max_bytes:,} bytes (VIBER_BOT_MAX_FILE_BYTES)."
+    return f"The file is {size:,} bytes; at most {max_bytes:,} are read (VIBER_BOT_MAX_FILE_BYTES)."
+
+
+def _unfillable(error: UnfillableRows) -> str:
+    problems = []
+    for column, rows in error.empty.items():
+        problems.append(
+            f"{_rows_named(rows).capitalize()} ha{'s' if len(rows) == 1 else 've'} "
+            f"no value for {{{column}}}, which the text uses."
+        )
+    if error.control:
+        problems.append(
+            f"{_rows_named(error.control).capitalize()}: values hold control characters."
+        )
+    if error.too_long:
+        problems.append(
+            f"Filled in, the text is longer than {TEXT_MAX} characters for "
+            f"{_rows_named(error.too_long)}."
+        )
+    if error.sms_too_long:
+        problems.append(
+            f"Filled in, the SMS text is longer than {SMS_TEXT_MAX} characters for "
+            f"{_rows_named(error.sms_too_long)}."
+        )
+    return " ".join(problems) + " Nothing was sent."
+
+
+def _rows_named(rows: Sequence[int]) -> str:
+    shown = ", ".join(str(r) for r in rows[:ROWS_NAMED])
+    more = f" and {len(rows) - ROWS_NAMED} more" if len(rows) > ROWS_NAMED else ""
+    return f"row{'s' if len(rows) != 1 else ''} {shown}{more}"
 
 
 def _printable(token: str) -> str:
