@@ -17,6 +17,8 @@ from bot.slack.render import private
 from bot.slack.render.audiences import all_opted_out
 from bot.slack.render.review import (
     QUICK_CONFIRM,
+    QUICK_NOT_YOURS,
+    QUICK_UNKNOWN,
     quick_checking_text,
     quick_confirm_message,
     quick_expired_text,
@@ -97,14 +99,12 @@ def register(app: AsyncApp, deps: Services) -> None:
         user_id = (body.get("user") or {}).get("id", "")
         draft = await deps.store.get_draft(token)
         if draft is None or draft.kind != "quick":
-            await respond(
-                response_type="ephemeral", text="That confirmation is unknown: nothing was sent."
-            )
+            await respond(response_type="ephemeral", text=QUICK_UNKNOWN)
             return
         if draft.user_id != user_id:
             await respond(
                 response_type="ephemeral",
-                text="Only the person who ran the command can confirm it. Nothing was sent.",
+                text=QUICK_NOT_YOURS,
             )
             return
         now = deps.clock()
