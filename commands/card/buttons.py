@@ -4,6 +4,7 @@ confirmation with the count and BSG's estimate."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -14,6 +15,7 @@ from sqlite_utils.db import NotFoundError
 from bot.services import Services
 from bot.slack.render.thread_actions import (
     CONFIRMATION_NOT_OPENED,
+    EXPORT_CSV,
     RESEND_SMS,
     THREAD_ACTIONS,
     UNKNOWN_SEND,
@@ -66,24 +68,18 @@ def register(app: AsyncApp, deps: Services) -> None:
             except ActionRefused as refusal:
                 await say(cannot_sms(str(refusal)))
                 return
+        confirmation = partial(confirm_view, action=action, send_id=send.id, count=len(chosen))
         try:
             opened = await client.views_open(
                 trigger_id=body.get("trigger_id", ""),
-                view=confirm_view(
-                    action=action,
-                    send_id=send.id,
-                    count=len(chosen),
-                    amount=None,
-                    currency=None,
-                    checking=action != "export_csv",
-                ),
+                view=confirmation(amount=None, currency=None, checking=action != EXPORT_CSV),
             )
         except SlackApiError as error:
             # The trigger expired (Slack gives 3 s): nothing was done; the person may press again.
             log.warning("confirmation not opened: %s", error.response.get("error"))
             await say(CONFIRMATION_NOT_OPENED)
             return
-        if action == "export_csv":
+        if action == EXPORT_CSV:
             return
         amount, currency = await actions.estimate(send, action, chosen)
         view = opened.get("view") or {}
@@ -91,14 +87,7 @@ def register(app: AsyncApp, deps: Services) -> None:
             await client.views_update(
                 view_id=view.get("id"),
                 hash=view.get("hash"),
-                view=confirm_view(
-                    action=action,
-                    send_id=send.id,
-                    count=len(chosen),
-                    amount=amount,
-                    currency=currency,
-                    checking=False,
-                ),
+                view=confirmation(amount=amount, currency=currency, checking=False),
             )
         except SlackApiError as error:
             # Submitted or closed meanwhile: the estimate was not needed any more.
