@@ -57,7 +57,7 @@ def resolve_recipients(
 ) -> Resolution:
     """Split `raw` into numbers and `@name` tokens; expand the lists through `lookup`.
 
-    Raises phones' InputError for input far too long to be a list of numbers.
+    Raises phones.NumbersTooLong for input far too long to be a list of numbers.
     """
     names: list[str] = []
     typed: list[str] = []
