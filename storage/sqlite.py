@@ -7,17 +7,18 @@ import asyncio
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from bot.domain.errors import StorageError
-from storage.backend import Row
+from storage.backend import Connection, Row
 
 BUSY_TIMEOUT_MS = 5000
+T = TypeVar("T")
 
 
 class SqliteConnection:
@@ -43,6 +44,65 @@ class SqliteConnection:
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return list(await self.raw.execute_fetchall(sql, params))
+
+
+class _OnThread:
+    """storage.backend.Connection over the sqlite3 connection itself, for work run whole on
+    the connection's thread (`SqliteBackend.in_one_step`): its methods never suspend."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: sqlite3.Connection):
+        self.raw = raw
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.raw.execute(sql, params).rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.raw.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        # fetchall: a RETURNING statement is stepped to its end, as aiosqlite does.
+        for row in self.raw.execute(sql, params).fetchall():
+            return row
+        return None
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(self.raw.execute(sql, params).fetchall())
+
+
+def _run_whole(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (it awaits only _OnThread's methods) to its end."""
+    try:
+        work.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    work.close()
+    raise RuntimeError("in_one_step: the work awaited something other than its connection")
+
+
+def _begin(raw: sqlite3.Connection) -> None:
+    """BEGIN on the writer's thread, where the transactions queued before it have ended."""
+    if raw.in_transaction:  # a rollback interrupted earlier: finish it first
+        raw.execute("ROLLBACK")
+    # IMMEDIATE: take the write lock now, so another process (the operator CLI) makes this
+    # wait at BEGIN (busy_timeout) instead of failing mid-transaction.
+    raw.execute("BEGIN IMMEDIATE")
+
+
+def _transaction_on_thread(
+    raw: sqlite3.Connection, work: Callable[[Connection], Awaitable[T]]
+) -> T:
+    """One whole transaction, on the writer connection's own thread."""
+    _begin(raw)
+    try:
+        result = _run_whole(work(_OnThread(raw)))  # type: ignore[arg-type]
+        raw.execute("COMMIT")
+    except BaseException:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        raise
+    return result
 
 
 def prepare(path: Path) -> None:
@@ -142,17 +202,31 @@ class SqliteBackend:
     async def transaction(self) -> AsyncIterator[SqliteConnection]:
         async with self._write_lock:
             raw = await self.writer()
-            if raw.in_transaction:  # a rollback interrupted earlier: finish it first
-                await _finish(raw.execute("ROLLBACK"))
-            # IMMEDIATE: take the write lock now, so another process (the operator CLI)
-            # makes this wait at BEGIN (busy_timeout) instead of failing mid-transaction.
-            await raw.execute("BEGIN IMMEDIATE")
+            await raw._execute(_begin, raw._conn)
             try:
                 yield SqliteConnection(raw)
             except BaseException:
                 await _finish(raw.execute("ROLLBACK"))
                 raise
             await _finish(raw.execute("COMMIT"))
+
+    async def in_one_step(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """`work` as one transaction in a single trip to the writer's thread, instead of one
+        trip per statement: under a burst of commands each trip can wait for a CPU, and every
+        transaction queued behind it waits too.
+
+        The write lock is held only while the trip is queued, not while it runs: the thread
+        runs what is queued in order, so a transaction opened next queues behind it, and
+        steps queued together run back to back. (aiosqlite's `_execute` runs a function on
+        the connection's thread; it has no public name for that.)"""
+        async with self._write_lock:
+            raw = await self.writer()
+            step = asyncio.ensure_future(raw._execute(_transaction_on_thread, raw._conn, work))
+            # Tasks start in the order they were made: once this returns, the step's first
+            # part has run and it is queued on the thread, before any BEGIN made after us.
+            await asyncio.sleep(0)
+        # Shielded: a cancelled caller leaves the step to finish on the thread (as _finish).
+        return await asyncio.shield(step)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqliteConnection]:

@@ -43,7 +43,11 @@ async def split_opted_out(store: Store, msisdns: Sequence[str]) -> OptOutSplit:
     Call it inside the transaction that stores what is sent, so that an opt-out recorded a
     moment earlier is seen.
     """
-    out = await store.opted_out_among(msisdns)
+    return split_among(msisdns, await store.opted_out_among(msisdns))
+
+
+def split_among(msisdns: Sequence[str], out: set[str]) -> OptOutSplit:
+    """`msisdns` split by the opted-out numbers `out` (read inside the storing transaction)."""
     if not out:
         return OptOutSplit(tuple(msisdns), ())
     return OptOutSplit(

@@ -48,6 +48,9 @@ async def offer(
 ) -> bool:
     """Answer a `/viber send` that needs a go-ahead; False when it may go out at once."""
     settings = deps.settings
+    if settings.review_cost is None and len(composed.msisdns) <= settings.review_above:
+        # Opted-out numbers only make the count smaller: nothing to read before the ack.
+        return False
     draft = Draft(recipients=numbers, text=text)
     counted = await counted_recipients(deps, draft, composed)
     count = counted.valid
