@@ -9,6 +9,7 @@ import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,6 +82,16 @@ def _run_whole(work: Coroutine[Any, Any, T]) -> T:
     raise RuntimeError("in_one_step: the work awaited something other than its connection")
 
 
+def _queue_on_thread(raw: aiosqlite.Connection, function: Callable[[], Any]) -> asyncio.Future[Any]:
+    """Queue `function` on the connection's thread at once, as aiosqlite's `_execute` does
+    once it is awaited (aiosqlite has no public name for either)."""
+    if not raw._running or raw._connection is None:
+        raise StorageError("the database connection is closed")
+    future = asyncio.get_running_loop().create_future()
+    raw._tx.put_nowait((future, function))
+    return future
+
+
 def _begin(raw: sqlite3.Connection) -> None:
     """BEGIN on the writer's thread, where the transactions queued before it have ended."""
     if raw.in_transaction:  # a rollback interrupted earlier: finish it first
@@ -150,6 +161,9 @@ class SqliteBackend:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        # Set while no transaction() is open on the writer: in_one_step waits only for that.
+        self._no_open_transaction = asyncio.Event()
+        self._no_open_transaction.set()
         self._connecting = asyncio.Lock()
 
     @classmethod
@@ -202,31 +216,37 @@ class SqliteBackend:
     async def transaction(self) -> AsyncIterator[SqliteConnection]:
         async with self._write_lock:
             raw = await self.writer()
-            await raw._execute(_begin, raw._conn)
+            self._no_open_transaction.clear()
             try:
-                yield SqliteConnection(raw)
-            except BaseException:
-                await _finish(raw.execute("ROLLBACK"))
-                raise
-            await _finish(raw.execute("COMMIT"))
+                await raw._execute(_begin, raw._conn)
+                try:
+                    yield SqliteConnection(raw)
+                except BaseException:
+                    await _finish(raw.execute("ROLLBACK"))
+                    raise
+                await _finish(raw.execute("COMMIT"))
+            finally:
+                # Before the lock passes on: the steps waiting are queued ahead of the next
+                # transaction (their wake-ups are scheduled first).
+                self._no_open_transaction.set()
 
     async def in_one_step(self, work: Callable[[Connection], Awaitable[T]]) -> T:
         """`work` as one transaction in a single trip to the writer's thread, instead of one
         trip per statement: under a burst of commands each trip can wait for a CPU, and every
         transaction queued behind it waits too.
 
-        The write lock is held only while the trip is queued, not while it runs: the thread
-        runs what is queued in order, so a transaction opened next queues behind it, and
-        steps queued together run back to back. (aiosqlite's `_execute` runs a function on
-        the connection's thread; it has no public name for that.)"""
-        async with self._write_lock:
-            raw = await self.writer()
-            step = asyncio.ensure_future(raw._execute(_transaction_on_thread, raw._conn, work))
-            # Tasks start in the order they were made: once this returns, the step's first
-            # part has run and it is queued on the thread, before any BEGIN made after us.
-            await asyncio.sleep(0)
+        It waits only for the transaction() open now, not for those queued for the write
+        lock: the thread runs what is queued in order, so the step cannot interleave with a
+        transaction begun after it, and steps queued together run back to back. A slash
+        command's submission is answered after one short step, not after the backlog of
+        BSG outcomes being recorded meanwhile."""
+        raw = await self.writer()
+        while not self._no_open_transaction.is_set():
+            await self._no_open_transaction.wait()
+        # No await between the check above and the queueing: no transaction begins between.
+        step = _queue_on_thread(raw, partial(_transaction_on_thread, raw._conn, work))
         # Shielded: a cancelled caller leaves the step to finish on the thread (as _finish).
-        return await asyncio.shield(step)
+        return await asyncio.shield(step)  # type: ignore[no-any-return]
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqliteConnection]:
