@@ -186,7 +186,7 @@ class ViberBot:
                 else None
             ),
             request_verification_enabled=not settings.socket_mode,
-            process_before_response=False,
+            process_before_response=True,  # with commands.ack_first: answered at the ack
             raise_error_for_unhandled_request=False,
             logger=bolt_log,
         )

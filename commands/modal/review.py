@@ -29,6 +29,7 @@ from bot.slack.render.review import (
 )
 from bot.slack.render.text import escape
 from bot.tracking.sending import Origin
+from commands.ack_first import ack_first
 from commands.modal.recipients import compose_submission
 from commands.modal.state import draft_from_view
 from commands.recipients import counted_recipients
@@ -122,6 +123,7 @@ async def offer_review(
 
 def register(app: AsyncApp, deps: Services) -> None:
     @app.action(REVIEW_SEND)
+    @ack_first
     async def on_send(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         token = _token(body)
@@ -176,6 +178,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         await deps.sending.deliver(send.id)
 
     @app.action(REVIEW_BACK)
+    @ack_first
     async def on_back(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         token = _token(body)

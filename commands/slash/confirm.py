@@ -26,6 +26,7 @@ from bot.slack.render.review import (
 )
 from bot.tracking.audiences import prefetched_lists
 from bot.tracking.sending import Origin
+from commands.ack_first import ack_first
 from commands.recipients import counted_recipients
 from storage.store import DuplicateSubmission
 
@@ -98,6 +99,7 @@ async def offer(
 
 def register(app: AsyncApp, deps: Services) -> None:
     @app.action(QUICK_CONFIRM)
+    @ack_first
     async def on_confirm(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         actions = body.get("actions") or [{}]
