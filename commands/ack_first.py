@@ -82,8 +82,9 @@ def ack_first(listener: Listener) -> Listener:
             )
         finally:
             signal.cancel()
-        if work.done():
+        if work.done() and not acked.is_set():
             return work.result()  # a failure before the ack goes to Bolt's error handler
+        # Acked: Slack has its answer, whatever happens next (even at once) is only logged.
         _in_background(work)
         return None
 
