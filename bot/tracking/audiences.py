@@ -1,7 +1,8 @@
 """Saved lists and opt-outs: editing them, resolving `@list` recipients, and the opt-out check.
 
-`split_opted_out` is the one check every route runs before a number can reach BSG (the
-command, the modal, lists, CSV files, and thread actions that resend).
+`split_opted_out` (`split_among` on the opt-outs read inside the storing transaction) is the
+one check every route runs before a number can reach BSG (the command, the modal, lists, CSV
+files, and thread actions that resend).
 """
 
 from __future__ import annotations
