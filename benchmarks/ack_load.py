@@ -334,6 +334,10 @@ async def run(
             await _populate_due(fakes.bsg_url, db_path, sweep)
         app = AppProcess(app_env(fakes, db_path, VIBER_BOT_MAX_RECIPIENTS=100))
         before_load = app.query("SELECT coalesce(max(id), 0) FROM messages")
+        if sweep:
+            # The commands go once the sweep has begun its look-ups: answered quickly, they
+            # could otherwise all be over before it starts (smoke sizes).
+            await wait_until(lambda: fakes.stats()["status_calls"] > 0, within=30, step=0.02)
         started = time.perf_counter()
         before = fakes.stats() if sweep else {"status_calls": 0, "create_calls": 0}
         status_before = before["status_calls"]
