@@ -256,16 +256,19 @@ class SendService:
             },
         )
 
-    async def deliver(self, send_id: int) -> SendOutcome:
-        """Call BSG for a stored send and record what it said. Never raises for BSG's failures."""
+    async def deliver(self, send_id: int, *, submitted: Send | None = None) -> SendOutcome:
+        """Call BSG for a stored send and record what it said. Never raises for BSG's failures.
+
+        `submitted`: the send as submit() returned it (read in the step that stored it), so
+        it is not read and parsed again on the event loop beside the acks of other commands."""
         self._in_flight.add(send_id)
         try:
-            return await self._deliver(send_id)
+            return await self._deliver(send_id, submitted)
         finally:
             self._in_flight.discard(send_id)
 
-    async def _deliver(self, send_id: int) -> SendOutcome:
-        send = await self.store.get_send(send_id)
+    async def _deliver(self, send_id: int, submitted: Send | None) -> SendOutcome:
+        send = submitted if submitted is not None else await self.store.get_send(send_id)
         messages = [
             m for m in await self.store.send_messages(send_id) if m.status == DeliveryStatus.PENDING
         ]
