@@ -19,9 +19,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck
 from slack_bolt.response import BoltResponse
 
+from bot.domain.limits import SLACK_ACK_WITHIN
+
 log = logging.getLogger(__name__)
 
-ACK_WAIT = 3.0  # seconds: Slack's limit, and Bolt's ack_timeout; then Bolt answers as it would
+# Past Slack's limit (Bolt's ack_timeout too) the listener is not waited for: Bolt answers as
+# it does for a listener that did not ack.
+ACK_WAIT = SLACK_ACK_WITHIN
 Listener = Callable[..., Awaitable[Any]]
 
 # The work still running after its ack: held here so the loop's weak reference is not the only one.
