@@ -94,6 +94,7 @@ async def _fakes(conn: Connection, options: dict[str, Any]) -> None:
     )
     simulator.create_delay = options.get("create_delay", 0.0)
     simulator.get_delay = options.get("get_delay", 0.0)
+    simulator.price_delay = options.get("price_delay", 0.0)
     slack = SlackStandIn(token=BOT_TOKEN)
     conn.send((await simulator.start("127.0.0.1", 0), await slack.start("127.0.0.1", 0)))
     while True:
@@ -115,9 +116,15 @@ async def _fakes(conn: Connection, options: dict[str, Any]) -> None:
                     "slack_updates": len(slack.calls_to("chat.update")),
                     "slack_ephemeral": len(slack.calls_to("chat.postEphemeral")),
                     "response_urls": len(slack.responses),
+                    "price_calls": simulator.calls["price_preview"],
+                    "views_update": len(slack.calls_to("views.update")),
                     "cpu_s": time.process_time(),
                 }
             )
+        elif command == "opened_view":
+            conn.send(slack.opened_views[-1] if slack.opened_views else None)
+        elif command == "view":
+            conn.send(slack.view(args[0]))
         elif command == "add_file":
             content, name = args
             conn.send(slack.add_file(content, name=name))
@@ -139,6 +146,16 @@ class Fakes:
 
     def stats(self, msisdns: Sequence[str] = ()) -> dict[str, Any]:
         self._conn.send(("stats", list(msisdns)))
+        return self._conn.recv()
+
+    def opened_view(self) -> dict[str, Any] | None:
+        """The modal the app opened last, as views.open left it."""
+        self._conn.send(("opened_view",))
+        return self._conn.recv()
+
+    def view(self, view_id: str) -> dict[str, Any] | None:
+        """A view as it is now (after any views.update)."""
+        self._conn.send(("view", view_id))
         return self._conn.recv()
 
     def add_file(self, content: bytes, name: str) -> dict[str, Any]:

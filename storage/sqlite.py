@@ -121,7 +121,7 @@ def prepare(path: Path) -> None:
     A corrupt or unwritable file is refused, never replaced."""
     from sqlite_utils import Database
 
-    from storage.schema import migrations
+    from storage.schema import check_not_newer, migrations
 
     if path.is_dir():
         raise StorageError(f"VIBER_BOT_DB: {path} is a directory, not a database file")
@@ -136,6 +136,7 @@ def prepare(path: Path) -> None:
         if verdict is None or verdict[0] != "ok":
             problem = " ".join(str(verdict[0]).split()) if verdict else "no answer"
             raise sqlite3.DatabaseError(f"database disk image is malformed ({problem})")
+        check_not_newer(db)  # refused before anything writes (WAL included)
         db.enable_wal()
         conn.execute("PRAGMA foreign_keys = ON")
         migrations.apply(db)

@@ -34,6 +34,14 @@ async def test_a_send_is_answered_while_bsg_still_holds_its_create(app):
     assert (await app.store.get_send(send.id)).request_json
 
 
+async def test_every_listener_of_the_app_answers_at_its_ack(app):
+    # Bolt runs with process_before_response=True: a listener registered without ack_first
+    # would hold Slack's answer until its work after the ack (BSG, Slack calls) was done.
+    listeners = app.bot.bolt._async_listeners  # Bolt has no public list of them
+    assert len(listeners) >= 9
+    assert all(getattr(li.ack_function, "answers_at_ack", False) for li in listeners)
+
+
 # ---------------------------------------------------------------- Bolt, listeners of our own
 
 

@@ -267,6 +267,10 @@ def quick_sending_text(count: int) -> str:
     return f"📨 Sending to {plural(count, 'recipient')}…"
 
 
+QUICK_UNKNOWN = "That confirmation is unknown: nothing was sent."
+QUICK_NOT_YOURS = "Only the person who ran the command can confirm it. Nothing was sent."
+
+
 def quick_used_text() -> str:
     return "This send was already confirmed: it goes out once. Nothing more was sent."
 

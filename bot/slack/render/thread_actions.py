@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.domain.models import StoredMessage
 from bot.domain.phones import display
+from bot.domain.spreadsheet import ERROR_COLUMNS, RECIPIENT_COLUMNS, recipient_cells
 from bot.slack.render.text import clip, escape, money
 
 RETRY_FAILED = "retry_failed"
@@ -202,6 +203,10 @@ def nothing_sent(reason: str) -> str:
     return f"Nothing was sent. {escape(reason)}"
 
 
+UNKNOWN_SEND = "That send is not known to viber-bot."
+CONFIRMATION_NOT_OPENED = "Slack did not open the confirmation in time: press the button again."
+
+
 def upload_failed() -> str:
     return "The CSV could not be uploaded to the thread just now; press Export CSV again."
 
@@ -218,26 +223,7 @@ def cannot_sms(reason: str) -> str:
 # ---------------------------------------------------------------- the CSV
 
 
-CSV_COLUMNS = (
-    "msisdn",
-    "reference",
-    "bsg_id",
-    "status",
-    "sms_status",
-    "price",
-    "currency",
-    "sms_price",
-    "error_code",
-    "error_description",
-    "resend_sms_status",
-)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheets run a cell starting with these as a formula.
-    return "'" + text if text.startswith(_FORMULA_START) and not text[1:2].isdigit() else text
+CSV_COLUMNS = (*RECIPIENT_COLUMNS, *ERROR_COLUMNS, "resend_sms_status")
 
 
 def recipients_csv(
@@ -248,19 +234,7 @@ def recipients_csv(
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for m in messages:
-        writer.writerow(
-            [
-                _cell(display(m.msisdn, mask)),
-                m.reference,
-                m.bsg_id or "",
-                m.status.value,
-                m.sms_status.value if m.sms_status else "",
-                "" if m.price is None else str(m.price),
-                m.currency or "",
-                "" if m.sms_price is None else str(m.sms_price),
-                "" if m.error_code is None else m.error_code,
-                _cell(m.error_description or ""),
-                resent.get(m.id, ""),
-            ]
-        )
+        cells = recipient_cells(m, display(m.msisdn, mask))
+        cells["resend_sms_status"] = resent.get(m.id, "")
+        writer.writerow([cells[column] for column in CSV_COLUMNS])
     return out.getvalue().encode("utf-8")
