@@ -12,7 +12,7 @@ from bot.domain.models import Balance, MessageContent
 from bot.domain.wording import plural
 from bot.slack.estimate import Estimate, PriceState
 from bot.slack.render.estimate import cost_of, counts_text, price_text, sms_text
-from bot.slack.render.kit import context, header, plain, section
+from bot.slack.render.kit import context, header, notice_modal, plain, section
 from bot.slack.render.modal import MODAL_CALLBACK_ID
 from bot.slack.render.text import clip, escape, money, numbers_list, preview, quote, stamp
 
@@ -143,13 +143,7 @@ def sent_view(count: int, channel_id: str) -> dict[str, Any]:
 
 def notice_view(text: str) -> dict[str, Any]:
     """A modal that only says something (a refused or already-used review)."""
-    return {
-        "type": "modal",
-        "callback_id": REVIEW_CALLBACK_ID,
-        "title": plain("Viber message", VIEW_TITLE_MAX),
-        "close": plain("Close", VIEW_TITLE_MAX),
-        "blocks": [section(text)],
-    }
+    return notice_modal(REVIEW_CALLBACK_ID, text)
 
 
 def _initial(element: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:

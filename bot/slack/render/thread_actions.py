@@ -14,7 +14,7 @@ from bot.domain.models import StoredMessage
 from bot.domain.phones import display
 from bot.domain.spreadsheet import ERROR_COLUMNS, RECIPIENT_COLUMNS, recipient_cells
 from bot.domain.wording import plural
-from bot.slack.render.kit import plain, section
+from bot.slack.render.kit import notice_modal, plain, section
 from bot.slack.render.text import escape, mention, money
 
 RETRY_FAILED = "retry_failed"
@@ -135,13 +135,8 @@ def confirm_view(
 
 
 def notice_view(text: str) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": CONFIRM_CALLBACK_ID,
-        "title": plain("Viber message", VIEW_TITLE_MAX),
-        "close": plain("Close", VIEW_TITLE_MAX),
-        "blocks": [section(text)],
-    }
+    """A modal that only says something (an action refused or already done)."""
+    return notice_modal(CONFIRM_CALLBACK_ID, text)
 
 
 def nothing_to_do(action: str) -> str:
