@@ -22,7 +22,6 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,20 +44,15 @@ def _iso(moment: datetime) -> str:
 
 async def _template_rows(store: Store, accepted_at: datetime, now: datetime, msisdn: str) -> None:
     from storage.store import NewRecipient, NewSend
+    from tests.seeding import accepted_send
 
-    send, (message,) = await store.add_send(
+    send, _ = await accepted_send(
+        store,
         NewSend(channel_id=CHANNEL, user_id=USER, text="Your order has shipped", sender=SENDER),
         [NewRecipient(msisdn=msisdn, reference="template")],
         now=accepted_at,
-    )
-    await store.record_acceptance(
-        message.id,
+        due_at=now,
         bsg_id="template",
-        price=Decimal("0.0200000"),
-        currency="EUR",
-        now=accepted_at,
-        next_poll_at=now,
-        expires_at=accepted_at + timedelta(days=1),
     )
     parent = await store.enqueue(
         channel_id=CHANNEL,

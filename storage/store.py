@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from bot.domain.models import (
     StatusEvent,
     StoredMessage,
 )
-from storage import audit, history, lists, messages, optouts, outbox, sends, sweeps
+from storage import audit, history, lists, messages, optouts, outbox, sends, submissions, sweeps
 from storage import callbacks as callback_table
 from storage.actions import ActionVerbs
 from storage.backend import Backend, Connection
@@ -42,6 +43,7 @@ from storage.records import (
     SweepRecord,
     ts,
 )
+from storage.submissions import Submission
 
 __all__ = [
     "Acceptance",
@@ -53,6 +55,7 @@ __all__ = [
     "OutboxItem",
     "Poll",
     "Store",
+    "Submission",
     "SweepRecord",
     "ts",
 ]
@@ -187,6 +190,36 @@ class Store(ActionVerbs):
         except Conflict:
             # Another replica stored the same submission between our look and our insert.
             existing = await self.find_send_by_dedupe(new.dedupe_key) if new.dedupe_key else None
+            if existing is None:
+                raise
+            raise DuplicateSubmission(existing) from None
+
+    async def add_submission(
+        self, msisdns: Sequence[str], plan: submissions.SubmissionPlan, *, now: datetime
+    ) -> Send | None:
+        """Store a submission whole, before BSG is called: which of `msisdns` opted out is read
+        inside its transaction, `plan` says what to store given those (None: nothing), and the
+        send, its messages, request body and audit row are written (storage/submissions.py).
+        One trip to SQLite's writer thread, however many statements. Returns the stored send;
+        raises DuplicateSubmission as add_send does."""
+        planned: list[submissions.Submission] = []
+
+        def remembered(opted_out: set[str]) -> submissions.Submission | None:
+            submission = plan(opted_out)
+            if submission is not None:
+                planned.append(submission)
+            return submission
+
+        work = partial(submissions.add, msisdns=msisdns, plan=remembered, now=now)
+        try:
+            if self._current() is not None:  # inside the caller's transaction: a savepoint
+                async with self.atomic() as db:
+                    return await work(db)
+            return await self.backend.in_one_step(work)
+        except Conflict:
+            # Another replica stored the same submission between our look and our insert.
+            key = planned[-1].send.dedupe_key if planned else None
+            existing = await self.find_send_by_dedupe(key) if key else None
             if existing is None:
                 raise
             raise DuplicateSubmission(existing) from None

@@ -6,7 +6,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,16 +23,7 @@ from tests.waiting import wait_until  # re-exported for tests written against th
 REPO = Path(__file__).resolve().parents[1]
 # Variables of ours that must not leak from the test runner's environment into the bot's.
 OWN_PREFIXES = ("SLACK_", "BSG_", "VIBER_BOT_")
-__all__ = ["BotProcess", "bot_env", "env_for", "free_port", "run_once", "wait_until"]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nothing listens on right now; racy, since it is let go before the
-    bot binds it. Only tests/process/test_replicas.py still uses it: use PORT=0 (BotProcess reads
-    the port back), conftest's `bound_socket`, or `refusing_port` for an address that refuses."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+__all__ = ["BotProcess", "bot_env", "env_for", "run_once", "wait_until"]
 
 
 # `viber-bot run` logs the address it bound (PORT=0 binds any free port).

@@ -1,7 +1,8 @@
 """Saved lists and opt-outs: editing them, resolving `@list` recipients, and the opt-out check.
 
-`split_opted_out` is the one check every route runs before a number can reach BSG (the
-command, the modal, lists, CSV files, and thread actions that resend).
+`split_opted_out` (`split_among` on the opt-outs read inside the storing transaction) is the
+one check every route runs before a number can reach BSG (the command, the modal, lists, CSV
+files, and thread actions that resend).
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ async def split_opted_out(store: Store, msisdns: Sequence[str]) -> OptOutSplit:
     Call it inside the transaction that stores what is sent, so that an opt-out recorded a
     moment earlier is seen.
     """
-    out = await store.opted_out_among(msisdns)
+    return split_among(msisdns, await store.opted_out_among(msisdns))
+
+
+def split_among(msisdns: Sequence[str], out: set[str]) -> OptOutSplit:
+    """`msisdns` split by the opted-out numbers `out` (read inside the storing transaction)."""
     if not out:
         return OptOutSplit(tuple(msisdns), ())
     return OptOutSplit(

@@ -26,6 +26,7 @@ from bot.slack.render.thread_actions import (
     nothing_to_do,
 )
 from bot.slack.thread_actions import ActionRefused
+from commands.ack_first import ack_first
 
 log = logging.getLogger(__name__)
 
@@ -94,4 +95,4 @@ def register(app: AsyncApp, deps: Services) -> None:
             log.info("confirmation not updated: %s", error.response.get("error"))
 
     for action_id in THREAD_ACTIONS:
-        app.action(action_id)(on_button)
+        app.action(action_id)(ack_first(on_button))

@@ -28,6 +28,7 @@ from bot.slack.render.review import (
 )
 from bot.slack.render.text import escape
 from bot.tracking.sending import Origin
+from commands.ack_first import ack_first
 from commands.drafts import keep_draft, send_once
 from commands.modal.recipients import compose_submission
 from commands.modal.state import draft_from_view
@@ -139,6 +140,7 @@ async def offer_review(
 
 def register(app: AsyncApp, deps: Services) -> None:
     @app.action(REVIEW_SEND)
+    @ack_first
     async def on_send(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         pressed = _Pressed.of(body)
@@ -187,6 +189,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         await deps.sending.deliver(send.id)
 
     @app.action(REVIEW_BACK)
+    @ack_first
     async def on_back(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         pressed = _Pressed.of(body)

@@ -27,6 +27,7 @@ from bot.slack.render.review import (
 )
 from bot.tracking.audiences import prefetched_lists
 from bot.tracking.sending import Origin
+from commands.ack_first import ack_first
 from commands.drafts import keep_draft, send_once
 from commands.recipients import counted_recipients
 from storage.store import DuplicateSubmission
@@ -50,6 +51,9 @@ async def offer(
 ) -> bool:
     """Answer a `/viber send` that needs a go-ahead; False when it may go out at once."""
     settings = deps.settings
+    if settings.review_cost is None and len(composed.msisdns) <= settings.review_above:
+        # Opted-out numbers only make the count smaller: nothing to read before the ack.
+        return False
     draft = Draft(recipients=numbers, text=text)
     counted = await counted_recipients(deps, draft, composed)
     count = counted.valid
@@ -92,6 +96,7 @@ async def offer(
 
 def register(app: AsyncApp, deps: Services) -> None:
     @app.action(QUICK_CONFIRM)
+    @ack_first
     async def on_confirm(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         actions = body.get("actions") or [{}]

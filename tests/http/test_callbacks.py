@@ -39,6 +39,8 @@ async def send_one(app: RunningBot, number: str = "+380972920285", **fields: Any
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
     send = (await app.store.recent_sends(1))[0]
     [message] = await app.store.send_messages(send.id)
+    # The channel may show an earlier send's parent already; BSG must hold this one's create.
+    await app.wait_for(lambda: app.bsg.sent_to(message.msisdn) >= 1)
     return message
 
 

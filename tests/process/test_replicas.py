@@ -24,8 +24,8 @@ from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
 from storage.postgres_schema import LATEST, migrate
 from storage.schema import migrations as sqlite_migrations
-from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
-from tests.processes import BotProcess, bot_env, free_port, run_once, wait_until
+from tests.conftest import BOT_TOKEN, CHANNEL, SIGNING_SECRET
+from tests.processes import BotProcess, env_for, run_once, wait_until
 
 QUIET_NUMBER = "+380972920285"  # lifecycle 5: sent, then nothing until the test moves it
 LEASE = 2.0  # seconds: short, so that take-overs are quick to see
@@ -33,23 +33,16 @@ OUTAGE = 5.0  # seconds the database server is stopped for (at least)
 
 
 def replica_env(url: str, sim: BsgSimulator, standin: SlackStandIn) -> dict[str, str]:
-    return bot_env(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=standin.base_url,
-        BSG_API_KEY=BSG_KEY,
-        BSG_API_URL=sim.base_url,
-        VIBER_BOT_DB=url,
-        VIBER_BOT_DEFAULT_SENDER="Acme",
-        VIBER_BOT_POLL_INTERVAL=0.3,
+    """`env_for` a replica on `url`: short leases and heartbeats, so take-overs are quick."""
+    return env_for(
+        sim,
+        standin,
+        url,
         VIBER_BOT_POLL_MAX_INTERVAL=1,
         VIBER_BOT_RECONCILE_GRACE=2,
-        VIBER_BOT_SLACK_POST_INTERVAL=0,
         VIBER_BOT_BSG_TIMEOUT=20,
         VIBER_BOT_LEASE_SECONDS=LEASE,
         VIBER_BOT_HEARTBEAT_INTERVAL=0.5,
-        HOST="127.0.0.1",
-        PORT=free_port(),
     )
 
 

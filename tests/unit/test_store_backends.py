@@ -10,6 +10,7 @@ import pytest
 
 from bot.domain.models import Channel, DeliveryStatus, MessageStatus, SendOutcome, SmsStatus
 from storage.store import DuplicateSubmission, NewRecipient, NewSend, NotFound, Poll
+from tests.seeding import accepted_send
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -31,18 +32,16 @@ def _recipients(n: int, prefix: str = "r") -> list[NewRecipient]:
 
 
 async def _accepted(store, n: int = 3, *, prefix: str = "r", due_in: float = 0.0):
-    send, messages = await store.add_send(_new(), _recipients(n, prefix), now=T0)
-    for i, message in enumerate(messages):
-        await store.record_acceptance(
-            message.id,
-            bsg_id=f"{prefix}-bsg-{i}",
-            price=Decimal("0.0123"),
-            currency="EUR",
-            now=T0,
-            next_poll_at=T0 + timedelta(seconds=due_in + i),
-            expires_at=T0 + timedelta(days=1),
-        )
-    return send, await store.send_messages(send.id)
+    return await accepted_send(
+        store,
+        _new(),
+        _recipients(n, prefix),
+        now=T0,
+        due_at=T0 + timedelta(seconds=due_in),
+        spread=timedelta(seconds=1),
+        bsg_id=prefix + "-bsg-{i}",
+        price=Decimal("0.0123"),
+    )
 
 
 async def test_a_send_and_its_recipients_round_trip(any_store):
