@@ -347,8 +347,10 @@ class ViberBot:
         2. stop taking delivery callbacks;
         3. side by side, each within STOP_BUDGET / 2 so the waits do not add up: the sweep
            under way finishes (or is cancelled: it commits only at its end, so nothing half
-           of it is stored) and the outbox post under way finishes (or stays in flight, to
-           be looked for in Slack before it is posted again);
+           of it is stored), the outbox post under way finishes (or stays in flight, to be
+           looked for in Slack before it is posted again), and the creates that commands
+           started after their acks finish (or are cancelled: their sends were stored first,
+           and the next start looks them up at BSG);
         4. shut the scheduler down and close BSG's client, Slack's session and the store.
         """
         if not self._started:
@@ -358,7 +360,9 @@ class ViberBot:
         self.scheduler.pause()
         await self.callbacks.stop()
         await asyncio.gather(
-            self._finish_sweep(STOP_BUDGET / 2), self.outbox.stop(grace=STOP_BUDGET / 2)
+            self._finish_sweep(STOP_BUDGET / 2),
+            self.outbox.stop(grace=STOP_BUDGET / 2),
+            self.sending.settle(STOP_BUDGET / 2),
         )
         self.scheduler.shutdown(wait=False)
         try:
