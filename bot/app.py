@@ -9,7 +9,7 @@ import importlib.metadata
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -26,7 +26,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 import commands
 from bot.bsg.client import BsgClient
 from bot.callback_endpoint import receive_callback
-from bot.clock import Clock, utcnow
+from bot.clock import Clock, Grid, offset_of, utcnow
 from bot.domain.callback_tokens import CallbackTokens
 from bot.domain.errors import StorageError
 from bot.domain.policy import PollPolicy
@@ -239,6 +239,8 @@ class ViberBot:
         )
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._sweeping: asyncio.Task[Any] | None = None
+        # The sweeps' ticks (wall time); start() sets it where the scheduler's grid starts.
+        self.grid = Grid(utcnow(), timedelta(seconds=settings.poll_interval))
         self._started = False
 
     # ------------------------------------------------------------ lifecycle
@@ -254,16 +256,20 @@ class ViberBot:
         if self.slack.session is None or self.slack.session.closed:
             self.slack.session = aiohttp.ClientSession()
         self.outbox.start()
+        # The first sweep runs at once: it reconciles what a previous run left open. The
+        # trigger starts its grid there too, so every sweep runs at a tick of self.grid.
+        first = utcnow() + timedelta(seconds=0.05)  # scheduler time is wall time
+        self.grid = Grid(first, timedelta(seconds=self.settings.poll_interval))
         self.scheduler.add_job(
             self._sweep_job,
             "interval",
             seconds=self.settings.poll_interval,
+            start_date=first,
             id=SWEEP_JOB,
             coalesce=True,
             max_instances=1,
             misfire_grace_time=max(1, int(self.settings.poll_interval * 2)),
-            # The first sweep runs at once: it reconciles what a previous run left open.
-            next_run_time=utcnow() + timedelta(seconds=0.05),  # scheduler time is wall time
+            next_run_time=first,
             replace_existing=True,
         )
         if self.replicas.shared:
@@ -316,15 +322,25 @@ class ViberBot:
         except StorageError as error:  # the database is away: /healthz says so meanwhile
             log.warning("heartbeat failed: %s", error)
 
+    def sweep_tick(self) -> datetime:
+        """The tick the sweep starting now was scheduled for, on the bot's clock.
+
+        What a sweep records is due again counted from its tick, not from the moment its answer
+        came: a gap of one interval then lands exactly on the next tick. Counted from the
+        answer (a few ms or seconds into the sweep), the next tick would just miss it and every
+        short gap would grow by a whole interval."""
+        return self.grid.tick(utcnow()) + offset_of(self.clock)
+
     async def _sweep_job(self) -> None:
         self._sweeping = asyncio.current_task()
         try:
-            await self.poller.sweep()
+            tick = self.sweep_tick()
+            await self.poller.sweep(tick=tick)
             # SMS that resend_sms sent through the SMS API, tracked beside the Viber sweep
             # (by one replica at a time: two would announce the same SMS twice).
             async with self.replicas.exclusive(SMS_TRACKING) as ours:
                 if ours:
-                    await self.thread_actions.track_sms()
+                    await self.thread_actions.track_sms(tick=tick)
         except asyncio.CancelledError:
             if self._started:
                 raise

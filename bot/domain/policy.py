@@ -32,6 +32,8 @@ class PollPolicy:
         return min(self.cap, max(self.base, quiet_for * self.factor))
 
     def first_poll(self, accepted_at: datetime, send_at: datetime | None) -> datetime:
+        """`accepted_at`: when BSG's answer came, or the tick of the sweep that recorded it
+        (recovery at a sweep's start: see `judge`'s `anchor`)."""
         start = max(accepted_at, send_at) if send_at is not None else accepted_at
         return start + timedelta(seconds=self.base)
 
@@ -61,8 +63,16 @@ def judge(
     expires_at: datetime,
     last_change_at: datetime,
     now: datetime,
+    anchor: datetime | None = None,
 ) -> Verdict:
-    """Decide whether a message is final and, if not, when to look next (see lifecycle.RULES)."""
+    """Decide whether a message is final and, if not, when to look next (see lifecycle.RULES).
+
+    `now` is when the answer is judged: it decides the phase (validity, grace) and how long the
+    message has been quiet. `anchor` (default `now`) is where the next gap is counted from: a
+    sweep passes its tick (the grid time it was scheduled for), so a gap of one sweep interval
+    lands exactly on the next sweep, however far into its sweep the answer came.
+    """
+    anchor = now if anchor is None else anchor
     grace_end = expires_at + timedelta(seconds=policy.expiry_grace)
     if now >= grace_end:
         phase = Phase.AFTER_GRACE
@@ -75,9 +85,10 @@ def judge(
         forced = DeliveryStatus.EXPIRED if found.card is Card.EXPIRED else None
         return Verdict(final=True, next_poll_at=None, forced_status=forced)
     quiet_for = max(0.0, (now - last_change_at).total_seconds())
-    next_at = now + timedelta(seconds=policy.delay(quiet_for))
+    next_at = anchor + timedelta(seconds=policy.delay(quiet_for))
+    soonest = anchor + timedelta(seconds=policy.base)
     if found.next is Next.BY_WINDOW_END:
-        next_at = min(next_at, max(expires_at, now + timedelta(seconds=policy.base)))
+        next_at = min(next_at, max(expires_at, soonest))
     elif found.next is Next.BY_GRACE_END:
-        next_at = min(next_at, max(grace_end, now + timedelta(seconds=policy.base)))
+        next_at = min(next_at, max(grace_end, soonest))
     return Verdict(final=False, next_poll_at=next_at)

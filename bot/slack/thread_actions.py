@@ -455,11 +455,15 @@ class ThreadActions:
 
     # ------------------------------------------------------------ SMS tracking
 
-    async def track_sms(self) -> int:
+    async def track_sms(self, *, tick: datetime | None = None) -> int:
         """One sweep over resent SMS: poll the due ones, look up unconfirmed ones by
-        reference, record changes on the message and reply in the thread. Returns changes."""
+        reference, record changes on the message and reply in the thread. Returns changes.
+
+        `tick`: the tick of the Viber sweep this runs beside (default: now); due means due by
+        it, and next looks are counted from it (see Poller.sweep)."""
         now = self.clock()
-        due = await self.store.due_sms_resends(now)
+        tick = now if tick is None else tick
+        due = await self.store.due_sms_resends(tick)
         grace = now - timedelta(seconds=self.settings.reconcile_grace)
         lost = await self.store.unconfirmed_sms_resends(grace)
         if not due and not lost:
@@ -490,7 +494,7 @@ class ThreadActions:
                 if isinstance(seen, BsgError):
                     quiet = (now - row.created_at).total_seconds()
                     await self.store.update_sms_resend(
-                        row.id, next_poll_at=now + timedelta(seconds=self.policy.delay(quiet))
+                        row.id, next_poll_at=tick + timedelta(seconds=self.policy.delay(quiet))
                     )
                     continue
                 status = seen.status
@@ -503,7 +507,7 @@ class ThreadActions:
                     "final": final,
                     "next_poll_at": None
                     if final
-                    else now + timedelta(seconds=self.policy.delay(quiet)),
+                    else tick + timedelta(seconds=self.policy.delay(quiet)),
                 }
                 if status != row.status:
                     changes.update(

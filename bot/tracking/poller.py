@@ -84,15 +84,21 @@ class Poller:
         self.stretch: Callable[[int], float] = lambda _message_id: 1.0
         self.record_page = RECORD_PAGE
 
-    async def sweep(self) -> SweepReport:
-        """One pass: reconcile unconfirmed sends, then poll every due message."""
+    async def sweep(self, tick: datetime | None = None) -> SweepReport:
+        """One pass: reconcile unconfirmed sends, then poll every due message.
+
+        `tick`: the time this sweep was scheduled for (ViberBot.sweep_tick; default: now). Due
+        means due by the tick, and what the sweep records is due again counted from the tick,
+        not from when its answer came, so a gap of one interval is the very next sweep.
+        """
         started = self.clock()
+        tick = started if tick is None else tick
         clock_start = time.perf_counter()
         try:
             # One replica at a time: two would both resolve the same unconfirmed message.
             async with self.replicas.exclusive(RECONCILE_LOCK) as ours:
                 if ours:
-                    await self.sending.reconcile()
+                    await self.sending.reconcile(tick=tick)
         except StorageError as error:  # the database is away: the sweep fails just below
             log.warning("reconciliation failed: %s", error)
         except Exception as error:  # BSG's failures are handled inside: this is a bug of ours
@@ -107,10 +113,10 @@ class Poller:
         if not self.replicas.shared:
             # Alone (SQLite) nothing is claimed: the due set is read as (id, send) pairs and
             # its messages are loaded a page at a time while BSG answers.
-            due_ids = await self.store.due_ids(started, SWEEP_LIMIT)
+            due_ids = await self.store.due_ids(tick, SWEEP_LIMIT)
             self.metrics.messages_due.set(len(due_ids))
             try:
-                tally = await self._check(due_ids, self._loader(started))
+                tally = await self._check(due_ids, self._loader(tick), anchor=tick)
             finally:
                 self._set_free(set(self._sweep_busy))
             self.checked_total += tally.checked
@@ -120,7 +126,7 @@ class Poller:
         # two replicas at once.
         batch_size = self.settings.claim_batch
         while self.replicas.shared and checked < SWEEP_LIMIT:
-            claimed = await self.replicas.claim_due(started, min(batch_size, SWEEP_LIMIT - checked))
+            claimed = await self.replicas.claim_due(tick, min(batch_size, SWEEP_LIMIT - checked))
             try:
                 fresh = [m for m in claimed if m.id not in seen]
                 if not fresh:
@@ -129,7 +135,7 @@ class Poller:
                 # A message a callback is looking at right now is left to that look.
                 due = [m for m in fresh if m.id not in self._busy]
                 self.metrics.messages_due.set(len(due))
-                batch_changes, batch_errors, batch_error = await self._poll_batch(due)
+                batch_changes, batch_errors, batch_error = await self._poll_batch(due, tick)
             finally:
                 await self.replicas.release([m.id for m in claimed])
             checked += len(due)
@@ -171,8 +177,9 @@ class Poller:
     async def look_now(self, message_ids: Sequence[int]) -> list[Change]:
         """Ask BSG about these messages at once (a delivery callback said they changed).
 
-        BSG's answer is recorded exactly as a sweep's would be. A message the sweep is asking
-        about at this moment is looked at after it, since that answer may predate the change.
+        BSG's answer is recorded as a sweep's would be, but outside any sweep its next look is
+        counted from when the answer came. A message the sweep is asking about at this moment
+        is looked at after it, since that answer may predate the change.
         """
         wanted = set(message_ids)
         while wanted & self._busy:
@@ -196,19 +203,23 @@ class Poller:
             self.wake_outbox()
         return changes
 
-    async def _poll_batch(self, due: list[StoredMessage]) -> tuple[list[Change], int, str | None]:
+    async def _poll_batch(
+        self, due: list[StoredMessage], tick: datetime
+    ) -> tuple[list[Change], int, str | None]:
         """Ask BSG about one claimed batch, recording the answers as they come."""
         batch = {m.id for m in due}
         self._busy |= batch
         try:
-            tally = await self._check_renewing(due)
+            tally = await self._check_renewing(due, anchor=tick)
             return tally.changes, tally.errors, tally.last_error
         finally:
             self._busy -= batch
             self._released.set()
             self._released = asyncio.Event()
 
-    async def _check_renewing(self, due: list[StoredMessage]) -> _Tally:
+    async def _check_renewing(
+        self, due: list[StoredMessage], anchor: datetime | None = None
+    ) -> _Tally:
         """_check, renewing the batch's leases while BSG answers (a slow BSG must not let
         another replica take the batch over meanwhile)."""
         by_id = {m.id: m for m in due}
@@ -218,7 +229,7 @@ class Poller:
 
         pairs = [(m.id, m.send_id) for m in due]
         if not self.replicas.shared or not due:
-            return await self._check(pairs, loaded)
+            return await self._check(pairs, loaded, anchor=anchor)
         ids = [m.id for m in due]
 
         async def renew() -> None:
@@ -231,7 +242,7 @@ class Poller:
 
         renewing = asyncio.create_task(renew())
         try:
-            return await self._check(pairs, loaded)
+            return await self._check(pairs, loaded, anchor=anchor)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -245,7 +256,7 @@ class Poller:
             self._released.set()
             self._released = asyncio.Event()
 
-    def _loader(self, started: datetime) -> Callable[[list[int]], Awaitable[list[StoredMessage]]]:
+    def _loader(self, tick: datetime) -> Callable[[list[int]], Awaitable[list[StoredMessage]]]:
         """Loads a page of the sweep's messages; those no longer due (a callback's look
         recorded them meanwhile) or being looked at right now are left out. A loaded message
         is busy until the sweep ends, so a callback's look waits for its answer."""
@@ -257,7 +268,7 @@ class Poller:
                 if m.id not in self._busy
                 and not m.final
                 and m.next_poll_at is not None
-                and m.next_poll_at <= started
+                and m.next_poll_at <= tick
             ]
             self._busy.update(m.id for m in page)
             self._sweep_busy.update(m.id for m in page)
@@ -269,6 +280,8 @@ class Poller:
         self,
         due: Sequence[tuple[int, int]],
         load: Callable[[list[int]], Awaitable[list[StoredMessage]]],
+        *,
+        anchor: datetime | None = None,
     ) -> _Tally:
         """Ask BSG about each due message (id, send id), at most `poll_concurrency` requests
         under way, and record the answers while the rest are asked: a page of whole sends per
@@ -280,6 +293,9 @@ class Poller:
         A send's messages are asked about one after another and its answers are recorded
         together, in one transaction: its changes are announced once a sweep (one summary
         reply for a large send), however the pages fall.
+
+        `anchor`: the sweep's tick, from which next looks are counted (None: from when each
+        page is recorded).
         """
         tally = _Tally()
         if not due:
@@ -332,7 +348,8 @@ class Poller:
             async with writing:
                 taken, ready = ready, []
                 if taken:
-                    await self._record(taken, self.clock(), tally)
+                    now = self.clock()
+                    await self._record(taken, now, now if anchor is None else anchor, tally)
                     # Recorded: a callback's look at one of these need not wait any longer.
                     self._set_free({m.id for m, _ in taken} & self._sweep_busy)
 
@@ -364,9 +381,11 @@ class Poller:
         await flush()
         return tally
 
-    async def _record(self, results: list[_Answer], now: datetime, tally: _Tally) -> None:
+    async def _record(
+        self, results: list[_Answer], now: datetime, anchor: datetime, tally: _Tally
+    ) -> None:
         """Store what BSG said about these messages (whole sends) and queue the posts that
-        announce it, in one transaction."""
+        announce it, in one transaction. `now`: when; `anchor`: where next looks count from."""
         checked_sends = sorted({m.send_id for m, _ in results})
         wants_sms = tally.wants_sms
         for send_id in checked_sends:
@@ -380,9 +399,9 @@ class Poller:
                 if not isinstance(seen, BsgNotFound):  # one unknown id is no outage
                     tally.errors += 1
                     tally.last_error = str(seen)
-                self._unanswered(message, now, wants_sms[message.send_id], polls, later)
+                self._unanswered(message, now, anchor, wants_sms[message.send_id], polls, later)
             else:
-                polls.append(self._judged(message, seen, now, wants_sms[message.send_id]))
+                polls.append(self._judged(message, seen, now, anchor, wants_sms[message.send_id]))
         async with self.store.atomic():
             changes = await self.store.record_polls(polls, now=now)
             await self.store.reschedule_many(later)
@@ -405,7 +424,12 @@ class Poller:
             )
 
     def _judged(
-        self, message: StoredMessage, seen: MessageStatus, now: datetime, wants_sms: bool
+        self,
+        message: StoredMessage,
+        seen: MessageStatus,
+        now: datetime,
+        anchor: datetime,
+        wants_sms: bool,
     ) -> Poll:
         changed = seen.status != message.status or (
             seen.sms is not None and seen.sms.status != message.sms_status
@@ -420,12 +444,13 @@ class Poller:
             expires_at=expires_at,
             last_change_at=now if changed else (message.last_change_at or message.created_at),
             now=now,
+            anchor=anchor,
         )
         next_poll_at = verdict.next_poll_at
         factor = self.stretch(message.id)
         if next_poll_at is not None and factor > 1:
-            gap = (next_poll_at - now).total_seconds()
-            stretched = now + timedelta(seconds=min(self.policy.cap, gap * factor))
+            gap = (next_poll_at - anchor).total_seconds()
+            stretched = anchor + timedelta(seconds=min(self.policy.cap, gap * factor))
             # A delivered message still gets its last look for "read" when the window closes.
             next_poll_at = max(next_poll_at, min(stretched, max(next_poll_at, expires_at)))
         return Poll(
@@ -440,6 +465,7 @@ class Poller:
         self,
         message: StoredMessage,
         now: datetime,
+        anchor: datetime,
         wants_sms: bool,
         polls: list[Poll],
         later: list[tuple[int, datetime]],
@@ -468,7 +494,7 @@ class Poller:
             )
             return
         quiet = (now - (message.last_change_at or message.created_at)).total_seconds()
-        later.append((message.id, now + timedelta(seconds=self.policy.delay(quiet))))
+        later.append((message.id, anchor + timedelta(seconds=self.policy.delay(quiet))))
 
 
 _Answer = tuple[StoredMessage, MessageStatus | BsgError]

@@ -377,7 +377,11 @@ class SendService:
         outcomes: list[RecipientOutcome],
         *,
         count_refusals: bool = True,
+        anchor: datetime | None = None,
     ) -> SendOutcome:
+        """`anchor`: where the first look is counted from (a sweep's tick when recovery
+        re-creates at a sweep's start; by default, now: a new message's first look comes one
+        poll interval after BSG took it)."""
         now = self.clock()
         by_ref = {o.reference: o for o in outcomes}
         refused: list[tuple[StoredMessage, int, str]] = []
@@ -388,7 +392,7 @@ class SendService:
                 if outcome is None or outcome.unconfirmed:
                     continue
                 if outcome.accepted:
-                    accepted.append(self._acceptance(send, message, outcome, now))
+                    accepted.append(self._acceptance(send, message, outcome, now, anchor or now))
                 elif outcome.error is not None:
                     code, description = outcome.error.code, outcome.error.description
                     if count_refusals:
@@ -412,7 +416,12 @@ class SendService:
         return verdict
 
     def _acceptance(
-        self, send: Send, message: StoredMessage, outcome: RecipientOutcome, now: datetime
+        self,
+        send: Send,
+        message: StoredMessage,
+        outcome: RecipientOutcome,
+        now: datetime,
+        anchor: datetime,
     ) -> Acceptance:
         assert outcome.bsg_id is not None
         status = DeliveryStatus.SCHEDULED if send.send_at and send.send_at > now else None
@@ -428,13 +437,18 @@ class SendService:
             bsg_id=outcome.bsg_id,
             price=outcome.price,
             currency=outcome.currency,
-            next_poll_at=self.policy.first_poll(now, send.send_at),
+            next_poll_at=self.policy.first_poll(anchor, send.send_at),
             expires_at=self.policy.expires_at(now, send.send_at, send.validity),
             status=status or DeliveryStatus.SENT,
         )
 
     async def _accept(
-        self, send: Send, message: StoredMessage, outcome: RecipientOutcome, now: datetime
+        self,
+        send: Send,
+        message: StoredMessage,
+        outcome: RecipientOutcome,
+        now: datetime,
+        anchor: datetime,
     ) -> None:
         assert outcome.bsg_id is not None
         status = DeliveryStatus.SCHEDULED if send.send_at and send.send_at > now else None
@@ -444,7 +458,7 @@ class SendService:
             price=outcome.price,
             currency=outcome.currency,
             now=now,
-            next_poll_at=self.policy.first_poll(now, send.send_at),
+            next_poll_at=self.policy.first_poll(anchor, send.send_at),
             expires_at=self.policy.expires_at(now, send.send_at, send.validity),
             status=status or DeliveryStatus.SENT,
         )
@@ -513,16 +527,19 @@ class SendService:
 
     # ------------------------------------------------------------ reconciliation
 
-    async def reconcile(self) -> int:
+    async def reconcile(self, *, tick: datetime | None = None) -> int:
         """Settle messages whose BSG id is unknown; returns how many were resolved.
 
         Left by an earlier run (killed mid-create, or stopped before BSG answered): no request
         of that run is under way any more, so they are settled at once, not after a grace.
         A create that timed out inside this run may still land at BSG: those wait for
         VIBER_BOT_RECONCILE_GRACE first.
+
+        `tick`: the tick of the sweep this runs at the start of (default: now). What is adopted
+        or created again is first looked at one poll interval after it: by the next sweep.
         """
-        resolved = await self._recover_earlier_run()
-        return resolved + await self._reconcile_timed_out()
+        resolved = await self._recover_earlier_run(tick)
+        return resolved + await self._reconcile_timed_out(tick)
 
     async def _look_up(
         self, messages: Sequence[StoredMessage]
@@ -539,7 +556,7 @@ class SendService:
 
         return list(await asyncio.gather(*(look(m) for m in messages)))
 
-    async def _recover_earlier_run(self) -> int:
+    async def _recover_earlier_run(self, tick: datetime | None) -> int:
         """Look each reference up; create the ones BSG does not know again, same reference."""
         cutoff = self.started_at
         if self.shared_database:
@@ -565,18 +582,20 @@ class SendService:
                         found if isinstance(found, BsgError) else "no id in the answer",
                     )
                 else:
-                    await self._adopt(message, found, now)
+                    await self._adopt(message, found, now, tick or now)
                     touched.add(message.send_id)
             for send_id in touched:
                 await self._settle(send_id, now)
         resolved = len([m for m, f in results if isinstance(f, MessageStatus) and f.bsg_id])
         for send_id, messages in unknown.items():
-            resolved += await self._create_again(send_id, messages)
+            resolved += await self._create_again(send_id, messages, tick)
         if touched:
             self.wake_outbox()
         return resolved
 
-    async def _create_again(self, send_id: int, messages: list[StoredMessage]) -> int:
+    async def _create_again(
+        self, send_id: int, messages: list[StoredMessage], tick: datetime | None
+    ) -> int:
         """BSG never took these: send them now with their own references (43: it did, look)."""
         send = await self.store.get_send(send_id)
         content = content_of(send)
@@ -614,13 +633,18 @@ class SendService:
                 outcomes = list(result.outcomes)
                 whole_refusal = False
             outcomes = await self._resolve_already_sent(outcomes)
-            await self._record_outcomes(send, messages, outcomes, count_refusals=not whole_refusal)
+            await self._record_outcomes(
+                send, messages, outcomes, count_refusals=not whole_refusal, anchor=tick
+            )
         finally:
             self._in_flight.discard(send_id)
         return sum(1 for o in outcomes if not o.unconfirmed)
 
-    async def _adopt(self, message: StoredMessage, found: MessageStatus, now: datetime) -> None:
-        """BSG holds this message under our reference: take its id and track it. In a txn."""
+    async def _adopt(
+        self, message: StoredMessage, found: MessageStatus, now: datetime, anchor: datetime
+    ) -> None:
+        """BSG holds this message under our reference: take its id and track it (first look
+        one poll interval after `anchor`). In a txn."""
         await self._accept(
             await self.store.get_send(message.send_id),
             message,
@@ -631,6 +655,7 @@ class SendService:
                 currency=found.currency,
             ),
             now,
+            anchor,
         )
         log.info(
             "message %s: found at BSG by reference %s: id %s",
@@ -639,7 +664,7 @@ class SendService:
             found.bsg_id,
         )
 
-    async def _reconcile_timed_out(self) -> int:
+    async def _reconcile_timed_out(self, tick: datetime | None) -> int:
         """Creates of this run that BSG did not answer, once the grace has passed: BSG knows
         the reference (adopt it) or it does not (not sent; the sender is told)."""
         now = self.clock()
@@ -675,7 +700,7 @@ class SendService:
                 elif isinstance(found, BsgError) or not found.bsg_id:
                     continue
                 else:
-                    await self._adopt(message, found, now)
+                    await self._adopt(message, found, now, tick or now)
                 resolved += 1
                 touched.add(message.send_id)
             for send_id in touched:

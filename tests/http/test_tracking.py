@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
+from bot.clock import Grid, utcnow
 from bot.domain.models import DeliveryStatus
 from bot.slack.render.text import status_text
 from tests.slack_requests import modal_values
@@ -334,7 +336,7 @@ async def test_no_status_get_after_any_kind_of_final_state(make_bot, clock):
 async def test_a_bug_in_reconciliation_is_logged_as_a_bug_not_as_bsg_degraded(
     app, clock, caplog, monkeypatch
 ):
-    async def broken() -> int:
+    async def broken(**_: object) -> int:
         raise RuntimeError("reconciliation bug")
 
     monkeypatch.setattr(app.bot.sending, "reconcile", broken)
@@ -353,3 +355,44 @@ async def test_a_bug_in_reconciliation_is_logged_as_a_bug_not_as_bsg_degraded(
     monkeypatch.undo()
     await app.sweeps_after(1)
     assert "reconciliation" not in (await app.bot.health())[1]
+
+
+async def test_an_answer_recorded_late_in_a_sweep_is_looked_at_again_by_the_next_sweep(
+    make_bot, clock, monkeypatch
+):
+    """Sweeps run on a fixed grid of ticks. A look whose answer comes late in its sweep is
+    due again one interval after the sweep's tick, not after the answer: the very next sweep
+    looks again. (Counted from the answer, the next tick would just miss it and the look would
+    wait a whole extra interval.)"""
+    interval = 60.0  # the scheduler's own next sweep is a minute away: this test runs them
+    app = await make_bot(VIBER_BOT_POLL_INTERVAL=interval, VIBER_BOT_POLL_MAX_INTERVAL=interval)
+    await app.sweeps_after(1)  # the start's sweep is over
+    bot = app.bot
+    # A grid whose tick is now: every sweep_tick() below is in the same cell of wall time, so
+    # a tick moves only with the test's clock.
+    bot.grid = Grid(utcnow(), timedelta(seconds=interval))
+    await app.command("send +380972920285 Quiet")  # lifecycle 5: sent, then nothing
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    [message] = await app.store.send_messages((await app.store.recent_sends(1))[0].id)
+
+    status_by_id = bot.poller.bsg.status_by_id
+    asked: list[str] = []
+
+    async def slow(bsg_id: str):
+        answer = await status_by_id(bsg_id)
+        asked.append(bsg_id)
+        clock.advance(7)  # BSG's answer comes late in the sweep
+        return answer
+
+    monkeypatch.setattr(bot.poller.bsg, "status_by_id", slow)
+    clock.advance(interval + 5)  # the message is due (its first look: one interval after)
+    first_tick = bot.sweep_tick()
+    await bot._sweep_job()
+    assert asked == [message.bsg_id]
+    [looked] = await app.store.send_messages(message.send_id)
+    assert looked.next_poll_at == first_tick + timedelta(seconds=interval)
+
+    clock.advance(interval - 7)  # the next tick, whatever the first answer's lateness
+    assert bot.sweep_tick() == first_tick + timedelta(seconds=interval)
+    await bot._sweep_job()
+    assert asked == [message.bsg_id, message.bsg_id]
