@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
+from bot.clock import Grid, offset_of, utcnow
 from bot.domain.lifecycle import (
     RULES,
     SMS_FINAL,
@@ -226,3 +228,73 @@ def test_viber_failure_without_fallback_is_final_at_once(word: str) -> None:
         now=MOMENTS[Phase.BEFORE_VALIDITY],
     )
     assert verdict.final and verdict.forced_status is None
+
+
+def test_the_next_look_counts_from_the_anchor_and_the_rest_from_now() -> None:
+    """A sweep judges an answer that came `late` seconds after its tick: the gap (one base
+    for a message that just changed) is counted from the tick, so it lands on the next tick;
+    how long the message was quiet, and the phase, are still counted from the answer."""
+    tick = SENT_AT + timedelta(seconds=30)
+    late = timedelta(seconds=4)
+    common = dict(sms_status=None, wants_sms=False, expires_at=EXPIRES)
+    just_changed = judge(
+        POLICY,
+        status=DeliveryStatus.DELIVERED,
+        last_change_at=tick + late,
+        now=tick + late,
+        anchor=tick,
+        **common,
+    )
+    assert just_changed.next_poll_at == tick + timedelta(seconds=POLICY.base)
+    quiet = judge(
+        POLICY,
+        status=DeliveryStatus.SENT,
+        last_change_at=tick + late - timedelta(hours=1),
+        now=tick + late,
+        anchor=tick,
+        **common,
+    )
+    assert quiet.next_poll_at == tick + timedelta(seconds=POLICY.delay(3600))
+    # Without an anchor: from now, as for a delivery callback's look.
+    unanchored = judge(
+        POLICY,
+        status=DeliveryStatus.DELIVERED,
+        last_change_at=tick + late,
+        now=tick + late,
+        **common,
+    )
+    assert unanchored.next_poll_at == tick + late + timedelta(seconds=POLICY.base)
+    # The phase is now's: an answer after the window closes is final whatever the anchor.
+    after = judge(
+        POLICY,
+        status=DeliveryStatus.DELIVERED,
+        last_change_at=LAST_CHANGE,
+        now=EXPIRES + late,
+        anchor=EXPIRES - timedelta(seconds=1),
+        **common,
+    )
+    assert after.final
+
+
+def test_a_sweeps_tick_is_the_latest_grid_time_not_after_its_start() -> None:
+    start = SENT_AT
+    grid = Grid(start, timedelta(seconds=15))
+    assert grid.tick(start - timedelta(seconds=3)) == start  # before the first: the first
+    assert grid.tick(start) == start
+    assert grid.tick(start + timedelta(seconds=14.9)) == start
+    assert grid.tick(start + timedelta(seconds=15)) == start + timedelta(seconds=15)
+    # Late (a busy loop), or coalesced after skipped runs: the latest tick passed.
+    assert grid.tick(start + timedelta(seconds=47)) == start + timedelta(seconds=45)
+    # The scheduler's float arithmetic may fire a hair before our exact tick: still that tick.
+    hair = timedelta(microseconds=3)
+    assert grid.tick(start + timedelta(seconds=30) - hair) == start + timedelta(seconds=30)
+    # Ticks are exactly one interval apart: a gap of one interval is due at the next tick.
+    ticks = [grid.tick(start + timedelta(seconds=15 * k + 0.2)) for k in range(1000)]
+    assert all(b - a == grid.every for a, b in pairwise(ticks))
+    with pytest.raises(ValueError):
+        Grid(start, timedelta(0))
+
+
+def test_a_test_clocks_offset_is_taken_to_the_millisecond() -> None:
+    assert offset_of(utcnow) == timedelta(0)
+    assert offset_of(lambda: utcnow() + timedelta(seconds=90)) == timedelta(seconds=90)
