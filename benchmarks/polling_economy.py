@@ -7,6 +7,11 @@ back-off. The same run measures a fixed-interval poller (a look at every sweep) 
 By default a message is sent half-way between two sweeps, so the fixed poller's delay is its
 average (base / 2); the "gap" beside each delay is the worst case at that moment.
 
+A sweep's answers come some way into it (`--answer-delay`, seconds after its tick). The poller
+counts the next look from the sweep's tick (`judge`'s `anchor`); `--anchor answer` counts it
+from the answer instead, as the poller did before, for comparison: there a one-interval gap
+just misses the next sweep and waits one more.
+
     python -m benchmarks.polling_economy                 # defaults from bot/settings.py
     python -m benchmarks.polling_economy --factor 0.3 --cap 7200
 """
@@ -58,12 +63,16 @@ def follow(
     change_at: float | None = None,
     changed_to: DeliveryStatus = DeliveryStatus.DELIVERED,
     stop_when_noticed: bool = True,
+    answer_delay: float = 0.0,
+    anchor: str = "tick",
 ) -> Life:
     """Poll one message from sending until the policy calls it final (or the change is seen).
 
     BSG reports `sent` until `change_at` (seconds after sending), then `changed_to`. Sweeps
     run at `(phase + k) x base` seconds after sending. A poll at the very moment of the change
-    does not see it yet: the delay is to the first poll after.
+    does not see it yet: the delay is to the first poll after. Each answer is judged
+    `answer_delay` seconds after its sweep's tick; the next look counts from the tick
+    (`anchor="tick"`, the poller) or from the answer (`anchor="answer"`).
     """
     offset = phase * policy.base
     expires_at = PollPolicy.expires_at(START, None, int(validity))
@@ -75,7 +84,8 @@ def follow(
         # A due message waits for the next sweep.
         elapsed = (due - START).total_seconds()
         sweep = offset + math.ceil((elapsed - offset) / policy.base - 1e-9) * policy.base
-        now = START + timedelta(seconds=sweep)
+        tick = START + timedelta(seconds=sweep)
+        now = tick + timedelta(seconds=answer_delay)
         polls.append(sweep)
         seen = changed_to if change_at is not None and sweep > change_at else QUIET
         if seen != stored:
@@ -92,6 +102,7 @@ def follow(
             expires_at=expires_at,
             last_change_at=last_change,
             now=now,
+            anchor=tick if anchor == "tick" else now,
         )
         if verdict_.final or verdict_.next_poll_at is None:
             return Life(tuple(polls), sweep, noticed_at)
@@ -159,11 +170,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="seconds after sending at which a status changes, comma-separated",
     )
     parser.add_argument(
+        "--answer-delay",
+        type=float,
+        default=0.0,
+        help="seconds into a sweep its answers come (0: at the tick)",
+    )
+    parser.add_argument(
+        "--anchor",
+        choices=("tick", "answer"),
+        default="tick",
+        help="next look counted from the sweep's tick (the poller) or from the answer (before)",
+    )
+    parser.add_argument(
         "--strict", action="store_true", help="exit 1 when the GET target is missed"
     )
     args = parser.parse_args(argv)
     if args.base <= 0 or args.cap <= 0 or args.factor < 0 or args.validity < 15:
         parser.error("--base and --cap must be > 0, --factor >= 0 and --validity >= 15")
+    if not 0 <= args.answer_delay < args.base:
+        parser.error("--answer-delay is seconds into a sweep, 0 <= delay < --base")
     if not 0 <= args.phase < 1:
         parser.error("--phase is a fraction of the sweep interval, 0 <= phase < 1")
     try:
@@ -173,11 +198,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def first_hour_median(policy: PollPolicy, *, validity: float, phase: float) -> float:
+def first_hour_median(
+    policy: PollPolicy,
+    *,
+    validity: float,
+    phase: float,
+    answer_delay: float = 0.0,
+    anchor: str = "tick",
+) -> float:
     """Median delay to notice a change, over changes every minute of the first hour."""
     delays = []
     for moment in range(60, 3601, 60):
-        life = follow(policy, validity=validity, phase=phase, change_at=float(moment))
+        life = follow(
+            policy,
+            validity=validity,
+            phase=phase,
+            change_at=float(moment),
+            answer_delay=answer_delay,
+            anchor=anchor,
+        )
         if life.noticed_at is not None:
             delays.append(life.noticed_at - moment)
     return statistics.median(delays) if delays else float("nan")
@@ -192,22 +231,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = PollPolicy(
         base=args.base, factor=args.factor, cap=PREVIOUS_CAP_S, expiry_grace=args.grace
     )
-    previous_gets = follow(previous, validity=args.validity, phase=args.phase).gets
-    median_now = first_hour_median(adaptive, validity=args.validity, phase=args.phase)
-    median_before = first_hour_median(previous, validity=args.validity, phase=args.phase)
+    # Where the sweep's answers come and where the next look is counted from.
+    timing = {"answer_delay": args.answer_delay, "anchor": args.anchor}
+    previous_gets = follow(previous, validity=args.validity, phase=args.phase, **timing).gets
+    median_now = first_hour_median(adaptive, validity=args.validity, phase=args.phase, **timing)
+    median_before = first_hour_median(previous, validity=args.validity, phase=args.phase, **timing)
 
     quiet = {
-        name: follow(p, validity=args.validity, phase=args.phase) for name, p in policies.items()
+        name: follow(p, validity=args.validity, phase=args.phase, **timing)
+        for name, p in policies.items()
     }
     delivered = {
         name: follow(
-            p, validity=args.validity, phase=args.phase, change_at=5.0, stop_when_noticed=False
+            p,
+            validity=args.validity,
+            phase=args.phase,
+            change_at=5.0,
+            stop_when_noticed=False,
+            **timing,
         )
         for name, p in policies.items()
     }
     changes = {
         name: {
-            t: follow(p, validity=args.validity, phase=args.phase, change_at=t)
+            t: follow(p, validity=args.validity, phase=args.phase, change_at=t, **timing)
             for t in args.change_list
         }
         for name, p in policies.items()
@@ -220,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("grace_s", args.grace),
         ("validity_s", args.validity),
         ("phase", args.phase),
+        ("answer_delay_s", args.answer_delay),
+        ("anchor", args.anchor),
     ]
     for name in policies:
         metrics.append((f"{name}.gets_never_changes", quiet[name].gets))
