@@ -33,9 +33,10 @@ class Grid:
 
     def tick(self, at: datetime) -> datetime:
         """The latest tick not after `at` (within TICK_TOLERANCE): the one a sweep starting at
-        `at` was scheduled for (its lateness is `at - tick`). Before the first tick, the first."""
-        if at < self.start:
-            return self.start
+        `at` was scheduled for (its lateness is `at - tick`). Before the grid starts, `at`
+        itself (a sweep off the grid counts from its own start)."""
+        if at < self.start - TICK_TOLERANCE:
+            return at
         ticks = (at - self.start + TICK_TOLERANCE) // self.every
         return self.start + ticks * self.every
 

@@ -279,7 +279,8 @@ def test_the_next_look_counts_from_the_anchor_and_the_rest_from_now() -> None:
 def test_a_sweeps_tick_is_the_latest_grid_time_not_after_its_start() -> None:
     start = SENT_AT
     grid = Grid(start, timedelta(seconds=15))
-    assert grid.tick(start - timedelta(seconds=3)) == start  # before the first: the first
+    early = start - timedelta(seconds=3)
+    assert grid.tick(early) == early  # before the grid starts: no tick has passed
     assert grid.tick(start) == start
     assert grid.tick(start + timedelta(seconds=14.9)) == start
     assert grid.tick(start + timedelta(seconds=15)) == start + timedelta(seconds=15)
