@@ -42,9 +42,12 @@ class Grid:
 
 
 def offset_of(clock: Clock) -> timedelta:
-    """How far `clock` is from the wall clock, to the millisecond: nothing for the wall clock
-    itself, a test's offset for a test clock. (Two reads are microseconds apart; rounded, the
-    offset is the same at every tick, so ticks on `clock` stay exactly one interval apart.)"""
+    """How far `clock` is from the wall clock: nothing for the wall clock itself (exactly);
+    for another (a test's: wall time plus an offset it moves), to the millisecond. Two reads
+    are microseconds apart; rounded, the offset is the same at every tick, so ticks on `clock`
+    stay exactly one interval apart."""
+    if clock is utcnow:
+        return timedelta(0)
     wall = utcnow()
     skew = clock() - wall
     return round(skew / timedelta(milliseconds=1)) * timedelta(milliseconds=1)
