@@ -4,6 +4,12 @@ Every post is a row in `outbox` before it is made. The worker marks a row in fli
 call and done only when Slack said ok. A row found in flight at pick-up (the process died, or
 the answer was lost) is looked for in the channel or thread by the outbox id carried in the
 message metadata before it is posted again, so a reply is never doubled.
+
+Each channel has two streams, paced apart because Slack limits the two methods apart:
+`chat.postMessage` (parent and replies, in id order, one a `slack_post_interval` per channel)
+and `chat.update` of the parent (re-rendered from the database when made, so it needs no order
+against the replies; Tier 3, not the per-channel posting limit). Streams of different channels
+are posted at once, up to STREAMS_IN_FLIGHT.
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 MAX_BACKOFF = 300.0
+STREAMS_IN_FLIGHT = 16  # posts under way at once, each in a stream of its own
+PASS_LIMIT = 5000  # stream heads read per pass: enough that paced heads cannot hide due ones
 FAILED_ROW_RETRY = 5.0  # seconds before a row that failed on our side is tried again
 
 
@@ -126,8 +134,8 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._channel_free_at: dict[str, datetime] = {}
-        self._busy = False
+        self._free_at: dict[str, datetime] = {}  # stream -> when it may post again
+        self._busy = 0  # posts under way
 
     # ------------------------------------------------------------ lifecycle
 
@@ -156,7 +164,7 @@ class OutboxWorker:
 
     async def is_idle(self) -> bool:
         """Nothing being posted and nothing queued."""
-        return not self._busy and await self.store.outbox_depth() == 0
+        return self._busy == 0 and await self.store.outbox_depth() == 0
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -178,47 +186,62 @@ class OutboxWorker:
     # ------------------------------------------------------------ one pass
 
     async def drain(self) -> float:
-        """Post every row that may go now; return seconds until the next one may."""
-        items = await self.store.pending_outbox()
+        """Post the head of every stream that may go now; return seconds until the next may.
+
+        Streams go at once (up to STREAMS_IN_FLIGHT): Slack paces each channel on its own, so
+        one busy channel must not hold up the others. Within a stream one row goes per pass,
+        and nothing after a row that failed goes before it.
+        """
+        items = await self.store.pending_outbox(limit=PASS_LIMIT)
         if self.replicas.shared:
             owned = await self.replicas.claim_lanes({self._lane(item) for item in items})
             items = [item for item in items if self._lane(item) in owned]
         now = self.clock()
-        next_wait = 1.0
-        blocked: set[str] = set()
+        waits = [1.0]
+        heads: dict[str, OutboxItem] = {}
         for item in items:
-            if self._stopping or not self.replicas.lanes_fresh():
-                break  # a lane held too long unrenewed may be another replica's by now
-            lane = self._lane(item)
-            if lane in blocked:
+            stream = self._stream(item)
+            if stream in heads:
                 continue
-            due = max(item.next_attempt_at or now, self._channel_free_at.get(lane, now))
+            due = max(item.next_attempt_at or now, self._free_at.get(stream, now))
             if due > now:
-                blocked.add(lane)
-                next_wait = min(next_wait, (due - now).total_seconds())
+                waits.append((due - now).total_seconds())
                 continue
-            self._busy = True
-            try:
-                posted = await self._process(item)
-            finally:
-                self._busy = False
-            now = self.clock()
-            if not posted:
-                # Keep order: nothing after a failed row in its lane goes before it.
-                blocked.add(lane)
-                continue
-            if item.kind != OutboxKind.EPHEMERAL:
-                gap = timedelta(seconds=self.settings.slack_post_interval)
-                self._channel_free_at[lane] = now + gap
-                next_wait = min(next_wait, self.settings.slack_post_interval)
-                blocked.add(lane)  # at most one post per channel per interval
-        return max(0.0, next_wait)
+            heads[stream] = item
+        limit = asyncio.Semaphore(STREAMS_IN_FLIGHT)
+
+        async def one(stream: str, item: OutboxItem) -> None:
+            async with limit:
+                if self._stopping or not self.replicas.lanes_fresh():
+                    return  # a lane held too long unrenewed may be another replica's by now
+                self._busy += 1
+                try:
+                    posted = await self._process(item)
+                finally:
+                    self._busy -= 1
+                if posted and item.kind != OutboxKind.EPHEMERAL:
+                    gap = timedelta(seconds=self.settings.slack_post_interval)
+                    self._free_at[stream] = self.clock() + gap
+                    waits.append(self.settings.slack_post_interval)
+
+        await asyncio.gather(*(one(stream, item) for stream, item in heads.items()))
+        for stream in [s for s, at in self._free_at.items() if at <= self.clock()]:
+            del self._free_at[stream]  # free again: forget it, so the map stays small
+        return max(0.0, min(waits))
 
     @staticmethod
     def _lane(item: OutboxItem) -> str:
+        """What a replica leases: a channel (both its streams), or one private answer."""
         if item.kind == OutboxKind.EPHEMERAL:
             return f"ephemeral:{item.id}"
         return item.channel_id
+
+    @staticmethod
+    def _stream(item: OutboxItem) -> str:
+        """What is paced and ordered: a channel's posts, its parent updates, or one answer."""
+        if item.kind == OutboxKind.UPDATE:
+            return f"{item.channel_id}:update"
+        return OutboxWorker._lane(item)
 
     async def _process(self, item: OutboxItem) -> bool:
         """Try one row; True when it is settled (done or set aside), False to retry later."""
@@ -233,7 +256,7 @@ class OutboxWorker:
                 item.channel_id,
                 wait,
             )
-            self._channel_free_at[self._lane(item)] = self.clock() + timedelta(seconds=wait)
+            self._free_at[self._stream(item)] = self.clock() + timedelta(seconds=wait)
             at = self.clock() + timedelta(seconds=wait)
             if limit.maybe_posted:
                 await self.store.outbox_uncertain(item.id, at=at, error="ratelimited")
