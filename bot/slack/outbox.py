@@ -168,6 +168,9 @@ class OutboxWorker:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # Cleared before the pass, not after: a row queued while the pass runs wakes the
+            # next one at once instead of waiting out the pass's wait.
+            self._wake.clear()
             try:
                 wait = await self.drain()
                 self.metrics.outbox_depth.set(await self.store.outbox_depth())
@@ -179,7 +182,6 @@ class OutboxWorker:
                 wait = 5.0
             if self._stopping:
                 break
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, wait))
 
