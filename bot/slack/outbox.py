@@ -69,7 +69,10 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 MAX_BACKOFF = 300.0
-STREAMS_IN_FLIGHT = 64  # posts under way at once, each in a stream of its own
+# Posts under way at once, each in a stream of its own. A post waits for the database twice
+# (in flight, done) behind other writers, up to a second when the bot is busy; the marks of the
+# posts under way share one commit, so the more under way, the more posts a second.
+STREAMS_IN_FLIGHT = 512
 PASS_LIMIT = 5000  # stream heads read per pass: enough that paced heads cannot hide due ones
 # Least time between two reads of the queue while posts keep finishing: each read costs about
 # a millisecond per hundred streams, and a stream's next post is a posting interval away.
@@ -308,10 +311,7 @@ class OutboxWorker:
             async with self._in_flight:
                 if self._stopping or not self.replicas.lanes_fresh():
                     return
-                posted = await self._process(item)
-            if posted and item.kind != OutboxKind.EPHEMERAL:
-                gap = timedelta(seconds=self.settings.slack_post_interval)
-                self._free_at[stream] = self.clock() + gap
+                await self._process(item)  # paced from its call to Slack (see _pace)
         except StorageError as error:  # the database is away: nothing can be posted
             log.warning("outbox %s: %s; trying again in 1 s", item.id, error)
             self._free_at[stream] = self.clock() + timedelta(seconds=1)
@@ -463,6 +463,7 @@ class OutboxWorker:
                 return
             text, blocks = await self.notifier.render_parent(send.id)
             await self._attempt(item.id)
+            self._pace(item)
             answer = await self._call(
                 "chat.postMessage",
                 channel=item.channel_id,
@@ -481,6 +482,7 @@ class OutboxWorker:
                 await self._done(item.id, found)
                 return
             await self._attempt(item.id)
+            self._pace(item)
             answer = await self._call(
                 "chat.postMessage",
                 channel=item.channel_id,
@@ -497,6 +499,7 @@ class OutboxWorker:
                 await self._parent_missing(send.id)
             text, blocks = await self.notifier.render_parent(send.id)
             await self._attempt(item.id)
+            self._pace(item)
             await self._call(
                 "chat.update", channel=item.channel_id, ts=send.parent_ts, text=text, blocks=blocks
             )
@@ -523,6 +526,15 @@ class OutboxWorker:
         if not parents or all(i.state == OutboxState.DEAD for i in parents):
             raise Permanent("the parent message could not be posted")
         raise Waiting("the parent message is not posted yet")
+
+    def _pace(self, item: OutboxItem) -> None:
+        """A call to Slack is being made: its stream's next waits a posting interval from now.
+
+        From the call, not from when its row is marked done: Slack counts the calls it gets,
+        and the marks may wait for the database behind other writers.
+        """
+        gap = timedelta(seconds=self.settings.slack_post_interval)
+        self._free_at[self._stream(item)] = self.clock() + gap
 
     async def _attempt(self, item_id: int) -> None:
         """Mark the row under way (committed before the call, with other posts' marks)."""
