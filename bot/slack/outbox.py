@@ -77,6 +77,9 @@ PASS_LIMIT = 5000  # stream heads read per pass: enough that paced heads cannot 
 # Least time between two reads of the queue while posts keep finishing: each read costs about
 # a millisecond per hundred streams, and a stream's next post is a posting interval away.
 PASS_GAP = 0.1
+# A stream's next post is started this long before its turn: it is marked in flight (which
+# may wait for the database) while the interval runs out, then called as soon as it may.
+EARLY_START = 1.0
 FAILED_ROW_RETRY = 5.0  # seconds before a row that failed on our side is tried again
 
 
@@ -292,9 +295,10 @@ class OutboxWorker:
             stream = self._stream(item)
             if stream in self._posting or self._finished.get(stream, 0) >= begun:
                 continue  # under way, or done since this read began: the next pass sees it
-            due = max(item.next_attempt_at or now, self._free_at.get(stream, now))
-            if due > now:
-                waits.append((due - now).total_seconds())
+            retry_at = item.next_attempt_at or now
+            start_at = self._free_at.get(stream, now) - timedelta(seconds=EARLY_START)
+            if retry_at > now or start_at > now:
+                waits.append((max(retry_at, start_at) - now).total_seconds())
                 continue
             if self._stopping or not self.replicas.lanes_fresh():
                 break  # a lane held too long unrenewed may be another replica's by now
@@ -463,7 +467,7 @@ class OutboxWorker:
                 return
             text, blocks = await self.notifier.render_parent(send.id)
             await self._attempt(item.id)
-            self._pace(item)
+            await self._turn(item)
             answer = await self._call(
                 "chat.postMessage",
                 channel=item.channel_id,
@@ -482,7 +486,7 @@ class OutboxWorker:
                 await self._done(item.id, found)
                 return
             await self._attempt(item.id)
-            self._pace(item)
+            await self._turn(item)
             answer = await self._call(
                 "chat.postMessage",
                 channel=item.channel_id,
@@ -497,9 +501,9 @@ class OutboxWorker:
             assert send is not None
             if not send.parent_ts:
                 await self._parent_missing(send.id)
+            await self._turn(item)  # first: the parent is rendered as it is when updated
             text, blocks = await self.notifier.render_parent(send.id)
             await self._attempt(item.id)
-            self._pace(item)
             await self._call(
                 "chat.update", channel=item.channel_id, ts=send.parent_ts, text=text, blocks=blocks
             )
@@ -527,14 +531,19 @@ class OutboxWorker:
             raise Permanent("the parent message could not be posted")
         raise Waiting("the parent message is not posted yet")
 
-    def _pace(self, item: OutboxItem) -> None:
-        """A call to Slack is being made: its stream's next waits a posting interval from now.
+    async def _turn(self, item: OutboxItem) -> None:
+        """Wait for the stream's turn, then start its next interval: a call is made now.
 
-        From the call, not from when its row is marked done: Slack counts the calls it gets,
-        and the marks may wait for the database behind other writers.
+        Paced from the call, not from when its row is marked done: Slack counts the calls it
+        gets, and the marks may wait for the database behind other writers.
         """
+        stream = self._stream(item)
+        now = self.clock()
+        left = (self._free_at.get(stream, now) - now).total_seconds()
+        if left > 0:  # at most EARLY_START, as drain starts a post no sooner
+            await asyncio.sleep(left)
         gap = timedelta(seconds=self.settings.slack_post_interval)
-        self._free_at[self._stream(item)] = self.clock() + gap
+        self._free_at[stream] = self.clock() + gap
 
     async def _attempt(self, item_id: int) -> None:
         """Mark the row under way (committed before the call, with other posts' marks)."""
