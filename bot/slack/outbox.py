@@ -7,8 +7,9 @@ message metadata before it is posted again, so a reply is never doubled.
 
 Each channel has two streams, paced apart because Slack limits the two methods apart:
 `chat.postMessage` (parent and replies, in id order, one a `slack_post_interval` per channel)
-and `chat.update` of the parent (re-rendered from the database when made, so it needs no order
-against the replies; Tier 3, not the per-channel posting limit). Each stream's head is posted
+and `chat.update` of the parent (Tier 3, not the per-channel posting limit). An update goes
+after the posts queued before it in its channel, as before, but takes no posting turn: it is
+re-rendered from the database when made, so no post waits for it. Each stream's head is posted
 as soon as its stream may go, beside the others (up to STREAMS_IN_FLIGHT at once): no stream
 waits for another's post to finish.
 """
@@ -291,10 +292,20 @@ class OutboxWorker:
             items = [item for item in items if self._lane(item) in owned]
         now = self.clock()
         waits = [1.0]
+        # An update goes after the posts queued before it in its channel (it may link to one,
+        # e.g. a retry's parent), never before; the posts do not wait for updates.
+        posts_from = {
+            item.channel_id: item.id
+            for item in items
+            if item.kind not in (OutboxKind.UPDATE, OutboxKind.EPHEMERAL)
+        }
         for item in items:
             stream = self._stream(item)
             if stream in self._posting or self._finished.get(stream, 0) >= begun:
                 continue  # under way, or done since this read began: the next pass sees it
+            earlier_post = posts_from.get(item.channel_id, item.id) < item.id
+            if item.kind == OutboxKind.UPDATE and earlier_post:
+                continue  # the post before it wakes the worker when it is done
             retry_at = item.next_attempt_at or now
             start_at = self._free_at.get(stream, now) - timedelta(seconds=EARLY_START)
             if retry_at > now or start_at > now:
