@@ -321,18 +321,18 @@ class OutboxWorker:
         return max(0.0, min(waits))
 
     async def _post_head(self, stream: str, item: OutboxItem) -> None:
-        """Post one stream's head, then pace the stream and wake the worker for its next."""
+        """Post one stream's head (paced in _turn), then wake the worker for the next."""
         try:
             async with self._in_flight:
                 if self._stopping or not self.replicas.lanes_fresh():
                     return
-                await self._process(item)  # paced from its call to Slack (see _pace)
+                await self._process(item)
         except StorageError as error:  # the database is away: nothing can be posted
             log.warning("outbox %s: %s; trying again in 1 s", item.id, error)
-            self._free_at[stream] = self.clock() + timedelta(seconds=1)
+            self._hold(stream, 1.0)
         except Exception:  # the worker must outlive any one bad row
             log.exception("outbox %s: could not be tried; trying again in 5 s", item.id)
-            self._free_at[stream] = self.clock() + timedelta(seconds=5)
+            self._hold(stream, 5.0)
         finally:
             self._finished[stream] = self._passes
             del self._posting[stream]
@@ -541,6 +541,11 @@ class OutboxWorker:
         if not parents or all(i.state == OutboxState.DEAD for i in parents):
             raise Permanent("the parent message could not be posted")
         raise Waiting("the parent message is not posted yet")
+
+    def _hold(self, stream: str, seconds: float) -> None:
+        """Start nothing in the stream for `seconds` (drain starts a post EARLY_START before
+        the stream's turn, so the turn is set that much later)."""
+        self._free_at[stream] = self.clock() + timedelta(seconds=seconds + EARLY_START)
 
     async def _turn(self, item: OutboxItem) -> None:
         """Wait for the stream's turn, then start its next interval: a call is made now.
