@@ -200,6 +200,7 @@ class OutboxWorker:
         # Told (send id, kind) after each post made; the callback metrics time thread posts.
         self.on_posted: Callable[[int | None, str], None] = lambda _send_id, _kind: None
         self._wake = asyncio.Event()
+        self._queued = False  # woken by new rows (not only by posts finishing)
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._free_at: dict[str, datetime] = {}  # stream -> when it may post again
@@ -214,6 +215,8 @@ class OutboxWorker:
     # ------------------------------------------------------------ lifecycle
 
     def wake(self) -> None:
+        """Rows were queued: read the queue now."""
+        self._queued = True
         self._wake.set()
 
     def start(self) -> None:
@@ -256,7 +259,9 @@ class OutboxWorker:
         loop = asyncio.get_running_loop()
         last_pass = float("-inf")
         while not self._stopping:
-            await asyncio.sleep(max(0.0, last_pass + PASS_GAP - loop.time()))
+            if not self._queued:  # only posts finished: let a few more finish first
+                await asyncio.sleep(max(0.0, last_pass + PASS_GAP - loop.time()))
+            self._queued = False
             last_pass = loop.time()
             # Cleared before the pass, not after: a row queued (or a post finished) while the
             # pass runs wakes the next one at once instead of waiting out the pass's wait.
