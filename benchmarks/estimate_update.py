@@ -20,7 +20,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -28,70 +27,17 @@ import httpx
 
 from benchmarks import print_metrics, print_table, verdict
 from benchmarks.ack_load import (
-    API_KEY,
-    BOT_TOKEN,
     CHANNEL,
     SIGNING_SECRET,
     USER,
     AppProcess,
-    _spawn,
-    _stop,
+    Fakes,
     app_env,
     percentile,
     wait_until,
 )
 
 P99_TARGET_MS = 300.0
-
-
-def _fakes_main(conn: Connection, price_delay: float) -> None:
-    asyncio.run(_fakes(conn, price_delay))
-
-
-async def _fakes(conn: Connection, price_delay: float) -> None:
-    from bot.devtools.simulator import BsgSimulator
-    from bot.devtools.slack_standin import SlackStandIn
-
-    simulator = BsgSimulator(api_key=API_KEY, balance=10**9, max_recipients=50)
-    simulator.price_delay = price_delay
-    slack = SlackStandIn(token=BOT_TOKEN)
-    conn.send((await simulator.start("127.0.0.1", 0), await slack.start("127.0.0.1", 0)))
-    while True:
-        try:
-            command, *args = await asyncio.to_thread(conn.recv)
-        except EOFError:
-            break
-        if command == "view":
-            conn.send(slack.opened_views[-1] if slack.opened_views else None)
-        elif command == "current":
-            conn.send(slack.view(args[0]))
-        elif command == "stats":
-            conn.send(
-                {
-                    "price_calls": simulator.calls["price_preview"],
-                    "views_update": len(slack.calls_to("views.update")),
-                }
-            )
-        else:
-            break
-    await slack.stop()
-    await simulator.stop()
-
-
-class Fakes:
-    def __init__(self, price_delay: float):
-        self._conn, self._process = _spawn(_fakes_main, price_delay, name="bench-fakes")
-        if not self._conn.poll(30):
-            _stop(self._conn, self._process)
-            raise RuntimeError("the fakes did not start within 30 s")
-        self.bsg_url, self.slack_url = self._conn.recv()
-
-    def ask(self, *command: Any) -> Any:
-        self._conn.send(command)
-        return self._conn.recv()
-
-    def stop(self) -> None:
-        _stop(self._conn, self._process)
 
 
 def _estimate_text(view: dict[str, Any] | None) -> str:
@@ -105,7 +51,7 @@ async def run(changes: int, in_flight: int, price_delay: float, workdir: Path) -
     from bot.devtools.slack_requests import slash_command, view_values
     from tests.slack_requests import block_action
 
-    fakes = Fakes(price_delay)
+    fakes = Fakes(price_delay=price_delay)
     app = None
     try:
         app = AppProcess(
@@ -116,8 +62,8 @@ async def run(changes: int, in_flight: int, price_delay: float, workdir: Path) -
         async with httpx.AsyncClient(timeout=30, trust_env=False) as http:
             body, headers = slash_command(SIGNING_SECRET, text="", user_id=USER, channel_id=CHANNEL)
             await http.post(f"{app.url}/slack/events", content=body, headers=headers)
-            await wait_until(lambda: fakes.ask("view") is not None, within=10)
-            view = fakes.ask("view")
+            await wait_until(lambda: fakes.opened_view() is not None, within=10)
+            view = fakes.opened_view()
             limit = asyncio.Semaphore(in_flight)
 
             async def change(number: int) -> None:
@@ -144,14 +90,14 @@ async def run(changes: int, in_flight: int, price_delay: float, workdir: Path) -
             last = f"*{changes} recipients*"
             shown = await wait_until(
                 lambda: (
-                    last in _estimate_text(fakes.ask("current", view["id"]))
-                    and "EUR" in _estimate_text(fakes.ask("current", view["id"]))
+                    last in _estimate_text(fakes.view(view["id"]))
+                    and "EUR" in _estimate_text(fakes.view(view["id"]))
                 ),
                 within=price_delay * 3 + 30,
                 step=0.1,
             )
             shown_s = time.perf_counter() - started
-        stats = fakes.ask("stats")
+        stats = fakes.stats()
         return {
             "changes": changes,
             "in_flight": in_flight,

@@ -23,6 +23,8 @@ import contextlib
 import itertools
 import json
 import multiprocessing
+import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -41,6 +43,14 @@ from benchmarks import ack_load, database, poll_sweep, print_metrics, print_tabl
 SCALING_TARGET = 0.7  # a doubling of replicas should give at least 70% more checks per second
 ACK_P99_TARGET_MS = ack_load.P99_TARGET_MS
 DUE_TARGET_MS = 50.0  # the due query at 1M rows, on either backend
+
+
+def loadavg() -> str:
+    """The machine's 1-minute load average now (others share it: read figures beside it)."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
 
 
 # ---------------------------------------------------------------- a PostgreSQL to use
@@ -102,7 +112,11 @@ async def _replica(conn: Connection, env: dict[str, Any]) -> None:
     from bot.app import ViberBot
     from bot.settings import load_settings
 
-    bot = ViberBot(load_settings(_env_file=None, **env))
+    # Every replica sweeps "as of" one instant: a message checked is rescheduled after it and
+    # never comes due again in this run, however long the run takes on a loaded machine, so
+    # each of the N messages is checked once (a second check would be a lease failure).
+    as_of = datetime.fromisoformat(env.pop("AS_OF"))
+    bot = ViberBot(load_settings(_env_file=None, **env), clock=lambda: as_of)
     try:
         conn.send("ready")
         await asyncio.to_thread(conn.recv)
@@ -132,6 +146,7 @@ def sweep_with(
     """Start `replicas` processes on one database, let them sweep together; their figures."""
     context = multiprocessing.get_context("spawn")
     env = _settings_env(database_setting, bsg_url, concurrency, claim_batch)
+    env["AS_OF"] = datetime.now(UTC).isoformat()
     pipes, processes = [], []
     for index in range(replicas):
         parent, child = context.Pipe()
@@ -146,11 +161,13 @@ def sweep_with(
         for pipe in pipes:
             if not pipe.poll(120) or pipe.recv() != "ready":
                 raise RuntimeError("a replica did not start")
+        load_before = loadavg()
         started = time.perf_counter()
         for pipe in pipes:
             pipe.send("go")
         results = [pipe.recv() for pipe in pipes]
         wall = time.perf_counter() - started
+        load_after = loadavg()
     finally:
         for process in processes:
             process.join(30)
@@ -167,6 +184,7 @@ def sweep_with(
         "cpu_s": cpu,
         "cpu_per_check_ms": cpu / max(1, checked) * 1000,
         "checks_per_s": checked / wall if wall else float("nan"),
+        "loadavg": f"{load_before}->{load_after}",
     }
 
 
@@ -182,6 +200,14 @@ async def _seed_sqlite(path: Path, bsg_url: str, messages: int) -> None:
         await poll_sweep._store_accepted(store, recipients, ids, 10, utcnow())
     finally:
         await store.close()
+
+
+def _load_at_start(run: dict) -> float:
+    """The load average when the run began ("4.64->4.41" -> 4.64; 0 where unknown)."""
+    try:
+        return float(run["loadavg"].split("->")[0])
+    except ValueError:
+        return 0.0
 
 
 def knee(runs: list[dict]) -> int:
@@ -223,7 +249,11 @@ def run_sweeps(
 # ---------------------------------------------------------------- 2. ack p99
 
 
-async def _round_robin(urls: list[str], commands: int, in_flight: int) -> list[float]:
+def _number(run: int, index: int) -> str:
+    return f"38097{run}{index:06d}5"  # digits only, as BSG receives it; distinct per run
+
+
+async def _round_robin(urls: list[str], commands: int, in_flight: int, run: int) -> list[float]:
     from tests.slack_requests import slash_command
 
     limit = asyncio.Semaphore(in_flight)
@@ -233,7 +263,7 @@ async def _round_robin(urls: list[str], commands: int, in_flight: int) -> list[f
         async def one(index: int) -> None:
             body, headers = slash_command(
                 ack_load.SIGNING_SECRET,
-                text=f"send +38097{index:07d}5 Your order has shipped",
+                text=f"send +{_number(run, index)} Your order has shipped",
                 user_id=ack_load.USER,
                 channel_id=ack_load.CHANNEL,
             )
@@ -249,22 +279,47 @@ async def _round_robin(urls: list[str], commands: int, in_flight: int) -> list[f
     return times
 
 
+def _accepted(database_setting: str) -> int:
+    """Messages stored with BSG's id, read beside the running replicas."""
+    sql = "SELECT count(*) FROM messages WHERE bsg_id IS NOT NULL"
+    if database_setting.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(database_setting) as conn:
+            row = conn.execute(sql).fetchone()
+    else:
+        with contextlib.closing(sqlite3.connect(database_setting, timeout=5)) as conn:
+            row = conn.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
 def run_acks(
     postgres: Postgres, workdir: Path, *, commands: int, in_flight: int, create_delay: float
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     fakes = ack_load.Fakes(create_delay=create_delay)
     try:
-        for name, settings, count in (
-            ("sqlite", str(workdir / "ack.db"), 1),
-            ("postgres", postgres.fresh(), 2),
+        for run, (name, settings, count) in enumerate(
+            (("sqlite", str(workdir / "ack.db"), 1), ("postgres", postgres.fresh(), 2))
         ):
             apps = [
                 ack_load.AppProcess(ack_load.app_env(fakes, Path(settings), VIBER_BOT_DB=settings))
                 for _ in range(count)
             ]
+            numbers = [_number(run, index) for index in range(commands)]
+            load_before = loadavg()
             try:
-                times = asyncio.run(_round_robin([a.url for a in apps], commands, in_flight))
+                times = asyncio.run(_round_robin([a.url for a in apps], commands, in_flight, run))
+                # Every send reaches BSG and is stored as accepted (after its ack) before the
+                # replicas stop: stopping them under their deliveries would log failures.
+                asyncio.run(
+                    ack_load.wait_until(
+                        lambda s=settings: _accepted(s) >= commands,
+                        within=create_delay * commands / max(1, in_flight) + 60,
+                        step=0.2,
+                    )
+                )
+                sent_to = fakes.stats(numbers)["sent_to"]
             finally:
                 for app in apps:
                     app.stop()
@@ -272,6 +327,8 @@ def run_acks(
                 "replicas": count,
                 "p50_ms": ack_load.percentile(times, 0.50),
                 "p99_ms": ack_load.percentile(times, 0.99),
+                "sent_exactly_once": sent_to.get(1, 0),
+                "loadavg": f"{load_before}->{loadavg()}",
             }
     finally:
         fakes.stop()
@@ -415,6 +472,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         postgres.stop()
 
     lite = sweeps["sqlite"]
+    # Others' work already filling the cores when a sweep began: adding replicas then only
+    # divides what is left, and the knee says more about the box than about the leases.
+    cores = os.cpu_count() or 1
+    saturated = any(_load_at_start(run) >= cores for run in [lite, *sweeps["postgres"]])
     metrics: list[tuple[str, object]] = [
         ("messages", sweeps["messages"]),
         ("get_delay_s", args.delay),
@@ -422,6 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("sqlite.checks_per_s", lite["checks_per_s"]),
         ("sqlite.cpu_per_check_ms", lite["cpu_per_check_ms"]),
         ("sqlite.checked", lite["checked"]),
+        ("sqlite.loadavg", lite["loadavg"]),
     ]
     for run in sweeps["postgres"]:
         n = run["replicas"]
@@ -432,10 +494,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             (f"pg{n}.checked", run["checked"]),
             (f"pg{n}.errors", run["errors"]),
             (f"pg{n}.per_replica", "/".join(str(c) for c in run["per_replica"])),
+            (f"pg{n}.cpu_vs_sqlite", run["cpu_per_check_ms"] / lite["cpu_per_check_ms"]),
+            (f"pg{n}.loadavg", run["loadavg"]),
         ]
     first = sweeps["postgres"][0]["checks_per_s"]
     metrics += [
         ("knee_replicas", sweeps["knee"]),
+        ("knee_blurred_by_load", saturated),
         ("pg_vs_sqlite_1", first / lite["checks_per_s"]),
         ("checked_exactly_once", all(r["checked"] == sweeps["messages"] for r in sweeps["postgres"])
          and lite["checked"] == sweeps["messages"]),
@@ -443,6 +508,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("ack.pg2.p99_ms", acks["postgres"]["p99_ms"]),
         ("ack.sqlite1.p50_ms", acks["sqlite"]["p50_ms"]),
         ("ack.pg2.p50_ms", acks["postgres"]["p50_ms"]),
+        ("ack.sqlite1.sent_exactly_once", acks["sqlite"]["sent_exactly_once"]),
+        ("ack.pg2.sent_exactly_once", acks["postgres"]["sent_exactly_once"]),
+        ("ack.sqlite1.loadavg", acks["sqlite"]["loadavg"]),
+        ("ack.pg2.loadavg", acks["postgres"]["loadavg"]),
         ("due.rows", due["rows"]),
         ("due.sqlite_ms", due["sqlite_ms"]),
         ("due.postgres_ms", due["postgres_ms"]),
@@ -453,7 +522,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_metrics("replicas", metrics)
     rows: list[list[object]] = [
         ["SQLite, 1 process", f"{lite['wall_s']:.2f}", f"{lite['cpu_per_check_ms']:.3f}",
-         f"{lite['checks_per_s']:.0f}", "1.00"],
+         f"{lite['checks_per_s']:.0f}", "1.00", lite["loadavg"]],
     ]  # fmt: skip
     for run in sweeps["postgres"]:
         rows.append(
@@ -463,12 +532,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{run['cpu_per_check_ms']:.3f}",
                 f"{run['checks_per_s']:.0f}",
                 f"{run['checks_per_s'] / first:.2f}",
+                run["loadavg"],
             ]
         )
     print_table(
         f"Sweep of {sweeps['messages']} due messages (BSG {args.delay * 1000:g} ms per GET, "
-        f"{args.concurrency} per replica); knee at {sweeps['knee']} replica(s)",
-        ["", "wall s", "CPU ms / check", "checks / s", "x 1 replica"],
+        f"{args.concurrency} per replica); knee at {sweeps['knee']} replica(s)"
+        + (f" (blurred: load >= {cores} cores at the start)" if saturated else ""),
+        ["", "wall s", "CPU ms / check", "checks / s", "x 1 replica", "load 1m"],
         rows,
     )
     print_table(
@@ -493,6 +564,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     good = (
         all(r["checked"] == sweeps["messages"] and r["errors"] == 0 for r in sweeps["postgres"])
+        and lite["checked"] == sweeps["messages"]
+        and all(a["sent_exactly_once"] == args.commands for a in acks.values())
         and due["index_used"]
         and due["found"] == due["due"]
     )

@@ -49,7 +49,8 @@ async def run(
 ) -> dict[str, Any]:
     from pydantic import SecretStr
 
-    from bot.bsg.client import BsgClient, make_transport
+    from bot.bsg.client import BsgClient
+    from bot.bsg.transport import make_transport
     from bot.devtools.simulator import BsgSimulator
     from bot.domain.errors import BsgError
     from bot.domain.models import CreateRequest, MessageContent, Recipient

@@ -114,7 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return handler(args)
-    except (ConfigurationError, StorageError, InputError) as error:
+    except InputError as error:
+        from bot.slack.render.input_errors import input_problem
+
+        return _fail(input_problem(error))
+    except (ConfigurationError, StorageError) as error:
         return _fail(str(error))
     except KeyboardInterrupt:
         return 130

@@ -5,22 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from bot.domain.models import DeliveryStatus
 from storage.backend import Row
-
-
-def _ts(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+from storage.records import dec, from_row, parse_dt, ts
 
 
 @dataclass(frozen=True)
@@ -101,7 +92,7 @@ class ActionVerbs:
             await db.execute(
                 "INSERT INTO drafts (token, kind, user_id, channel_id, team_id, view_id, payload, "
                 "state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-                [token, kind, user_id, channel_id, team_id, view_id, json.dumps(payload), _ts(now)],
+                [token, kind, user_id, channel_id, team_id, view_id, json.dumps(payload), ts(now)],
             )
         found = await self.get_draft(token)
         assert found is not None
@@ -112,19 +103,12 @@ class ActionVerbs:
             row = await db.fetchone("SELECT * FROM drafts WHERE token = ?", [token])
         if row is None:
             return None
-        return PendingDraft(
-            id=row["id"],
-            token=row["token"],
-            kind=row["kind"],
-            user_id=row["user_id"],
-            channel_id=row["channel_id"],
-            team_id=row["team_id"],
-            view_id=row["view_id"],
+        return from_row(
+            PendingDraft,
+            row,
             payload=json.loads(row["payload"]),
-            state=row["state"],
             created_at=datetime.fromisoformat(row["created_at"]),
-            used_at=_dt(row["used_at"]),
-            send_id=row["send_id"],
+            used_at=parse_dt(row["used_at"]),
         )
 
     async def claim_draft(
@@ -136,7 +120,7 @@ class ActionVerbs:
             changed = await db.execute(
                 "UPDATE drafts SET state = ?, used_at = ? "
                 "WHERE token = ? AND state = 'pending' AND created_at >= ?",
-                [state, _ts(now), token, _ts(created_after)],
+                [state, ts(now), token, ts(created_after)],
             )
         return changed == 1
 
@@ -156,7 +140,7 @@ class ActionVerbs:
                 "INSERT INTO thread_actions (send_id, action, user_id, state, created_at, "
                 "detail) VALUES (?, ?, ?, 'claimed', ?, '{}') "
                 "ON CONFLICT (send_id, action) DO NOTHING RETURNING id",
-                [send_id, action, user_id, _ts(now)],
+                [send_id, action, user_id, ts(now)],
             )
         if claimed is None:
             return None
@@ -169,15 +153,11 @@ class ActionVerbs:
             )
         if row is None:
             return None
-        return ThreadAction(
-            id=row["id"],
-            send_id=row["send_id"],
-            action=row["action"],
-            user_id=row["user_id"],
-            state=row["state"],
+        return from_row(
+            ThreadAction,
+            row,
             created_at=datetime.fromisoformat(row["created_at"]),
-            finished_at=_dt(row["finished_at"]),
-            result_send_id=row["result_send_id"],
+            finished_at=parse_dt(row["finished_at"]),
             detail=json.loads(row["detail"] or "{}"),
         )
 
@@ -194,7 +174,7 @@ class ActionVerbs:
             await db.execute(
                 "UPDATE thread_actions SET state = ?, finished_at = ?, "
                 "result_send_id = coalesce(?, result_send_id), detail = ? WHERE id = ?",
-                [state, _ts(now), result_send_id, json.dumps(detail or {}, default=str), action_id],
+                [state, ts(now), result_send_id, json.dumps(detail or {}, default=str), action_id],
             )
 
     async def release_thread_action(self, action_id: int) -> None:
@@ -213,7 +193,7 @@ class ActionVerbs:
                 "INSERT INTO sms_resends (send_id, message_id, msisdn, reference, status, "
                 "created_at, final) VALUES (?, ?, ?, ?, ?, ?, 0)",
                 [
-                    (send_id, message_id, msisdn, reference, DeliveryStatus.PENDING.value, _ts(now))
+                    (send_id, message_id, msisdn, reference, DeliveryStatus.PENDING.value, ts(now))
                     for message_id, msisdn, reference in rows
                 ],
             )
@@ -233,7 +213,7 @@ class ActionVerbs:
         return await self._resends(
             "SELECT * FROM sms_resends WHERE final = 0 AND next_poll_at IS NOT NULL "
             "AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?",
-            [_ts(now), int(limit)],
+            [ts(now), int(limit)],
         )
 
     async def unconfirmed_sms_resends(self, before: datetime) -> list[SmsResend]:
@@ -241,7 +221,7 @@ class ActionVerbs:
         return await self._resends(
             "SELECT * FROM sms_resends WHERE final = 0 AND bsg_id IS NULL AND status = ? "
             "AND created_at <= ? ORDER BY id",
-            [DeliveryStatus.PENDING.value, _ts(before)],
+            [DeliveryStatus.PENDING.value, ts(before)],
         )
 
     async def update_sms_resend(self, resend_id: int, **values: Any) -> None:
@@ -249,9 +229,9 @@ class ActionVerbs:
         stored = {}
         for name, value in values.items():
             if isinstance(value, datetime):
-                value = _ts(value)
+                value = ts(value)
             elif isinstance(value, Decimal):
-                value = str(value)
+                value = dec(value)
             elif isinstance(value, DeliveryStatus):
                 value = value.value
             elif isinstance(value, bool):
@@ -265,20 +245,13 @@ class ActionVerbs:
 
     @staticmethod
     def _sms_resend(row: Row) -> SmsResend:
-        return SmsResend(
-            id=row["id"],
-            send_id=row["send_id"],
-            message_id=row["message_id"],
-            reference=row["reference"],
-            msisdn=row["msisdn"],
-            bsg_id=row["bsg_id"],
+        return from_row(
+            SmsResend,
+            row,
             status=DeliveryStatus(row["status"]),
             price=None if row["price"] is None else Decimal(row["price"]),
-            currency=row["currency"],
-            error_code=row["error_code"],
-            error_description=row["error_description"],
             created_at=datetime.fromisoformat(row["created_at"]),
-            next_poll_at=_dt(row["next_poll_at"]),
+            next_poll_at=parse_dt(row["next_poll_at"]),
             final=bool(row["final"]),
         )
 
@@ -308,16 +281,10 @@ class ActionVerbs:
             await db.execute(
                 "UPDATE messages SET sms_status = ?, sms_price = coalesce(?, sms_price), "
                 "sms_currency = coalesce(?, sms_currency) WHERE id = ?",
-                [status.value, None if price is None else str(price), currency, message_id],
+                [status.value, dec(price), currency, message_id],
             )
             await db.execute(
                 "INSERT INTO status_events (message_id, channel, status, observed_at, price, "
                 "currency) VALUES (?, 'sms', ?, ?, ?, ?)",
-                [
-                    message_id,
-                    status.value,
-                    _ts(now),
-                    None if price is None else str(price),
-                    currency,
-                ],
+                [message_id, status.value, ts(now), dec(price), currency],
             )

@@ -3,12 +3,14 @@ database. Every statement is written once, in portable SQL with `?` placeholders
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 # A result row: values by column name (`row["status"]`); `dict(row)` gives a plain dict.
 Row = Mapping[str, Any]
+
+T = TypeVar("T")
 
 
 class Connection(Protocol):
@@ -40,6 +42,12 @@ class Backend(Protocol):
         """The writer: one transaction, committed on a clean exit, rolled back on any error
         (cancellation included). Transactions never interleave: the backend serialises them,
         so the Store's ordering guarantees hold. Nesting is the Store's business (SAVEPOINT)."""
+        ...
+
+    async def in_one_step(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """`work` as one transaction of its own, like `transaction()`, in as few round trips
+        as the backend allows (SQLite: one trip to the writer's thread). `work` awaits nothing
+        but its connection's methods."""
         ...
 
     def read(self) -> AbstractAsyncContextManager[Connection]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.backend import Connection
+from storage.records import from_row
 
 CALLBACK_SECRET = "callback_secret"
 
@@ -67,14 +68,12 @@ async def callback_bodies(db: Connection, message_id: int, limit: int = 50) -> l
         [message_id, limit],
     )
     return [
-        CallbackBody(
-            message_id=r["message_id"],
+        from_row(
+            CallbackBody,
+            r,
             received_at=datetime.fromisoformat(r["received_at"]),
-            source=r["source"],
-            content_type=r["content_type"],
             body=r["body"] or "",
             truncated=bool(r["truncated"]),
-            parsed_status=r["parsed_status"],
         )
         for r in reversed(rows)
     ]

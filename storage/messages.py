@@ -7,14 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.domain.models import Channel, DeliveryStatus, MessageStatus, StoredMessage
+from bot.domain.models import Channel, DeliveryStatus, MessageStatus, StatusEvent, StoredMessage
 from storage import history, sql
 from storage.backend import Connection, Row
-from storage.records import Acceptance, Change, NewRecipient, dec, ts
+from storage.records import Acceptance, Change, NewRecipient, Poll, dec, ts
 
 
 def model(row: Row) -> StoredMessage:
-    return StoredMessage.model_validate(dict(row))
+    return StoredMessage.from_row(row)
 
 
 def listing_filter(
@@ -81,12 +81,37 @@ async def update(db: Connection, message_id: int, values: dict[str, Any]) -> Non
 
 async def due(db: Connection, now: datetime, limit: int) -> list[StoredMessage]:
     """Messages whose next look is due, oldest due first (the final/next_poll_at index)."""
-    rows = await db.fetchall(
+    rows: list[Any] = await db.fetchall(
         "SELECT * FROM messages WHERE final = 0 AND next_poll_at <= ? "
         "ORDER BY next_poll_at LIMIT ?",
         [ts(now), limit],
     )
-    return [model(row) for row in rows]
+    # In place: each row is dropped as its model is made (a sweep loads up to 50,000).
+    for index, row in enumerate(rows):
+        rows[index] = model(row)
+    return rows
+
+
+async def due_ids(db: Connection, now: datetime, limit: int) -> list[tuple[int, int]]:
+    """(id, send id) of the messages `due` would return, in the same order: a sweep's due set
+    without loading the messages (they are loaded a page at a time, `by_ids`)."""
+    rows = await db.fetchall(
+        "SELECT id, send_id FROM messages WHERE final = 0 AND next_poll_at <= ? "
+        "ORDER BY next_poll_at LIMIT ?",
+        [ts(now), limit],
+    )
+    return [(row["id"], row["send_id"]) for row in rows]
+
+
+async def by_ids(db: Connection, ids: Sequence[int]) -> list[StoredMessage]:
+    """These messages, in the order asked (a missing id is left out)."""
+    found: dict[int, StoredMessage] = {}
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        chunk = list(ids[start : start + _IDS_PER_QUERY])
+        marks = ", ".join("?" for _ in chunk)
+        for row in await db.fetchall(f"SELECT * FROM messages WHERE id IN ({marks})", chunk):
+            found[row["id"]] = model(row)
+    return [found[i] for i in ids if i in found]
 
 
 async def count_due(db: Connection, now: datetime) -> int:
@@ -189,58 +214,99 @@ async def record_poll(
     forced_status: DeliveryStatus | None,
 ) -> list[Change]:
     """Store what a poll saw; returns the changes (one status_event each)."""
-    update, new_status, raw, viber_changed, sms_changed = poll_update(
-        message,
-        seen,
-        now=now,
-        next_poll_at=next_poll_at,
-        final=final,
-        forced_status=forced_status,
-    )
-    await sql.update(db, "messages", message.id, update)
-    if not (viber_changed or sms_changed):
+    look = Poll(message, seen, next_poll_at=next_poll_at, final=final, forced_status=forced_status)
+    return await record_polls(db, [look], now=now)
+
+
+async def record_polls(db: Connection, polls: Sequence[Poll], *, now: datetime) -> list[Change]:
+    """Store what many polls saw, in a few statements: one `executemany` per set of changed
+    columns, one for the status events; then the changed messages and their events are read
+    back (two queries a page) for the notifier. Returns the changes in the order of `polls`."""
+    updates: dict[tuple[str, ...], list[list[Any]]] = {}
+    events: list[tuple[StoredMessage, Channel, DeliveryStatus | None]] = []
+    event_rows: list[tuple[Any, ...]] = []
+    observed = ts(now)
+    for look in polls:
+        message, seen = look.message, look.seen
+        update, new_status, raw, viber_changed, sms_changed = poll_update(
+            message,
+            seen,
+            now=now,
+            next_poll_at=look.next_poll_at,
+            final=look.final,
+            forced_status=look.forced_status,
+        )
+        updates.setdefault(tuple(update), []).append([*update.values(), message.id])
+        if viber_changed:
+            assert new_status is not None
+            events.append((message, Channel.VIBER, message.status))
+            event_rows.append(
+                (
+                    message.id,
+                    Channel.VIBER.value,
+                    new_status.value,
+                    raw,
+                    observed,
+                    ts(seen.time_dr) if seen is not None else None,
+                    dec(seen.price) if seen is not None else None,
+                    seen.currency if seen is not None else None,
+                )
+            )
+        if sms_changed:
+            assert seen is not None and seen.sms is not None
+            sms = seen.sms
+            events.append((message, Channel.SMS, message.sms_status))
+            event_rows.append(
+                (
+                    message.id,
+                    Channel.SMS.value,
+                    sms.status.value,
+                    sms.raw_status,
+                    observed,
+                    ts(sms.time_dr),
+                    dec(sms.price),
+                    sms.currency,
+                )
+            )
+    for columns, rows in updates.items():
+        await db.executemany(sql.update_sql("messages", columns), rows)
+    if not events:
         return []
-    events = []
-    if viber_changed:
-        assert new_status is not None
-        events.append(
-            await history.add(
-                db,
-                message.id,
-                Channel.VIBER,
-                new_status,
-                raw,
-                now,
-                seen.time_dr if seen is not None else None,
-                seen.price if seen else None,
-                seen.currency if seen else None,
-            )
-        )
-    if sms_changed:
-        assert seen is not None and seen.sms is not None
-        sms = seen.sms
-        events.append(
-            await history.add(
-                db,
-                message.id,
-                Channel.SMS,
-                sms.status,
-                sms.raw_status,
-                now,
-                sms.time_dr,
-                sms.price,
-                sms.currency,
-            )
-        )
-    fresh = await get(db, message.id)
+    await db.executemany(_INSERT_EVENT, event_rows)
+    changed_ids = sorted({message.id for message, _, _ in events})
+    fresh: dict[int, StoredMessage] = {}
+    stored: dict[tuple[int, str], StatusEvent] = {}
+    for start in range(0, len(changed_ids), _IDS_PER_QUERY):
+        chunk = changed_ids[start : start + _IDS_PER_QUERY]
+        marks = ", ".join("?" for _ in chunk)
+        for row in await db.fetchall(f"SELECT * FROM messages WHERE id IN ({marks})", chunk):
+            fresh[row["id"]] = model(row)
+        for row in await db.fetchall(
+            f"SELECT * FROM status_events WHERE message_id IN ({marks}) AND observed_at = ? "
+            "ORDER BY id",
+            [*chunk, observed],
+        ):
+            # The latest wins: a message looked at twice in one moment has one change a look.
+            stored[(row["message_id"], row["channel"])] = StatusEvent.model_validate(dict(row))
     return [
-        Change(
-            fresh,
-            event,
-            message.status if event.channel == Channel.VIBER else message.sms_status,
-        )
-        for event in events
+        Change(fresh[message.id], stored[(message.id, channel.value)], previous)
+        for message, channel, previous in events
     ]
+
+
+_INSERT_EVENT = (
+    "INSERT INTO status_events (message_id, channel, status, raw_status, observed_at, "
+    "provider_time, price, currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_IDS_PER_QUERY = 500  # ids bound in one `IN (...)`: far below every backend's limit
+
+
+async def reschedule_many(db: Connection, looks: Sequence[tuple[int, datetime]]) -> None:
+    """Put off many messages' next looks in one statement (BSG did not answer)."""
+    await db.executemany(
+        "UPDATE messages SET next_poll_at = ? WHERE id = ?",
+        [(ts(at), message_id) for message_id, at in looks],
+    )
 
 
 async def record_acceptance(

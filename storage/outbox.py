@@ -8,23 +8,17 @@ from typing import Any
 
 from storage import sql
 from storage.backend import Connection, Row
-from storage.records import OutboxItem, parse_dt, ts
+from storage.records import OutboxItem, from_row, parse_dt, ts
 
 
 def model(row: Row) -> OutboxItem:
-    return OutboxItem(
-        id=row["id"],
-        send_id=row["send_id"],
-        channel_id=row["channel_id"],
-        kind=row["kind"],
+    return from_row(
+        OutboxItem,
+        row,
         payload=json.loads(row["payload"]),
-        state=row["state"],
-        attempts=row["attempts"],
         in_flight=bool(row["in_flight"]),
         next_attempt_at=parse_dt(row["next_attempt_at"]),
         created_at=datetime.fromisoformat(row["created_at"]),
-        posted_ts=row["posted_ts"],
-        last_error=row["last_error"],
     )
 
 

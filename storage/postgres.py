@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
@@ -23,9 +23,11 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from bot.domain.errors import StorageError
 from bot.settings import redact_url
 from storage import postgres_schema
+from storage.backend import Connection
 from storage.records import Conflict
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # While the server is away the pool warns on every reconnection attempt (several a second);
 # the bot's own warnings say it once per sweep, outbox pass and heartbeat instead.
 logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
@@ -185,6 +187,10 @@ class PostgresBackend:
                     yield PostgresConnection(raw, self.url)
             except psycopg.OperationalError as error:
                 raise _unavailable(self.url, error) from None
+
+    async def in_one_step(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        async with self.transaction() as conn:
+            return await work(conn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PostgresConnection]:

@@ -15,16 +15,14 @@ from typing import Any
 
 import psycopg
 
-from bot.domain.errors import StorageError
+from storage.schema import SchemaTooNew, too_new
 
 log = logging.getLogger(__name__)
 
 # pg_advisory_lock key for "migrating viber-bot's schema": any constant nobody else uses.
 MIGRATION_LOCK = 0x7669_6265_7231  # "viber1"
 
-
-class SchemaTooNew(StorageError):
-    """The database was migrated by a newer viber-bot than this one."""
+__all__ = ["LATEST", "MIGRATIONS", "SchemaTooNew", "check_version", "migrate", "schema_version"]
 
 
 @dataclass(frozen=True)
@@ -314,10 +312,7 @@ def _first(row: Any) -> Any:
 
 
 def _too_new(found: int) -> SchemaTooNew:
-    return SchemaTooNew(
-        f"VIBER_BOT_DB: the database's schema is at version {found}, newer than this viber-bot "
-        f"(which knows up to {LATEST}): run the newer viber-bot, or upgrade this one"
-    )
+    return too_new(found, LATEST)
 
 
 def migrate(conn: psycopg.Connection[Any], *, applied_by: str = "") -> list[int]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.domain.errors import StorageError
-from bot.domain.models import DeliveryStatus, Send, StatusEvent, StoredMessage
+from bot.domain.models import DeliveryStatus, MessageStatus, Send, StatusEvent, StoredMessage
+from storage.backend import Row
 from storage.timestamps import ts as ts  # re-exported for the table modules
+
+Record = TypeVar("Record")
 
 
 def dec(value: Decimal | None) -> str | None:
@@ -19,6 +22,13 @@ def dec(value: Decimal | None) -> str | None:
 
 def parse_dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
+
+
+def from_row(record: type[Record], row: Row, **read: Any) -> Record:
+    """A record dataclass from a row of its table: each field is the column of its name, unless
+    `read` gives what the column reads as (a datetime, parsed JSON, a Decimal, a bool)."""
+    names = [column.name for column in fields(record)]
+    return record(**{name: read[name] if name in read else row[name] for name in names})
 
 
 class DuplicateSubmission(StorageError):
@@ -88,6 +98,18 @@ class Change:
     message: StoredMessage
     event: StatusEvent
     previous: DeliveryStatus | None  # the status on the same channel before this change
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """One look at a message for `Store.record_polls`: what BSG said (None: no answer that
+    counts) and what the poll policy decided."""
+
+    message: StoredMessage
+    seen: MessageStatus | None
+    next_poll_at: datetime | None
+    final: bool
+    forced_status: DeliveryStatus | None = None
 
 
 @dataclass(frozen=True)

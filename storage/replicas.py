@@ -24,6 +24,12 @@ from typing import Any, Protocol
 from bot.domain.models import StoredMessage
 from storage.records import ts
 
+# Give up leases on messages (ids, then this replica's name): release() and leave().
+_RELEASE_MESSAGES = (
+    "UPDATE messages SET lease_owner = NULL, lease_until = NULL "
+    "WHERE id = ANY(?) AND lease_owner = ?"
+)
+
 
 def replica_id() -> str:
     """A name for this process, unique across hosts and restarts."""
@@ -181,7 +187,7 @@ class Leases:
                 [ts(now), int(limit), self.replica, self.lease_seconds],
             )
         messages = sorted(
-            (StoredMessage.model_validate(row) for row in rows),
+            (StoredMessage.from_row(row) for row in rows),
             key=lambda m: (m.next_poll_at or now, m.id),
         )
         self._messages.update(m.id for m in messages)
@@ -216,11 +222,7 @@ class Leases:
         if not message_ids:
             return
         async with self.backend.connection() as conn:
-            await conn.execute(
-                "UPDATE messages SET lease_owner = NULL, lease_until = NULL "
-                "WHERE id = ANY(?) AND lease_owner = ?",
-                [list(message_ids), self.replica],
-            )
+            await conn.execute(_RELEASE_MESSAGES, [list(message_ids), self.replica])
         self._messages.difference_update(message_ids)
 
     # ------------------------------------------------------------ outbox lanes
@@ -298,11 +300,7 @@ class Leases:
 
     async def leave(self) -> None:
         async with self.backend.connection() as conn:
-            await conn.execute(
-                "UPDATE messages SET lease_owner = NULL, lease_until = NULL "
-                "WHERE id = ANY(?) AND lease_owner = ?",
-                [sorted(self._messages), self.replica],
-            )
+            await conn.execute(_RELEASE_MESSAGES, [sorted(self._messages), self.replica])
             await conn.execute("DELETE FROM outbox_lanes WHERE owner = ?", [self.replica])
             await conn.execute("DELETE FROM replicas WHERE id = ?", [self.replica])
         self._messages.clear()

@@ -1,11 +1,37 @@
-"""The database schema, as sqlite-utils migrations applied in order at start-up."""
+"""The SQLite schema: sqlite-utils migrations applied in order at start-up, and the refusal of
+a file that a newer viber-bot migrated (its migrations unknown here)."""
 
 from __future__ import annotations
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from bot.domain.errors import StorageError
+
 migrations = Migrations("viber-bot")
+
+
+class SchemaTooNew(StorageError):
+    """The database was migrated by a newer viber-bot than this one."""
+
+
+def too_new(found: int, latest: int) -> SchemaTooNew:
+    """The one line a replica or command refuses a newer database with (either backend)."""
+    return SchemaTooNew(
+        f"VIBER_BOT_DB: the database's schema is at version {found}, newer than this viber-bot "
+        f"(which knows up to {latest}): run the newer viber-bot, or upgrade this one"
+    )
+
+
+def check_not_newer(db: Database) -> int:
+    """The file's schema version (migrations applied); SchemaTooNew when a newer viber-bot
+    applied migrations this one does not know. Read-only: checked before anything writes."""
+    applied = [migration.name for migration in migrations.applied(db)]
+    # Every migration this code has: those pending on an empty database.
+    known = {migration.name for migration in migrations.pending(Database(memory=True))}
+    if any(name not in known for name in applied):
+        raise too_new(len(applied), len(known))
+    return len(applied)
 
 
 @migrations()

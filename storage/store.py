@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from bot.domain.models import (
     StatusEvent,
     StoredMessage,
 )
-from storage import audit, history, lists, messages, optouts, outbox, sends, sweeps
+from storage import audit, history, lists, messages, optouts, outbox, sends, submissions, sweeps
 from storage import callbacks as callback_table
 from storage.actions import ActionVerbs
 from storage.backend import Backend, Connection
@@ -38,9 +39,11 @@ from storage.records import (
     NewSend,
     NotFound,
     OutboxItem,
+    Poll,
     SweepRecord,
     ts,
 )
+from storage.submissions import Submission
 
 __all__ = [
     "Acceptance",
@@ -50,7 +53,9 @@ __all__ = [
     "NewSend",
     "NotFound",
     "OutboxItem",
+    "Poll",
     "Store",
+    "Submission",
     "SweepRecord",
     "ts",
 ]
@@ -189,6 +194,36 @@ class Store(ActionVerbs):
                 raise
             raise DuplicateSubmission(existing) from None
 
+    async def add_submission(
+        self, msisdns: Sequence[str], plan: submissions.SubmissionPlan, *, now: datetime
+    ) -> Send | None:
+        """Store a submission whole, before BSG is called: which of `msisdns` opted out is read
+        inside its transaction, `plan` says what to store given those (None: nothing), and the
+        send, its messages, request body and audit row are written (storage/submissions.py).
+        One trip to SQLite's writer thread, however many statements. Returns the stored send;
+        raises DuplicateSubmission as add_send does."""
+        planned: list[submissions.Submission] = []
+
+        def remembered(opted_out: set[str]) -> submissions.Submission | None:
+            submission = plan(opted_out)
+            if submission is not None:
+                planned.append(submission)
+            return submission
+
+        work = partial(submissions.add, msisdns=msisdns, plan=remembered, now=now)
+        try:
+            if self._current() is not None:  # inside the caller's transaction: a savepoint
+                async with self.atomic() as db:
+                    return await work(db)
+            return await self.backend.in_one_step(work)
+        except Conflict:
+            # Another replica stored the same submission between our look and our insert.
+            key = planned[-1].send.dedupe_key if planned else None
+            existing = await self.find_send_by_dedupe(key) if key else None
+            if existing is None:
+                raise
+            raise DuplicateSubmission(existing) from None
+
     async def set_request_json(self, send_id: int, request_json: str) -> None:
         async with self._write() as db:
             await sends.update(db, send_id, {"request_json": request_json})
@@ -308,6 +343,16 @@ class Store(ActionVerbs):
         async with self._read() as db:
             return await messages.due(db, now, limit)
 
+    async def due_ids(self, now: datetime, limit: int = 1000) -> list[tuple[int, int]]:
+        """(id, send id) of the messages `due_for_poll` would return, in its order."""
+        async with self._read() as db:
+            return await messages.due_ids(db, now, limit)
+
+    async def messages_by_id(self, ids: Sequence[int]) -> list[StoredMessage]:
+        """These messages, in the order asked (a missing id is left out)."""
+        async with self._read() as db:
+            return await messages.by_ids(db, ids)
+
     async def count_due(self, now: datetime) -> int:
         async with self._read() as db:
             return await messages.count_due(db, now)
@@ -338,6 +383,20 @@ class Store(ActionVerbs):
                 final=final,
                 forced_status=forced_status,
             )
+
+    async def record_polls(self, polls: Sequence[Poll], *, now: datetime) -> list[Change]:
+        """Store what many polls saw in a few batched statements (a sweep's page of answers);
+        returns the changes (one status_event each), in the order of `polls`."""
+        if not polls:
+            return []
+        async with self.atomic() as db:
+            return await messages.record_polls(db, polls, now=now)
+
+    async def reschedule_many(self, looks: Sequence[tuple[int, datetime]]) -> None:
+        """Put off many messages' next looks (message id, next look) in one statement."""
+        if looks:
+            async with self._write() as db:
+                await messages.reschedule_many(db, looks)
 
     async def reschedule(self, message_id: int, next_poll_at: datetime) -> None:
         """Put off a message's next look (after BSG failed to answer)."""

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from storage import sql
 from storage.backend import Connection
-from storage.records import SweepRecord, parse_dt, ts
+from storage.records import SweepRecord, from_row, parse_dt, ts
 
 KEPT = 1000
 
@@ -40,13 +40,11 @@ async def record(
 async def recent(db: Connection, limit: int) -> list[SweepRecord]:
     rows = await sql.select(db, "sweeps", order_by="id desc", limit=limit)
     return [
-        SweepRecord(
+        from_row(
+            SweepRecord,
+            row,
             started_at=datetime.fromisoformat(row["started_at"]),
             finished_at=parse_dt(row["finished_at"]),
-            checked=row["checked"],
-            changed=row["changed"],
-            errors=row["errors"],
-            last_error=row["last_error"],
         )
         for row in rows
     ]

@@ -8,6 +8,8 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.slack.live_estimate import VIEW_PAYLOAD_FIELDS
+
 
 def valid_blocks(blocks: Iterable[Mapping[str, Any]]) -> None:
     for block in blocks:
@@ -21,20 +23,7 @@ def valid_view(view: Mapping[str, Any]) -> None:
     sent = {
         k: v
         for k, v in view.items()
-        if k
-        in {
-            "type",
-            "callback_id",
-            "private_metadata",
-            "title",
-            "submit",
-            "close",
-            "blocks",
-            "clear_on_close",
-            "notify_on_close",
-            "external_id",
-        }
-        and v not in (None, "")
+        if k in (*VIEW_PAYLOAD_FIELDS, "blocks") and v not in (None, "")
     }
     View(**sent).validate_json()
     valid_blocks(view.get("blocks") or [])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,11 +17,12 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import ViberBot
+from bot.app import ViberBot, serve
 from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
 from bot.settings import Settings, load_settings
 from tests import slack_requests
+from tests.recording_bsg import RecordingBsg
 from tests.waiting import wait_until
 
 # The PostgreSQL server fixtures (pg_server, pg_url, own_pg_server).
@@ -29,6 +32,7 @@ BOT_TOKEN = "xoxb-test-bot-token-0123456789"
 SIGNING_SECRET = "signing-secret-abcdef0123456789"
 BSG_KEY = "live_secret_bsg_key_0123456789"
 CHANNEL = "C123"
+APP_TOKEN = "xapp-1-test-app-token-0123456789"
 USER = "U123"
 
 # No proxy may route loopback traffic anywhere else.
@@ -56,9 +60,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def bsg(clock: FakeClock) -> AsyncIterator[BsgSimulator]:
-    """The BSG simulator, speaking real HTTP on 127.0.0.1; tests script it."""
-    simulator = BsgSimulator(api_key=BSG_KEY, clock=clock)
+async def bsg(clock: FakeClock) -> AsyncIterator[RecordingBsg]:
+    """The BSG simulator, speaking real HTTP on 127.0.0.1 and keeping every request it got;
+    tests script it."""
+    simulator = RecordingBsg(api_key=BSG_KEY, clock=clock)
     await simulator.start()
     yield simulator
     await simulator.stop()
@@ -74,29 +79,61 @@ async def slack() -> AsyncIterator[SlackStandIn]:
 
 
 @pytest.fixture
-def make_settings(
-    tmp_path: Path, bsg: BsgSimulator, slack: SlackStandIn
-) -> Callable[..., Settings]:
-    def build(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.base_url,
-            "BSG_API_KEY": BSG_KEY,
-            "BSG_API_URL": bsg.base_url,
-            "VIBER_BOT_DB": str(tmp_path / "viber-bot.db"),
-            "VIBER_BOT_DEFAULT_SENDER": "Acme",
+async def socket_slack() -> AsyncIterator[SlackStandIn]:
+    """A Slack stand-in that also takes Socket Mode connections (with APP_TOKEN)."""
+    standin = SlackStandIn(token=BOT_TOKEN, app_token=APP_TOKEN)
+    await standin.start()
+    yield standin
+    await standin.stop()
+
+
+@pytest.fixture
+def standin(slack: SlackStandIn) -> SlackStandIn:
+    """The same stand-in, under the name the process and stand-in tests use."""
+    return slack
+
+
+def stand_in_values(bsg: BsgSimulator, slack: SlackStandIn, database: str | Path) -> dict[str, Any]:
+    """What every test bot is configured with: the tests' tokens, the stand-ins' URLs, its
+    database, a sender, and any free port of 127.0.0.1."""
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.base_url,
+        "BSG_API_KEY": BSG_KEY,
+        "BSG_API_URL": bsg.base_url,
+        "VIBER_BOT_DB": str(database),
+        "VIBER_BOT_DEFAULT_SENDER": "Acme",
+        "HOST": "127.0.0.1",
+        "PORT": 0,
+    }
+
+
+def settings_for(
+    bsg: BsgSimulator, slack: SlackStandIn, database: str | Path, **overrides: Any
+) -> Settings:
+    """Settings of an in-process test bot: quick polls, short timeouts, few retries."""
+    values = stand_in_values(bsg, slack, database)
+    values.update(
+        {
             "VIBER_BOT_POLL_INTERVAL": 0.2,
             "VIBER_BOT_BSG_TIMEOUT": 2.0,
             "VIBER_BOT_BSG_RETRIES": 1,
             "VIBER_BOT_SLACK_POST_INTERVAL": 0.0,
             "VIBER_BOT_SLACK_RETRIES": 2,
-            "VIBER_BOT_RECONCILE_GRACE": 1.0,
-            "HOST": "127.0.0.1",
-            "PORT": 0,
         }
-        values.update(overrides)
-        return load_settings(_env_file=None, **values)
+    )
+    values.update(overrides)
+    return load_settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path, bsg: BsgSimulator, slack: SlackStandIn
+) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        overrides.setdefault("VIBER_BOT_RECONCILE_GRACE", 1.0)
+        return settings_for(bsg, slack, tmp_path / "viber-bot.db", **overrides)
 
     return build
 
@@ -208,6 +245,40 @@ async def app(make_bot) -> RunningBot:
     return await make_bot()
 
 
+@contextlib.asynccontextmanager
+async def serving_socket_mode(
+    settings: Settings, slack: SlackStandIn, clock: FakeClock
+) -> AsyncIterator[str]:
+    """`serve()` a Socket Mode bot until the block ends; yields its address (/healthz and
+    /metrics, and /bsg/callback) once its Socket Mode connection is open."""
+    bot = ViberBot(settings, clock=clock)
+    stop = asyncio.Event()
+    address: list[str] = []
+    task = asyncio.create_task(serve(bot, stop=stop, ready=address.append))
+    try:
+        await wait_until(lambda: slack.socket_connected and address, 4, "a Socket Mode connection")
+        yield address[0]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def socket_command(slack: SlackStandIn, text: str) -> dict[str, Any]:
+    """`/viber <text>` in C123 over Socket Mode; the bot's acknowledgement payload."""
+    return await slack.socket_request(
+        "slash_commands",
+        {
+            "command": "/viber",
+            "text": text,
+            "user_id": USER,
+            "channel_id": CHANNEL,
+            "team_id": "T123",
+            "trigger_id": "1337.42.abc",
+            "response_url": slack.response_url(),
+        },
+    )
+
+
 def bound_socket() -> socket.socket:
     """A listening socket on a port of 127.0.0.1 the system chose: the port is ours from the
     start, so a bot that must know its address first (VIBER_BOT_PUBLIC_URL) races no one."""
@@ -215,6 +286,23 @@ def bound_socket() -> socket.socket:
     sock.bind(("127.0.0.1", 0))
     sock.listen()
     return sock
+
+
+@pytest.fixture
+def refusing_port() -> Iterator[Callable[[], int]]:
+    """Ports of 127.0.0.1 that refuse connections: bound, so ours for the whole test, but never
+    listened on. (A port probed free and let go could be taken by anyone before it is used.)"""
+    held: list[socket.socket] = []
+
+    def take() -> int:
+        sock = socket.socket()
+        held.append(sock)
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+    yield take
+    for sock in held:
+        sock.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,21 +14,16 @@ from typing import Any
 
 import httpx
 
+from bot.devtools.simulator import BsgSimulator
+from bot.devtools.slack_standin import SlackStandIn
 from tests import slack_requests
+from tests.conftest import stand_in_values
 from tests.waiting import wait_until  # re-exported for tests written against this module
 
 REPO = Path(__file__).resolve().parents[1]
 # Variables of ours that must not leak from the test runner's environment into the bot's.
 OWN_PREFIXES = ("SLACK_", "BSG_", "VIBER_BOT_")
-__all__ = ["BotProcess", "bot_env", "free_port", "run_once", "wait_until"]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nothing listens on right now, for a bot that must know its own
-    address before it starts (VIBER_BOT_PUBLIC_URL). Others run with PORT=0 (see BotProcess)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+__all__ = ["BotProcess", "bot_env", "env_for", "run_once", "wait_until"]
 
 
 # `viber-bot run` logs the address it bound (PORT=0 binds any free port).
@@ -50,6 +44,17 @@ def bot_env(**settings: Any) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update({key: str(value) for key, value in settings.items()})
     return env
+
+
+def env_for(
+    bsg: BsgSimulator, slack: SlackStandIn, database: str | Path, **settings: Any
+) -> dict[str, str]:
+    """`bot_env` for a bot against these stand-ins, with the tests' tokens, quick polling and
+    posting, on any free port of 127.0.0.1 (BotProcess reads it back); `settings` add or win."""
+    values = stand_in_values(bsg, slack, database)
+    values.update(VIBER_BOT_POLL_INTERVAL=0.3, VIBER_BOT_SLACK_POST_INTERVAL=0)
+    values.update(settings)
+    return bot_env(**values)
 
 
 def run_once(env: dict[str, str], cwd: Path, timeout: float = 20.0) -> subprocess.CompletedProcess:

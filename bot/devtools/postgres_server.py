@@ -1,5 +1,10 @@
-"""A throw-away PostgreSQL server on 127.0.0.1 (initdb + pg_ctl in a temp dir), for the tests
-and the benchmarks: nothing in the bot imports this.
+"""A throw-away PostgreSQL server (initdb + pg_ctl in a temp dir), for the tests and the
+benchmarks: nothing in the bot imports this.
+
+It listens on a Unix socket in its own directory and on no TCP port: a port picked free and
+bound later by the server can be taken meanwhile by a parallel test (or, while the server is
+paused for an outage, by anything), and the socket directory is this server's alone, so start
+and restart can never clash. URLs name it as `postgresql://viber@/DB?host=DIR`.
 
 The binaries come from PATH or /usr/lib/postgresql/*/bin. initdb refuses to run as root, so as
 root the server runs as the `postgres` system user through runuser.
@@ -12,7 +17,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -20,6 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 SERVER_USER = "postgres"  # the unprivileged account the server runs as when we are root
+# With no TCP listener the port only names the socket file (DIR/.s.PGSQL.5432), which lives
+# in this server's own directory: every server may use the same one.
+SOCKET_PORT = 5432
 
 
 class PostgresUnavailable(Exception):
@@ -34,12 +41,6 @@ def _bindir() -> Path:
         if (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
             return Path(candidate)
     raise PostgresUnavailable("no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class PostgresServer:
@@ -60,7 +61,7 @@ class PostgresServer:
         self.data = self.root / "data"
         self.sockets = self.root / "sockets"
         self.log = self.root / "server.log"
-        self.port = _free_port()
+        self.port = SOCKET_PORT
         self.user = "viber"
         self.running = False
 
@@ -104,12 +105,12 @@ class PostgresServer:
         )
 
     def start(self) -> None:
-        """Start (or restart after stop()) on the same port and data."""
+        """Start (or restart after stop()) on the same socket and data."""
         # fsync costs seconds per test on a busy disk and only matters if the machine itself
         # dies. Commits stay synchronous: a server stopped abruptly keeps every commit, as a
         # real one does (the outage and kill tests rely on it).
         options = (
-            f"-p {self.port} -h 127.0.0.1 -k {self.sockets} -c fsync=off "
+            f"-p {self.port} -h '' -k {self.sockets} -c fsync=off "
             "-c full_page_writes=off -c max_connections=300 "
             "-c shared_buffers=32MB -c log_min_messages=warning"
         )
@@ -149,7 +150,7 @@ class PostgresServer:
     # ------------------------------------------------------------ databases
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://{self.user}@/{database}?host={self.sockets}&port={self.port}"
 
     def create_database(self, name: str | None = None) -> str:
         """A new empty database; returns its URL."""

@@ -27,6 +27,9 @@ BSG_CODE_MAX = 99
 RECIPIENTS_TEXT_MAX = 20_000  # a raw recipient list, far above any recipient limit
 NUMBER_TOKEN_MAX = 40  # one typed number: 15 digits of E.164 plus generous punctuation
 
+# ---------------------------------------------------------------- Slack's requests
+SLACK_ACK_WITHIN = 3.0  # seconds Slack waits for the HTTP answer to a command or interaction
+
 # ---------------------------------------------------------------- Slack's Block Kit
 MESSAGE_BLOCKS_MAX = 50
 VIEW_BLOCKS_MAX = 100
@@ -38,4 +41,5 @@ FALLBACK_TEXT_MAX = 3000
 LABEL_MAX = 2000
 PLACEHOLDER_MAX = 150
 OPTION_TEXT_MAX = 75
+BUTTON_TEXT_MAX = 75
 VIEW_TITLE_MAX = 24

@@ -300,15 +300,20 @@ class Send(BaseModel):
     last_checked_at: datetime | None = None
 
 
-class StoredMessage(BaseModel):
-    """One recipient of a send (one row in `messages`)."""
+@dataclass(slots=True)
+class StoredMessage:
+    """One recipient of a send (one row in `messages`).
+
+    A slotted dataclass, built by `from_row` without a validation pass: the poller loads
+    thousands a sweep, and the database already holds them in the shape written here."""
 
     id: int
     send_id: int
     reference: str
     msisdn: str
-    bsg_id: str | None = None
     status: DeliveryStatus
+    created_at: datetime
+    bsg_id: str | None = None
     raw_status: str | None = None
     error_code: int | None = None
     error_description: str | None = None
@@ -321,7 +326,6 @@ class StoredMessage(BaseModel):
     time_in: datetime | None = None
     time_sent: datetime | None = None
     time_dr: datetime | None = None
-    created_at: datetime
     next_poll_at: datetime | None = None
     last_polled_at: datetime | None = None
     last_change_at: datetime | None = None
@@ -331,6 +335,58 @@ class StoredMessage(BaseModel):
     # What this recipient was sent, when it differs from the send's text (CSV personal text).
     text: str | None = None
     sms_text: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> StoredMessage:
+        """A `messages` row (times as ISO text or datetimes, prices as text or numbers)."""
+        sms_status = row["sms_status"]
+        error_code = row["error_code"]
+        return cls(
+            row["id"],
+            row["send_id"],
+            row["reference"],
+            row["msisdn"],
+            DeliveryStatus(row["status"]),
+            _moment(row["created_at"]),  # type: ignore[arg-type]
+            row["bsg_id"],
+            row["raw_status"],
+            None if error_code is None else int(error_code),
+            row["error_description"],
+            _amount(row["price"]),
+            row["currency"],
+            row["sms_id"],
+            None if sms_status is None else DeliveryStatus(sms_status),
+            _amount(row["sms_price"]),
+            row["sms_currency"],
+            _moment(row["time_in"]),
+            _moment(row["time_sent"]),
+            _moment(row["time_dr"]),
+            _moment(row["next_poll_at"]),
+            _moment(row["last_polled_at"]),
+            _moment(row["last_change_at"]),
+            _moment(row["expires_at"]),
+            int(row["poll_count"] or 0),
+            bool(row["final"]),
+            row["text"],
+            row["sms_text"],
+        )
+
+
+def _moment(value: object) -> datetime | None:
+    if value.__class__ is str:  # as stored (storage.timestamps.ts)
+        return _fromisoformat(value)  # type: ignore[arg-type]
+    if value is None or isinstance(value, datetime):
+        return value
+    return _fromisoformat(str(value))
+
+
+_fromisoformat = datetime.fromisoformat
+
+
+def _amount(value: object) -> Decimal | None:
+    if value is None or isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
 
 
 def count_statuses(statuses: Iterable[DeliveryStatus | None]) -> dict[DeliveryStatus, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import phonenumbers
 
@@ -25,15 +26,46 @@ MAX_DIGITS = limits.MSISDN_MAX_DIGITS
 
 _BULLET = "•"
 
-# Short reasons a token is not a number, as listed back to the person who typed it.
-NO_DIGITS = "empty"
-NOT_DIGITS = "only digits, a leading + and - ( ) . may be used"
-NO_COUNTRY_CODE = "no country code"
-UNKNOWN_COUNTRY_CODE = "unknown country code"
-TOO_SHORT = "too short"
-TOO_LONG = "too long"
 
-_HINTS = {NO_COUNTRY_CODE: " Write numbers with their country code, like +380972920283."}
+class NumberFault(StrEnum):
+    """Why a typed token is not a number BSG can send to."""
+
+    EMPTY = "empty"
+    NOT_DIGITS = "not_digits"  # anything but digits, a leading + and - ( ) .
+    NO_COUNTRY_CODE = "no_country_code"
+    UNKNOWN_COUNTRY_CODE = "unknown_country_code"
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    # These three name the country code they were measured against.
+    TOO_SHORT_FOR_COUNTRY = "too_short_for_country"
+    TOO_LONG_FOR_COUNTRY = "too_long_for_country"
+    WRONG_LENGTH_FOR_COUNTRY = "wrong_length_for_country"
+
+
+@dataclass(frozen=True)
+class NumberProblem:
+    """A fault and what it was measured against; bot/slack/render/input_errors.py words it."""
+
+    fault: NumberFault
+    country_code: int | None = None
+
+
+NO_DIGITS = NumberProblem(NumberFault.EMPTY)
+NOT_DIGITS = NumberProblem(NumberFault.NOT_DIGITS)
+NO_COUNTRY_CODE = NumberProblem(NumberFault.NO_COUNTRY_CODE)
+UNKNOWN_COUNTRY_CODE = NumberProblem(NumberFault.UNKNOWN_COUNTRY_CODE)
+TOO_SHORT = NumberProblem(NumberFault.TOO_SHORT)
+TOO_LONG = NumberProblem(NumberFault.TOO_LONG)
+
+
+class NumbersTooLong(InputError):
+    """A typed list of numbers longer than any list worth parsing; render/input_errors words it."""
+
+    def __init__(self, length: int):
+        self.length = length
+        super().__init__(
+            f"numbers: {length} characters, over {MAX_INPUT_CHARS}", field="recipients"
+        )
 
 
 @dataclass(frozen=True)
@@ -43,21 +75,9 @@ class ParsedNumbers:
     valid: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
     # Why each invalid token was refused, keyed by the token as typed.
-    reasons: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, NumberProblem] = field(default_factory=dict)
     # Valid numbers typed again (in any format) after their first time.
     duplicates: int = 0
-
-    def describe_invalid(self) -> str:
-        """One line naming the bad tokens, for the person who typed them ('' when none)."""
-        if not self.invalid:
-            return ""
-        shown = self.invalid[:10]
-        listed = "; ".join(f"{_printable(token)} ({self.reasons[token]})" for token in shown)
-        if len(self.invalid) > len(shown):
-            listed += f"; and {len(self.invalid) - len(shown)} more"
-        hint = _HINTS[NO_COUNTRY_CODE] if NO_COUNTRY_CODE in self.reasons.values() else ""
-        noun = "Not a phone number" if len(self.invalid) == 1 else "Not phone numbers"
-        return f"{noun} BSG can send to: {listed}.{hint}"
 
 
 def parse_numbers(raw: str, *, default_region: str | None) -> ParsedNumbers:
@@ -67,12 +87,9 @@ def parse_numbers(raw: str, *, default_region: str | None) -> ParsedNumbers:
     when typed twice in different formats. Invalid tokens come back as typed, each once.
     """
     if len(raw) > MAX_INPUT_CHARS:
-        raise InputError(
-            f"That list of numbers is too long ({len(raw)} characters; at most {MAX_INPUT_CHARS}).",
-            field="recipients",
-        )
+        raise NumbersTooLong(len(raw))
     valid: dict[str, None] = {}
-    reasons: dict[str, str] = {}
+    reasons: dict[str, NumberProblem] = {}
     duplicates = 0
     for token in _SEPARATORS.split(raw):
         if not token:
@@ -89,20 +106,10 @@ def parse_numbers(raw: str, *, default_region: str | None) -> ParsedNumbers:
     )
 
 
-def parse_number(token: str, default_region: str | None = None) -> str:
-    """One typed number as BSG's digits-only international form; InputError says what is wrong."""
-    digits, reason = _check(token, default_region)
-    if digits is None:
-        raise InputError(
-            f"'{_printable(token)}' is not a phone number BSG can send to: {reason}."
-            + _HINTS.get(reason, ""),
-            field="recipients",
-        )
-    return digits
-
-
-def check_number(token: str, default_region: str | None = None) -> tuple[str | None, str]:
-    """(digits, "") for a number BSG can take, else (None, a short reason such as "too short")."""
+def check_number(
+    token: str, default_region: str | None = None
+) -> tuple[str | None, NumberProblem | None]:
+    """(digits, None) for a number BSG can take, else (None, why not)."""
     return _check(token, default_region)
 
 
@@ -135,8 +142,8 @@ def display(msisdn: str, masked: bool) -> str:
     return "+" + msisdn.lstrip("+")
 
 
-def _check(token: str, default_region: str | None) -> tuple[str | None, str]:
-    """(digits, "") for a number BSG can take, else (None, a short reason)."""
+def _check(token: str, default_region: str | None) -> tuple[str | None, NumberProblem | None]:
+    """(digits, None) for a number BSG can take, else (None, why not)."""
     if not token.strip():
         return None, NO_DIGITS
     if len(token) > MAX_TOKEN_CHARS:
@@ -168,10 +175,12 @@ def _check(token: str, default_region: str | None) -> tuple[str | None, str]:
         return None, TOO_SHORT
     if len(digits) > MAX_DIGITS:
         return None, TOO_LONG
-    return digits, ""
+    return digits, None
 
 
-def _possible(text: str, region: str | None) -> tuple[phonenumbers.PhoneNumber | None, str]:
+def _possible(
+    text: str, region: str | None
+) -> tuple[phonenumbers.PhoneNumber | None, NumberProblem | None]:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as error:
@@ -187,25 +196,17 @@ def _possible(text: str, region: str | None) -> tuple[phonenumbers.PhoneNumber |
         # Only digits reach here, so anything else phonenumbers rejects is too short.
         return None, TOO_SHORT
     if phonenumbers.is_possible_number(number):
-        return number, ""
+        return number, None
     result = phonenumbers.is_possible_number_with_reason(number)
     if result == phonenumbers.ValidationResult.TOO_SHORT:
-        return None, f"too short for a +{number.country_code} number"
+        return None, NumberProblem(NumberFault.TOO_SHORT_FOR_COUNTRY, number.country_code)
     if result == phonenumbers.ValidationResult.TOO_LONG:
-        return None, f"too long for a +{number.country_code} number"
+        return None, NumberProblem(NumberFault.TOO_LONG_FOR_COUNTRY, number.country_code)
     if result == phonenumbers.ValidationResult.INVALID_COUNTRY_CODE:
         return None, UNKNOWN_COUNTRY_CODE
-    return None, f"wrong length for a +{number.country_code} number"
+    return None, NumberProblem(NumberFault.WRONG_LENGTH_FOR_COUNTRY, number.country_code)
 
 
 def _ascii_digits(text: str) -> str:
     """Digits from any script (e.g. full-width) as ASCII; everything else untouched."""
     return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
-
-
-def _printable(token: str) -> str:
-    """The token with control characters made visible, short enough to quote back."""
-    shown = "".join(
-        ch if unicodedata.category(ch)[0] != "C" else f"\\u{ord(ch):04x}" for ch in token
-    )
-    return shown if len(shown) <= MAX_TOKEN_CHARS else shown[: MAX_TOKEN_CHARS - 1] + "…"

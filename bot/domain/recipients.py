@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bot.domain.errors import InputError
 from bot.domain.phones import ParsedNumbers, parse_numbers
 
 # CONTRACT.md "Lists": what a list's name may be.
@@ -22,14 +23,15 @@ def valid_list_name(name: str) -> bool:
     return bool(_LIST_NAME.fullmatch(name))
 
 
-def bad_list_name(name: str) -> str:
-    """What to tell the person who typed a list name outside the pattern."""
-    shown = name if len(name) <= 45 else name[:44] + "…"
-    return (
-        f"'{shown}' is not a list name: names match `{LIST_NAME_PATTERN}` "
-        "(lower-case letters, digits, - and _, at most 40 characters, starting with a letter "
-        "or digit)."
-    )
+class ListNamesRefused(InputError):
+    """List names outside the pattern, or of no list; bot/slack/render/input_errors.py words it."""
+
+    def __init__(self, bad_names: Sequence[str] = (), unknown_lists: Sequence[str] = ()):
+        self.bad_names = tuple(bad_names)
+        self.unknown_lists = tuple(unknown_lists)
+        super().__init__(
+            f"list names refused: misnamed {self.bad_names}, unknown {self.unknown_lists}"
+        )
 
 
 @dataclass(frozen=True)
@@ -43,19 +45,6 @@ class Resolution:
     bad_names: tuple[str, ...] = ()
     collapsed: int = 0  # numbers given more than once (typed and in a list, two lists, ...)
 
-    def problem(self) -> str | None:
-        """One message for the person, or None when every token was understood."""
-        problems = []
-        if self.bad_names:
-            problems.append(bad_list_name(self.bad_names[0]))
-        if self.unknown_lists:
-            names = ", ".join(f"@{name}" for name in self.unknown_lists)
-            noun = "There is no list" if len(self.unknown_lists) == 1 else "There are no lists"
-            problems.append(f"{noun} {names}.")
-        if self.parsed.invalid:
-            problems.append(self.parsed.describe_invalid())
-        return " ".join(problems) or None
-
 
 def list_names(raw: str) -> list[str]:
     """The well-formed `@name` list names typed in `raw`, each once, in order."""
@@ -68,7 +57,7 @@ def resolve_recipients(
 ) -> Resolution:
     """Split `raw` into numbers and `@name` tokens; expand the lists through `lookup`.
 
-    Raises phones' InputError for input far too long to be a list of numbers.
+    Raises phones.NumbersTooLong for input far too long to be a list of numbers.
     """
     names: list[str] = []
     typed: list[str] = []

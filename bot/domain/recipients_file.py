@@ -1,8 +1,9 @@
 """A recipients file (CSV or plain text): numbers and per-row variables, and the texts they fill.
 
 Pure: bytes in, rows and rendered texts out, or a `RecipientsFileError` that says what is
-wrong for the person who uploaded the file. Accepts what Excel exports: a UTF-8 BOM, `;` as
-separator, quoted fields holding commas and new lines, CRLF line ends and blank lines.
+wrong, in types (bot/slack/render/input_errors.py words it for the person who uploaded it).
+Accepts what Excel exports: a UTF-8 BOM, `;` as separator, quoted fields holding commas and
+new lines, CRLF line ends and blank lines.
 """
 
 from __future__ import annotations
@@ -13,25 +14,89 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from bot.domain.errors import InputError
-from bot.domain.phones import check_number
+from bot.domain.limits import SMS_TEXT_MAX, TEXT_MAX
+from bot.domain.phones import NO_DIGITS, NumberProblem, check_number
 
 PHONE_COLUMN = "phone"
-TEXT_MAX = 1000  # BSG's Viber text limit
-SMS_TEXT_MAX = 765  # BSG's SMS fallback limit
-ROWS_NAMED = 5  # how many offending rows an error names
 _SNIFF_CHARS = 8192
 # `{name}` in a text: anything but braces and new lines, up to 64 characters.
 VARIABLE = re.compile(r"\{([^{}\n]{1,64})\}")
 _SPACES = re.compile(r"\s+")
 
 
-class RecipientsFileError(InputError):
-    """The recipients file cannot be used; the message says why (shown on `recipients_file`)."""
+class FileFault(StrEnum):
+    """Why a recipients file cannot be used at all."""
 
-    def __init__(self, message: str):
-        super().__init__(message, field="recipients_file")
+    UTF16 = "utf16"
+    NOT_UTF8 = "not_utf8"
+    EMPTY = "empty"
+    NUL = "nul"
+    NOT_CSV = "not_csv"  # `detail`: what the CSV reader said
+    HEADER_ONLY = "header_only"
+    TOO_MANY_ROWS = "too_many_rows"  # `count` rows, `limit` allowed
+    UNKNOWN_VARIABLES = "unknown_variables"  # `names` the text uses, the file's `columns`
+    UNSENDABLE_ROWS = "unsendable_rows"  # UnsendableRows
+    UNFILLABLE_ROWS = "unfillable_rows"  # UnfillableRows
+
+
+class RecipientsFileError(InputError):
+    """The recipients file cannot be used (shown on `recipients_file`), and the data to say why."""
+
+    def __init__(
+        self,
+        fault: FileFault,
+        *,
+        detail: str = "",
+        count: int = 0,
+        limit: int = 0,
+        names: Sequence[str] = (),
+        columns: Sequence[str] = (),
+    ):
+        self.fault = fault
+        self.detail = detail
+        self.count = count
+        self.limit = limit
+        self.names = tuple(names)
+        self.columns = tuple(columns)
+        super().__init__(f"recipients file: {fault.value}", field="recipients_file")
+
+
+@dataclass(frozen=True)
+class BadNumberRow:
+    """A row of the file whose number BSG cannot send to, and why."""
+
+    row: int
+    typed: str
+    problem: NumberProblem
+
+
+class UnsendableRows(RecipientsFileError):
+    """Rows with numbers BSG cannot send to."""
+
+    def __init__(self, rows: Sequence[BadNumberRow]):
+        self.rows = tuple(rows)
+        super().__init__(FileFault.UNSENDABLE_ROWS, count=len(self.rows))
+
+
+class UnfillableRows(RecipientsFileError):
+    """Rows whose values cannot fill the text: row numbers by what is wrong with them."""
+
+    def __init__(
+        self,
+        *,
+        empty: Mapping[str, Sequence[int]],
+        control: Sequence[int],
+        too_long: Sequence[int],
+        sms_too_long: Sequence[int],
+    ):
+        self.empty = {column: tuple(rows) for column, rows in empty.items()}
+        self.control = tuple(control)
+        self.too_long = tuple(too_long)
+        self.sms_too_long = tuple(sms_too_long)
+        super().__init__(FileFault.UNFILLABLE_ROWS)
 
 
 @dataclass(frozen=True)
@@ -71,15 +136,11 @@ def variables(template: str | None) -> list[str]:
 
 def _decode(data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise RecipientsFileError(
-            "The file is UTF-16 text, not UTF-8: in Excel, save it as “CSV UTF-8”."
-        )
+        raise RecipientsFileError(FileFault.UTF16)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise RecipientsFileError(
-            "The file is not UTF-8 text: in Excel, save it as “CSV UTF-8 (comma delimited)”."
-        ) from None
+        raise RecipientsFileError(FileFault.NOT_UTF8) from None
 
 
 def _delimiter(text: str) -> str:
@@ -100,9 +161,9 @@ def read_table(data: bytes) -> list[tuple[int, list[str]]]:
     """The file's non-blank records as (row number, cells); RecipientsFileError if unreadable."""
     text = _decode(data)
     if not text.strip():
-        raise RecipientsFileError("The file is empty: it needs at least one phone number.")
+        raise RecipientsFileError(FileFault.EMPTY)
     if "\x00" in text:
-        raise RecipientsFileError("The file holds NUL characters: it is not a text file.")
+        raise RecipientsFileError(FileFault.NUL)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     records: list[tuple[int, list[str]]] = []
     try:
@@ -111,9 +172,9 @@ def read_table(data: bytes) -> list[tuple[int, list[str]]]:
             if any(cell.strip(" \t;,") for cell in cells):
                 records.append((index, cells))
     except csv.Error as error:
-        raise RecipientsFileError(f"The file cannot be read as CSV: {error}.") from None
+        raise RecipientsFileError(FileFault.NOT_CSV, detail=str(error)) from None
     if not records:
-        raise RecipientsFileError("The file is empty: it needs at least one phone number.")
+        raise RecipientsFileError(FileFault.EMPTY)
     return records
 
 
@@ -121,12 +182,6 @@ def _is_header(cells: Sequence[str]) -> bool:
     """A first row is a header when it names a `phone` column or its first cell has no digit."""
     names = [c.strip().lower() for c in cells]
     return PHONE_COLUMN in names or not any(ch.isdigit() for ch in cells[0])
-
-
-def _rows_named(rows: Sequence[int], total: int) -> str:
-    shown = ", ".join(str(r) for r in rows[:ROWS_NAMED])
-    more = f" and {total - ROWS_NAMED} more" if total > ROWS_NAMED else ""
-    return f"row{'s' if total != 1 else ''} {shown}{more}"
 
 
 def parse_recipients_file(
@@ -150,21 +205,18 @@ def parse_recipients_file(
         width = max(len(cells) for _, cells in records)
         columns = [(i, str(i + 1)) for i in range(1, width)]
     if not records:
-        raise RecipientsFileError("The file has a header row but no recipients under it.")
+        raise RecipientsFileError(FileFault.HEADER_ONLY)
     if len(records) > max_rows:
-        raise RecipientsFileError(
-            f"The file has {len(records):,} recipients; at most {max_rows:,} may be sent in "
-            "one send (VIBER_BOT_MAX_RECIPIENTS)."
-        )
+        raise RecipientsFileError(FileFault.TOO_MANY_ROWS, count=len(records), limit=max_rows)
     rows: dict[str, FileRow] = {}
-    bad: list[tuple[int, str, str]] = []
+    bad: list[BadNumberRow] = []
     collapsed = 0
     for index, cells in records:
         raw = cells[phone_at] if phone_at < len(cells) else ""
         token = _SPACES.sub("", raw)
-        msisdn, reason = check_number(token, default_region) if token else (None, "empty")
+        msisdn, problem = check_number(token, default_region) if token else (None, NO_DIGITS)
         if msisdn is None:
-            bad.append((index, raw.strip(), reason))
+            bad.append(BadNumberRow(index, raw.strip(), problem or NO_DIGITS))
             continue
         if msisdn in rows:
             collapsed += 1
@@ -172,15 +224,7 @@ def parse_recipients_file(
         values = {name: _cell(cells, i) for i, name in columns}
         rows[msisdn] = FileRow(index, msisdn, values)
     if bad:
-        listed = "; ".join(
-            f"row {row} ({_printable(shown) or 'empty'}: {reason})"
-            for row, shown, reason in bad[:ROWS_NAMED]
-        )
-        more = f"; and {len(bad) - ROWS_NAMED} more" if len(bad) > ROWS_NAMED else ""
-        noun = "row has a number" if len(bad) == 1 else "rows have numbers"
-        raise RecipientsFileError(
-            f"{len(bad):,} {noun} BSG cannot send to: {listed}{more}. Nothing was sent."
-        )
+        raise UnsendableRows(bad)
     return RecipientsFile(
         rows=tuple(rows.values()),
         columns=tuple(name for _, name in columns),
@@ -216,11 +260,7 @@ def render(file: RecipientsFile, text: str, sms_text: str | None) -> Rendered:
     """Fill `{variable}` per row in the text and SMS text; RecipientsFileError if a row cannot."""
     missing = missing_variables(file, [text, sms_text])
     if missing:
-        names = ", ".join(f"{{{v}}}" for v in missing)
-        columns = ", ".join(file.columns) if file.columns else "none besides the numbers"
-        raise RecipientsFileError(
-            f"The text uses {names}, but the file has no such column (its columns: {columns})."
-        )
+        raise RecipientsFileError(FileFault.UNKNOWN_VARIABLES, names=missing, columns=file.columns)
     known = _lookup(file.columns)
     used = {known.get(v) or known[v.lower()] for v in variables(text) + variables(sms_text)}
     if not used:
@@ -246,28 +286,10 @@ def render(file: RecipientsFile, text: str, sms_text: str | None) -> Rendered:
         if sms is not None and len(sms) > SMS_TEXT_MAX:
             sms_too_long.append(row.row)
         texts[row.msisdn] = (mine, sms)
-    problems = []
-    for column, rows in empty.items():
-        problems.append(
-            f"{_rows_named(rows, len(rows)).capitalize()} ha{'s' if len(rows) == 1 else 've'} "
-            f"no value for {{{column}}}, which the text uses."
+    if empty or control or too_long or sms_too_long:
+        raise UnfillableRows(
+            empty=empty, control=control, too_long=too_long, sms_too_long=sms_too_long
         )
-    if control:
-        problems.append(
-            f"{_rows_named(control, len(control)).capitalize()}: values hold control characters."
-        )
-    if too_long:
-        problems.append(
-            f"Filled in, the text is longer than {TEXT_MAX} characters for "
-            f"{_rows_named(too_long, len(too_long))}."
-        )
-    if sms_too_long:
-        problems.append(
-            f"Filled in, the SMS text is longer than {SMS_TEXT_MAX} characters for "
-            f"{_rows_named(sms_too_long, len(sms_too_long))}."
-        )
-    if problems:
-        raise RecipientsFileError(" ".join(problems) + " Nothing was sent.")
     return Rendered(texts)
 
 
@@ -280,8 +302,3 @@ def _cell(cells: Sequence[str], index: int) -> str:
 
 def _control(value: str) -> bool:
     return any(unicodedata.category(ch) in {"Cc", "Cs"} and ch not in "\n\t" for ch in value)
-
-
-def _printable(token: str) -> str:
-    shown = "".join(ch if unicodedata.category(ch)[0] != "C" else "?" for ch in token)
-    return shown if len(shown) <= 40 else shown[:39] + "…"

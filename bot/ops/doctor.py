@@ -75,6 +75,8 @@ def check_settings() -> tuple[Settings | None, Check]:
 
 def _database_fix(problem: str, path: Path) -> str:
     lowered = problem.lower()
+    if "newer than this viber-bot" in lowered:
+        return "run the viber-bot that migrated it (a database is never migrated backwards)"
     if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
         return (
             f"the file is damaged or is not a viber-bot database: stop the bot, move it aside "

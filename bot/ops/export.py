@@ -13,7 +13,12 @@ from typing import Any, TextIO
 
 from bot.domain.errors import InputError
 from bot.domain.models import Send
-from bot.domain.wording import decimal_json
+from bot.domain.spreadsheet import (
+    ERROR_COLUMNS,
+    RECIPIENT_COLUMNS,
+    recipient_cells,
+    spreadsheet_safe,
+)
 from bot.ops import COMMANDS
 from bot.ops.options import SINCE_HELP, open_existing_database, parse_since
 from bot.ops.output import console
@@ -30,25 +35,10 @@ EXPORT_COLUMNS = (
     "text",
     "outcome",
     "message_id",
-    "msisdn",
-    "reference",
-    "bsg_id",
-    "status",
-    "sms_status",
-    "price",
-    "currency",
-    "sms_price",
+    *RECIPIENT_COLUMNS,
     "sms_currency",
-    "error_code",
-    "error_description",
+    *ERROR_COLUMNS,
 )
-
-# Spreadsheets run a cell starting with these as a formula; text typed in Slack must not.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 async def export_rows(store: Store, since: datetime | None) -> AsyncIterator[dict[str, Any]]:
@@ -85,21 +75,9 @@ async def export_rows(store: Store, since: datetime | None) -> AsyncIterator[dic
         else:  # a message created after --since of a send created before it
             send = await store.get_send(message.send_id)
         row = send_columns(send)
-        row.update(
-            message_id=message.id,
-            msisdn=message.msisdn,
-            reference=message.reference,
-            bsg_id=message.bsg_id,
-            status=message.status.value,
-            sms_status=message.sms_status.value if message.sms_status else None,
-            price=decimal_json(message.price),
-            currency=message.currency,
-            sms_price=decimal_json(message.sms_price),
-            sms_currency=message.sms_currency,
-            # The recipient's own error: a send-level one would be wrong for accepted recipients.
-            error_code=message.error_code,
-            error_description=message.error_description,
-        )
+        row["message_id"] = message.id
+        # With the recipient's own error: a send-level one would be wrong for accepted ones.
+        row.update(recipient_cells(message, message.msisdn))
         yield row
     while current is not None:
         if not emitted:

@@ -13,10 +13,11 @@ from pydantic import Field, field_validator
 
 from bot.clock import utcnow
 from bot.domain.errors import InputError
+from bot.domain.spreadsheet import spreadsheet_safe
 from bot.ops import COMMANDS
-from bot.ops.export import spreadsheet_safe
 from bot.ops.options import open_existing_database
 from bot.settings import DatabaseSettings
+from bot.slack.render.input_errors import number_problem
 from bot.tracking.audiences import AudienceService, OptOutChange
 from storage.store import Store
 
@@ -59,7 +60,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"{len(change.invalid.invalid)} line(s) not a number"
     )
     for token in change.invalid.invalid[:20]:
-        print(f"  not a number: {token!r} ({change.invalid.reasons[token]})", file=sys.stderr)
+        print(
+            f"  not a number: {token!r} ({number_problem(change.invalid.reasons[token])})",
+            file=sys.stderr,
+        )
     return 0
 
 

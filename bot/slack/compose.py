@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from bot.domain.errors import InputError
+from bot.domain.field_problems import FieldFault, FieldProblem
 from bot.domain.limits import (
     BUTTON_CAPTION_MAX,
     RECIPIENTS_TEXT_MAX,
@@ -25,6 +26,7 @@ from bot.domain.models import Composed, MessageContent, SmsFallback
 from bot.domain.recipients import ListLookup, resolve_recipients
 from bot.domain.recipients_file import parse_recipients_file, render, variables
 from bot.settings import Settings
+from bot.slack.render import input_errors
 
 
 @dataclass
@@ -46,12 +48,18 @@ class Draft:
 
 @dataclass
 class ComposeErrors(InputError):
-    """Field-by-field problems, keyed by the modal's block ids."""
+    """Field-by-field problems, keyed by the modal's block ids, worded for the person."""
 
     errors: dict[str, str] = field(default_factory=dict)
+    # What compose found, typed (`errors` holds their words, from render/input_errors.py).
+    problems: dict[str, FieldProblem] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         InputError.__init__(self, self.summary())
+
+    @classmethod
+    def found(cls, problems: dict[str, FieldProblem]) -> ComposeErrors:
+        return cls(errors=input_errors.field_errors(problems), problems=problems)
 
     def summary(self) -> str:
         return "\n".join(f"• {message}" for message in self.errors.values())
@@ -93,14 +101,14 @@ def _visible(text: str) -> bool:
     return any(unicodedata.category(ch) not in _INVISIBLE for ch in text)
 
 
-def _url_problem(url: str, what: str) -> str | None:
+def _url_problem(url: str) -> FieldProblem | None:
     if len(url) > URL_MAX:
-        return f"The {what} is too long (at most {URL_MAX} characters)."
+        return FieldProblem(FieldFault.URL_TOO_LONG)
     parts = urlsplit(url)
     if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
-        return f"The {what} must be an http:// or https:// address."
+        return FieldProblem(FieldFault.URL_NOT_HTTP)
     if any(ch.isspace() for ch in url) or _control_chars(url):
-        return f"The {what} must not contain spaces or control characters."
+        return FieldProblem(FieldFault.URL_SPACES)
     return None
 
 
@@ -117,7 +125,7 @@ def compose(
     `lists` expands `@name` tokens in the recipients; `require_recipients=False` lets the
     recipients field be empty (a recipients file gives them instead).
     """
-    errors: dict[str, str] = {}
+    errors: dict[str, FieldProblem] = {}
 
     raw_numbers = draft.recipients or ""
     msisdns: tuple[str, ...] = ()
@@ -125,22 +133,20 @@ def compose(
     used_lists: Mapping[str, int] = {}
     if not raw_numbers.strip():
         if require_recipients:
-            errors["recipients"] = "Add at least one phone number."
+            errors["recipients"] = FieldProblem(FieldFault.NO_RECIPIENTS)
     elif len(raw_numbers) > RECIPIENTS_TEXT_MAX:
-        errors["recipients"] = "That is far too much text for a list of numbers."
+        errors["recipients"] = FieldProblem(FieldFault.RECIPIENTS_FAR_TOO_LONG)
     else:
         resolved = resolve_recipients(
             raw_numbers, lookup=lists, default_region=settings.default_region
         )
-        if (problem := resolved.problem()) is not None:
-            # Names each bad token and why ("+3801 (too short)"), each unknown list, and the
-            # pattern when a list name cannot be one.
-            errors["recipients"] = problem
+        if resolved.bad_names or resolved.unknown_lists or resolved.parsed.invalid:
+            # Worded with each bad token and why ("+3801 (too short)"), each unknown list, and
+            # the pattern when a list name cannot be one.
+            errors["recipients"] = FieldProblem(FieldFault.RECIPIENTS_UNRESOLVED, resolved=resolved)
         elif not resolved.msisdns:
-            errors["recipients"] = (
-                "Those lists are empty: add numbers to them first."
-                if resolved.lists
-                else "Add at least one phone number."
+            errors["recipients"] = FieldProblem(
+                FieldFault.LISTS_EMPTY if resolved.lists else FieldFault.NO_RECIPIENTS
             )
         else:
             # VIBER_BOT_MAX_RECIPIENTS is an access rule: SendService.authorize refuses (and
@@ -151,56 +157,49 @@ def compose(
 
     text = (draft.text or "").strip()
     if not _visible(text):
-        errors["text"] = "Write the message text."
+        errors["text"] = FieldProblem(FieldFault.NO_TEXT)
     elif len(text) > TEXT_MAX:
-        errors["text"] = f"The text is {len(text)} characters; Viber allows at most {TEXT_MAX}."
+        errors["text"] = FieldProblem(FieldFault.TEXT_TOO_LONG, count=len(text))
     elif _control_chars(text):
-        errors["text"] = "The text contains invisible control characters: remove them."
+        errors["text"] = FieldProblem(FieldFault.TEXT_CONTROL)
 
     sender = _blank(draft.sender) or settings.default_sender
     if len(sender) > SENDER_MAX:
-        errors["sender"] = f"The sender name can be at most {SENDER_MAX} characters."
+        errors["sender"] = FieldProblem(FieldFault.SENDER_TOO_LONG)
     elif _control_chars(sender):
-        errors["sender"] = "The sender name contains control characters."
+        errors["sender"] = FieldProblem(FieldFault.SENDER_CONTROL)
 
     image = _blank(draft.image_url)
     caption = _blank(draft.button_caption)
     button_url = _blank(draft.button_url)
-    if image and (problem := _url_problem(image, "image URL")):
+    if image and (problem := _url_problem(image)):
         errors["image_url"] = problem
-    if button_url and (problem := _url_problem(button_url, "button URL")):
+    if button_url and (problem := _url_problem(button_url)):
         errors["button_url"] = problem
     if caption and len(caption) > BUTTON_CAPTION_MAX:
-        errors["button_caption"] = (
-            f"The button caption can be at most {BUTTON_CAPTION_MAX} characters."
-        )
+        errors["button_caption"] = FieldProblem(FieldFault.CAPTION_TOO_LONG)
     if caption and not button_url and "button_url" not in errors:
-        errors["button_url"] = "A button needs a URL as well as a caption."
+        errors["button_url"] = FieldProblem(FieldFault.BUTTON_NEEDS_URL)
     if button_url and not caption and "button_caption" not in errors:
-        errors["button_caption"] = "A button needs a caption as well as a URL."
+        errors["button_caption"] = FieldProblem(FieldFault.BUTTON_NEEDS_CAPTION)
     button_reported = {"button_caption", "button_url"} & errors.keys()
     if image and not (caption and button_url) and not button_reported:
-        errors["button_caption"] = (
-            "BSG sends an image only with a button: add a button caption and URL."
-        )
+        errors["button_caption"] = FieldProblem(FieldFault.IMAGE_NEEDS_BUTTON)
 
     sms: SmsFallback | None = None
     sms_text = _blank(draft.sms_text)
     if sms_text:
         originator = _blank(draft.sms_sender) or sender
         if not SMS_SENDER_MIN <= len(originator) <= SMS_SENDER_MAX:
-            errors["sms_sender"] = (
-                f"The SMS sender '{originator}' must be {SMS_SENDER_MIN} to {SMS_SENDER_MAX} "
-                "characters."
-            )
+            errors["sms_sender"] = FieldProblem(FieldFault.SMS_SENDER_LENGTH, values=(originator,))
         if len(sms_text) > SMS_TEXT_MAX:
-            errors["sms_text"] = f"The SMS text can be at most {SMS_TEXT_MAX} characters."
+            errors["sms_text"] = FieldProblem(FieldFault.SMS_TEXT_TOO_LONG)
         elif _control_chars(sms_text):
-            errors["sms_text"] = "The SMS text contains invisible control characters."
+            errors["sms_text"] = FieldProblem(FieldFault.SMS_TEXT_CONTROL)
         if "sms_sender" not in errors and "sms_text" not in errors:
             sms = SmsFallback(originator=originator, text=sms_text)
     elif _blank(draft.sms_sender):
-        errors["sms_text"] = "An SMS sender was given without SMS text: add the text or clear it."
+        errors["sms_text"] = FieldProblem(FieldFault.SMS_SENDER_WITHOUT_TEXT)
 
     validity: int | None = None
     raw_validity = draft.validity
@@ -210,27 +209,22 @@ def compose(
         try:
             validity = int(str(raw_validity))
         except ValueError:
-            errors["validity"] = "Validity must be a whole number of seconds."
+            errors["validity"] = FieldProblem(FieldFault.VALIDITY_NOT_WHOLE)
         else:
             if not VALIDITY_MIN <= validity <= VALIDITY_MAX:
-                errors["validity"] = (
-                    f"Validity must be between {VALIDITY_MIN} and {VALIDITY_MAX} seconds."
-                )
+                errors["validity"] = FieldProblem(FieldFault.VALIDITY_OUT_OF_RANGE)
 
     send_at = draft.send_at
     if send_at is not None:
         if send_at <= now:
-            errors["send_at"] = "The scheduled time is in the past: pick a time in the future."
+            errors["send_at"] = FieldProblem(FieldFault.SEND_AT_PAST)
         elif send_at > now + timedelta(seconds=validity or VALIDITY_MAX):
             # BSG counts validity from submission: later than that, it could never be delivered.
             window = validity or VALIDITY_MAX
-            errors["send_at"] = (
-                f"The scheduled time is beyond the validity window ({window} seconds from now): "
-                "schedule sooner or raise the validity."
-            )
+            errors["send_at"] = FieldProblem(FieldFault.SEND_AT_BEYOND_VALIDITY, count=window)
 
     if errors:
-        raise ComposeErrors(errors=errors)
+        raise ComposeErrors.found(errors)
     content = MessageContent(
         text=text,
         sender=sender,
@@ -260,12 +254,11 @@ def with_recipients_file(composed: Composed, data: bytes, settings: Settings) ->
     in_file = set(table.msisdns)
     typed_only = [m for m in composed.msisdns if m not in in_file]
     if rendered.texts and typed_only:
-        used = ", ".join(f"{{{v}}}" for v in variables(content.text) + variables(sms_template))
-        raise ComposeErrors(
-            errors={
-                "recipients": (
-                    f"The text uses {used}, which only the file's rows fill in: put these "
-                    f"numbers in the file or leave this field empty ({len(typed_only)} typed)."
+        used = (*variables(content.text), *variables(sms_template))
+        raise ComposeErrors.found(
+            {
+                "recipients": FieldProblem(
+                    FieldFault.VARIABLES_NEED_FILE, count=len(typed_only), values=used
                 )
             }
         )

@@ -102,6 +102,11 @@ class EstimateService:
         self._cache: OrderedDict[str, tuple[float, _Priced | None, str | None]] = OrderedDict()
         self._asking: dict[str, asyncio.Task[tuple[_Priced | None, str | None]]] = {}
 
+    @property
+    def asking(self) -> bool:
+        """True while a price question to BSG is under way."""
+        return bool(self._asking)
+
     # ------------------------------------------------------------ counts (no I/O)
 
     def count(self, draft: Draft) -> Estimate:

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.errors import InputError
+from bot.slack.render import input_errors as words
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,8 @@ FIELD = "recipients_file"
 
 
 class FileUnavailable(InputError):
-    """The uploaded file cannot be fetched or used; shown on `recipients_file`."""
+    """The uploaded file cannot be fetched or used; shown on `recipients_file` (the words are
+    render/input_errors.py's)."""
 
     def __init__(self, message: str):
         super().__init__(message, field=FIELD)
@@ -56,28 +58,22 @@ async def download_upload(
         code = error.response.get("error") if error.response is not None else "unknown"
         log.warning("files.info %s failed: %s", file_id, code)
         if code == "missing_scope":
-            raise FileUnavailable(
-                "viber-bot may not read uploaded files: add the files:read scope to the Slack "
-                "app and reinstall it."
-            ) from None
-        raise FileUnavailable(f"Slack would not show viber-bot the file ({code}).") from None
+            raise FileUnavailable(words.FILES_SCOPE_MISSING) from None
+        raise FileUnavailable(words.file_not_shown(code)) from None
     info = answer.get("file") or {}
     name = str(info.get("name") or "")
     filetype = str(info.get("filetype") or "").lower()
     if filetype not in ACCEPTED_TYPES and not name.lower().endswith(ACCEPTED_EXTENSIONS):
-        raise FileUnavailable("Upload a .csv or .txt file.")
+        raise FileUnavailable(words.FILE_TYPE)
     size = info.get("size")
     if isinstance(size, int) and size > max_bytes:
-        raise FileUnavailable(
-            f"The file is {size:,} bytes; at most {max_bytes:,} are read "
-            "(VIBER_BOT_MAX_FILE_BYTES)."
-        )
+        raise FileUnavailable(words.file_too_big(size, max_bytes))
     url = info.get("url_private_download") or info.get("url_private")
     if not isinstance(url, str) or not url:
-        raise FileUnavailable("Slack gave no address to download the file from.")
+        raise FileUnavailable(words.FILE_NO_ADDRESS)
     if not _trusted(url, api_url):
         log.warning("file %s: refusing to send the token to %s", file_id, urlsplit(url).hostname)
-        raise FileUnavailable("The file is not stored by Slack; upload it again.")
+        raise FileUnavailable(words.FILE_NOT_AT_SLACK)
     try:
         async with (
             httpx.AsyncClient(timeout=download_timeout, follow_redirects=False) as http,
@@ -86,18 +82,13 @@ async def download_upload(
             kind = response.headers.get("content-type", "")
             if response.status_code != 200 or kind.startswith("text/html"):
                 log.warning("file %s: download answered %s", file_id, response.status_code)
-                raise FileUnavailable(
-                    "Slack did not let viber-bot download the file (the bot needs the "
-                    "files:read scope)."
-                )
+                raise FileUnavailable(words.FILE_DOWNLOAD_REFUSED)
             data = bytearray()
             async for chunk in response.aiter_bytes():
                 data += chunk
                 if len(data) > max_bytes:
-                    raise FileUnavailable(
-                        f"The file is larger than {max_bytes:,} bytes (VIBER_BOT_MAX_FILE_BYTES)."
-                    )
+                    raise FileUnavailable(words.file_too_big(None, max_bytes))
     except httpx.HTTPError as error:
         log.warning("file %s: download failed: %s", file_id, type(error).__name__)
-        raise FileUnavailable("The file could not be downloaded from Slack; try again.") from None
+        raise FileUnavailable(words.FILE_DOWNLOAD_FAILED) from None
     return bytes(data)

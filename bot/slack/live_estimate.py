@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 VIEWS_REMEMBERED = 1000
 # What views.update takes back from a view payload (the rest is Slack's own bookkeeping).
-_VIEW_FIELDS = (
+VIEW_PAYLOAD_FIELDS = (
     "type",
     "callback_id",
     "private_metadata",
@@ -41,7 +41,7 @@ def with_estimate(view: dict[str, Any], estimate: Estimate | None) -> dict[str, 
         estimate_block(estimate) if block.get("block_id") == ESTIMATE_BLOCK_ID else block
         for block in view.get("blocks") or []
     ]
-    fresh = {name: view[name] for name in _VIEW_FIELDS if view.get(name) not in (None, "")}
+    fresh = {name: view[name] for name in VIEW_PAYLOAD_FIELDS if view.get(name) not in (None, "")}
     fresh["blocks"] = blocks
     return fresh
 

@@ -1,7 +1,8 @@
 """Saved lists and opt-outs: editing them, resolving `@list` recipients, and the opt-out check.
 
-`split_opted_out` is the one check every route runs before a number can reach BSG (the
-command, the modal, lists, CSV files, and thread actions that resend).
+`split_opted_out` (`split_among` on the opt-outs read inside the storing transaction) is the
+one check every route runs before a number can reach BSG (the command, the modal, lists, CSV
+files, and thread actions that resend).
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from bot.clock import Clock
-from bot.domain.errors import InputError
-from bot.domain.phones import ParsedNumbers, check_number
+from bot.domain.phones import NO_DIGITS, NumberProblem, ParsedNumbers, check_number
 from bot.domain.recipients import (
     ListLookup,
+    ListNamesRefused,
     Resolution,
-    bad_list_name,
     list_names,
     resolve_recipients,
     valid_list_name,
@@ -43,7 +43,11 @@ async def split_opted_out(store: Store, msisdns: Sequence[str]) -> OptOutSplit:
     Call it inside the transaction that stores what is sent, so that an opt-out recorded a
     moment earlier is seen.
     """
-    out = await store.opted_out_among(msisdns)
+    return split_among(msisdns, await store.opted_out_among(msisdns))
+
+
+def split_among(msisdns: Sequence[str], out: set[str]) -> OptOutSplit:
+    """`msisdns` split by the opted-out numbers `out` (read inside the storing transaction)."""
     if not out:
         return OptOutSplit(tuple(msisdns), ())
     return OptOutSplit(
@@ -106,17 +110,13 @@ class AudienceService:
 
     def _name(self, name: str) -> str:
         if not valid_list_name(name):
-            raise InputError(bad_list_name(name))
+            raise ListNamesRefused(bad_names=[name])
         return name
 
     async def _numbers(self, raw: str) -> tuple[tuple[str, ...], ParsedNumbers]:
         resolved = await self.resolve(raw)
-        problems = [bad_list_name(n) for n in resolved.bad_names]
-        if resolved.unknown_lists:
-            names = ", ".join(f"@{n}" for n in resolved.unknown_lists)
-            problems.append(f"There is no list {names}.")
-        if problems:
-            raise InputError(" ".join(problems))
+        if resolved.bad_names or resolved.unknown_lists:
+            raise ListNamesRefused(resolved.bad_names, resolved.unknown_lists)
         return resolved.msisdns, resolved.parsed
 
     async def list_add(self, name: str, raw: str, user_id: str) -> ListChange:
@@ -190,13 +190,13 @@ class AudienceService:
             reason_at = first.index("reason") if "reason" in first else -1
             records = records[1:]
         by_reason: dict[str | None, list[str]] = {}
-        invalid: dict[str, str] = {}
+        invalid: dict[str, NumberProblem] = {}
         region = self.default_region
         for _, cells in records:
             raw = cells[phone_at].strip() if phone_at < len(cells) else ""
             msisdn, why = check_number("".join(raw.split()), region)
             if msisdn is None:
-                invalid.setdefault(raw, why)
+                invalid.setdefault(raw, why or NO_DIGITS)
                 continue
             reason = cells[reason_at].strip() or None if 0 <= reason_at < len(cells) else None
             by_reason.setdefault(reason, []).append(msisdn)

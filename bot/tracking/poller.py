@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import Counter, defaultdict, deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.bsg.client import BsgClient
@@ -20,12 +21,14 @@ from bot.settings import Settings
 from bot.tracking.listener import SweepListener
 from bot.tracking.sending import SendService
 from storage.replicas import Coordinator, Solo
-from storage.store import Change, Store
+from storage.store import Change, Poll, Store
 
 log = logging.getLogger(__name__)
 
 RECONCILE_LOCK = "reconcile"
 SWEEP_LIMIT = 50_000  # due messages taken by one sweep; the rest wait for the next
+LOAD_PAGE = 500  # due messages loaded at once by a sweep alone (SQLite)
+RECORD_PAGE = 100  # answers recorded per transaction while a sweep runs (whole sends)
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,10 @@ class Poller:
         # Messages whose look (sweep or callback) is under way, so no two overlap.
         self._busy: set[int] = set()
         self._released = asyncio.Event()
+        self._sweep_busy: set[int] = set()  # of those, the ones the sweep alone loaded
         # How many times a message's poll gaps are stretched (delivery callbacks raise it).
         self.stretch: Callable[[int], float] = lambda _message_id: 1.0
+        self.record_page = RECORD_PAGE
 
     async def sweep(self) -> SweepReport:
         """One pass: reconcile unconfirmed sends, then poll every due message."""
@@ -99,10 +104,22 @@ class Poller:
         changes: list[Change] = []
         last_error: str | None = None
         seen: set[int] = set()
-        # Alone (SQLite) one batch holds every due message; replicas claim theirs in batches,
-        # leased until recorded, so no message is polled by two replicas at once.
-        batch_size = self.settings.claim_batch if self.replicas.shared else SWEEP_LIMIT
-        while checked < SWEEP_LIMIT:
+        if not self.replicas.shared:
+            # Alone (SQLite) nothing is claimed: the due set is read as (id, send) pairs and
+            # its messages are loaded a page at a time while BSG answers.
+            due_ids = await self.store.due_ids(started, SWEEP_LIMIT)
+            self.metrics.messages_due.set(len(due_ids))
+            try:
+                tally = await self._check(due_ids, self._loader(started))
+            finally:
+                self._set_free(set(self._sweep_busy))
+            self.checked_total += tally.checked
+            checked, errors, last_error = tally.checked, tally.errors, tally.last_error
+            changes = tally.changes
+        # Replicas claim theirs in batches, leased until recorded, so no message is polled by
+        # two replicas at once.
+        batch_size = self.settings.claim_batch
+        while self.replicas.shared and checked < SWEEP_LIMIT:
             claimed = await self.replicas.claim_due(started, min(batch_size, SWEEP_LIMIT - checked))
             try:
                 fresh = [m for m in claimed if m.id not in seen]
@@ -120,7 +137,7 @@ class Poller:
             changes += batch_changes
             errors += batch_errors
             last_error = batch_error or last_error
-            if len(claimed) < batch_size or not self.replicas.shared:
+            if len(claimed) < batch_size:
                 break
         finished = self.clock()
         report = SweepReport(
@@ -166,38 +183,42 @@ class Poller:
         try:
             fresh = [await self.store.get_message(i) for i in sorted(held)]
             due = [m for m in fresh if not m.final and m.bsg_id]
-            results = await self._fetch_renewing(due)
-            changes, errors, last_error = await self._record(results, self.clock())
+            tally = await self._check_renewing(due)
+            changes, errors, last_error = tally.changes, tally.errors, tally.last_error
         finally:
             self._busy -= held
             self._released.set()
             self._released = asyncio.Event()
             await self.replicas.release(sorted(held))
-        if errors and errors == len(results):
+        if errors and errors == len(due):
             self.bsg_failure = last_error
         if changes:
             self.wake_outbox()
         return changes
 
     async def _poll_batch(self, due: list[StoredMessage]) -> tuple[list[Change], int, str | None]:
-        """Ask BSG about one claimed batch, then record every answer in one transaction."""
+        """Ask BSG about one claimed batch, recording the answers as they come."""
         batch = {m.id for m in due}
         self._busy |= batch
         try:
-            results = await self._fetch_renewing(due)
-            return await self._record(results, self.clock())
+            tally = await self._check_renewing(due)
+            return tally.changes, tally.errors, tally.last_error
         finally:
             self._busy -= batch
             self._released.set()
             self._released = asyncio.Event()
 
-    async def _fetch_renewing(
-        self, due: list[StoredMessage]
-    ) -> list[tuple[StoredMessage, MessageStatus | BsgError]]:
-        """_fetch_all, renewing the batch's leases while BSG answers (a slow BSG must not let
+    async def _check_renewing(self, due: list[StoredMessage]) -> _Tally:
+        """_check, renewing the batch's leases while BSG answers (a slow BSG must not let
         another replica take the batch over meanwhile)."""
+        by_id = {m.id: m for m in due}
+
+        async def loaded(ids: list[int]) -> list[StoredMessage]:
+            return [by_id[i] for i in ids]
+
+        pairs = [(m.id, m.send_id) for m in due]
         if not self.replicas.shared or not due:
-            return await self._fetch_all(due)
+            return await self._check(pairs, loaded)
         ids = [m.id for m in due]
 
         async def renew() -> None:
@@ -210,36 +231,165 @@ class Poller:
 
         renewing = asyncio.create_task(renew())
         try:
-            return await self._fetch_all(due)
+            return await self._check(pairs, loaded)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
 
-    async def _record(
-        self, results: list[tuple[StoredMessage, MessageStatus | BsgError]], now: datetime
-    ) -> tuple[list[Change], int, str | None]:
-        """Store what BSG said about each message and queue the posts, in one transaction."""
-        changes: list[Change] = []
-        errors = 0
-        last_error: str | None = None
-        wants_sms: dict[int, bool] = {}
+    def _set_free(self, ids: set[int]) -> None:
+        """The sweep alone is done with these messages: a look waiting for them may go."""
+        if ids:
+            self._busy -= ids
+            self._sweep_busy -= ids
+            self._released.set()
+            self._released = asyncio.Event()
+
+    def _loader(self, started: datetime) -> Callable[[list[int]], Awaitable[list[StoredMessage]]]:
+        """Loads a page of the sweep's messages; those no longer due (a callback's look
+        recorded them meanwhile) or being looked at right now are left out. A loaded message
+        is busy until the sweep ends, so a callback's look waits for its answer."""
+
+        async def load(ids: list[int]) -> list[StoredMessage]:
+            page = [
+                m
+                for m in await self.store.messages_by_id(ids)
+                if m.id not in self._busy
+                and not m.final
+                and m.next_poll_at is not None
+                and m.next_poll_at <= started
+            ]
+            self._busy.update(m.id for m in page)
+            self._sweep_busy.update(m.id for m in page)
+            return page
+
+        return load
+
+    async def _check(
+        self,
+        due: Sequence[tuple[int, int]],
+        load: Callable[[list[int]], Awaitable[list[StoredMessage]]],
+    ) -> _Tally:
+        """Ask BSG about each due message (id, send id), at most `poll_concurrency` requests
+        under way, and record the answers while the rest are asked: a page of whole sends per
+        short transaction (`record_page` answers or so), so a write waiting for the database
+        (an ack's) waits for one page, never for the whole sweep. Messages are loaded
+        `LOAD_PAGE` at a time, ahead of the requests, so a large due set is never in memory
+        at once.
+
+        A send's messages are asked about one after another and its answers are recorded
+        together, in one transaction: its changes are announced once a sweep (one summary
+        reply for a large send), however the pages fall.
+        """
+        tally = _Tally()
+        if not due:
+            return tally
+        order = sorted(due, key=lambda pair: pair[1])  # stable: the due order within a send
+        left = Counter(send_id for _, send_id in order)
+        pages = (order[start : start + LOAD_PAGE] for start in range(0, len(order), LOAD_PAGE))
+        pending: deque[StoredMessage] = deque()
+        held: dict[int, list[_Answer]] = defaultdict(list)
+        ready: list[_Answer] = []
+        writing = asyncio.Lock()
+        loading = asyncio.Lock()
+        latency = self.metrics.poll_latency
+        bsg = self.bsg
+        low_water = 2 * self.settings.poll_concurrency
+
+        def settled(send_id: int) -> None:
+            left[send_id] -= 1
+            if not left[send_id]:
+                del left[send_id]
+                ready.extend(held.pop(send_id, ()))
+
+        exhausted = False
+
+        async def refill() -> None:
+            nonlocal exhausted
+            async with loading:
+                if exhausted or len(pending) >= low_water:
+                    return  # another worker loaded meanwhile
+                page = next(pages, None)
+                if page is None:
+                    exhausted = True
+                    return
+                loaded = await load([message_id for message_id, _ in page])
+                pending.extend(loaded)
+                answered = {m.id for m in loaded}
+                for message_id, send_id in page:
+                    if message_id not in answered:  # no longer due: nothing to ask
+                        settled(send_id)
+
+        async def next_message() -> StoredMessage | None:
+            while not exhausted and len(pending) < low_water:
+                if pending and loading.locked():
+                    break  # a page is on its way: work on what is here meanwhile
+                await refill()
+            return pending.popleft() if pending else None
+
+        async def flush() -> None:
+            nonlocal ready
+            async with writing:
+                taken, ready = ready, []
+                if taken:
+                    await self._record(taken, self.clock(), tally)
+                    # Recorded: a callback's look at one of these need not wait any longer.
+                    self._set_free({m.id for m, _ in taken} & self._sweep_busy)
+
+        async def worker() -> None:
+            while (message := await next_message()) is not None:
+                started = time.perf_counter()
+                try:
+                    seen: MessageStatus | BsgError = await bsg.status_by_id(message.bsg_id or "")
+                except BsgError as error:
+                    seen = error
+                latency.observe(time.perf_counter() - started)
+                tally.checked += 1
+                held[message.send_id].append((message, seen))
+                settled(message.send_id)
+                if len(ready) >= self.record_page and not writing.locked():
+                    await flush()
+
+        tasks = [
+            asyncio.ensure_future(worker())
+            for _ in range(min(self.settings.poll_concurrency, len(order)))
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        await flush()
+        return tally
+
+    async def _record(self, results: list[_Answer], now: datetime, tally: _Tally) -> None:
+        """Store what BSG said about these messages (whole sends) and queue the posts that
+        announce it, in one transaction."""
+        checked_sends = sorted({m.send_id for m, _ in results})
+        wants_sms = tally.wants_sms
+        for send_id in checked_sends:
+            if send_id not in wants_sms:
+                send = await self.store.get_send(send_id)
+                wants_sms[send_id] = bool(send.options.get("content", {}).get("sms"))
+        polls: list[Poll] = []
+        later: list[tuple[int, datetime]] = []
+        for message, seen in results:
+            if isinstance(seen, BsgError):
+                if not isinstance(seen, BsgNotFound):  # one unknown id is no outage
+                    tally.errors += 1
+                    tally.last_error = str(seen)
+                self._unanswered(message, now, wants_sms[message.send_id], polls, later)
+            else:
+                polls.append(self._judged(message, seen, now, wants_sms[message.send_id]))
         async with self.store.atomic():
-            for message, seen in results:
-                if message.send_id not in wants_sms:
-                    send = await self.store.get_send(message.send_id)
-                    wants_sms[message.send_id] = bool(send.options.get("content", {}).get("sms"))
-                if isinstance(seen, BsgError):
-                    if not isinstance(seen, BsgNotFound):  # one unknown id is no outage
-                        errors += 1
-                        last_error = str(seen)
-                    changes.extend(await self._unanswered(message, now, wants_sms[message.send_id]))
-                    continue
-                changes.extend(await self._apply(message, seen, now, wants_sms[message.send_id]))
+            changes = await self.store.record_polls(polls, now=now)
+            await self.store.reschedule_many(later)
             await self.listener.announce(changes, now=now)
-            checked_sends = sorted({m.send_id for m, _ in results})
             await self.store.touch_send(checked_sends, now)
             await self.listener.refresh_parents(checked_sends, now=now)
+        tally.changes += changes
         for change in changes:
             self.metrics.transitions.labels(
                 channel=change.event.channel.value, status=change.event.status.value
@@ -253,11 +403,10 @@ class Poller:
                 change.message.send_id,
                 change.message.bsg_id,
             )
-        return changes, errors, last_error
 
-    async def _apply(
+    def _judged(
         self, message: StoredMessage, seen: MessageStatus, now: datetime, wants_sms: bool
-    ) -> list[Change]:
+    ) -> Poll:
         changed = seen.status != message.status or (
             seen.sms is not None and seen.sms.status != message.sms_status
         )
@@ -279,20 +428,25 @@ class Poller:
             stretched = now + timedelta(seconds=min(self.policy.cap, gap * factor))
             # A delivered message still gets its last look for "read" when the window closes.
             next_poll_at = max(next_poll_at, min(stretched, max(next_poll_at, expires_at)))
-        return await self.store.record_poll(
+        return Poll(
             message,
             seen,
-            now=now,
             next_poll_at=next_poll_at,
             final=verdict.final,
             forced_status=verdict.forced_status,
         )
 
-    async def _unanswered(
-        self, message: StoredMessage, now: datetime, wants_sms: bool
-    ) -> list[Change]:
-        """BSG did not answer: look again later, backing off like a quiet message; but a
-        message BSG stays silent about past its validity window and grace ends as expired."""
+    def _unanswered(
+        self,
+        message: StoredMessage,
+        now: datetime,
+        wants_sms: bool,
+        polls: list[Poll],
+        later: list[tuple[int, datetime]],
+    ) -> None:
+        """BSG did not answer: look again later (into `later`), backing off like a quiet
+        message; but a message BSG stays silent about past its validity window and grace ends
+        as expired (into `polls`)."""
         verdict = judge(
             self.policy,
             status=message.status,
@@ -303,40 +457,29 @@ class Poller:
             now=now,
         )
         if verdict.final:
-            return await self.store.record_poll(
-                message,
-                None,
-                now=now,
-                next_poll_at=None,
-                final=True,
-                forced_status=verdict.forced_status,
+            polls.append(
+                Poll(
+                    message,
+                    None,
+                    next_poll_at=None,
+                    final=True,
+                    forced_status=verdict.forced_status,
+                )
             )
+            return
         quiet = (now - (message.last_change_at or message.created_at)).total_seconds()
-        await self.store.reschedule(message.id, now + timedelta(seconds=self.policy.delay(quiet)))
-        return []
+        later.append((message.id, now + timedelta(seconds=self.policy.delay(quiet))))
 
-    async def _fetch_all(
-        self, due: list[StoredMessage]
-    ) -> list[tuple[StoredMessage, MessageStatus | BsgError]]:
-        """Ask BSG about each message with at most `poll_concurrency` requests under way."""
-        results: list[tuple[StoredMessage, MessageStatus | BsgError]] = []
-        if not due:
-            return results
-        queue = iter(due)
-        latency = self.metrics.poll_latency
 
-        async def worker() -> None:
-            for message in queue:
-                started = time.perf_counter()
-                try:
-                    seen: MessageStatus | BsgError = await self.bsg.status_by_id(
-                        message.bsg_id or ""
-                    )
-                except BsgError as error:
-                    seen = error
-                latency.observe(time.perf_counter() - started)
-                results.append((message, seen))
+_Answer = tuple[StoredMessage, MessageStatus | BsgError]
 
-        workers = min(self.settings.poll_concurrency, len(due))
-        await asyncio.gather(*(worker() for _ in range(workers)))
-        return results
+
+@dataclass(slots=True)
+class _Tally:
+    """What one batch's pages recorded so far, and each send's SMS wish (read once)."""
+
+    checked: int = 0
+    changes: list[Change] = field(default_factory=list)
+    errors: int = 0
+    last_error: str | None = None
+    wants_sms: dict[int, bool] = field(default_factory=dict)

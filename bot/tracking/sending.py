@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.bsg.client import BsgClient, build_create_body
+from bot.bsg.client import BsgClient
+from bot.bsg.requests import build_create_body
 from bot.clock import Clock
 from bot.domain.errors import (
     AccessDenied,
@@ -37,7 +38,7 @@ from bot.domain.models import (
 from bot.domain.policy import PollPolicy
 from bot.metrics import Metrics
 from bot.settings import Settings
-from bot.tracking.audiences import OptOutSplit, split_opted_out
+from bot.tracking.audiences import OptOutSplit, split_among
 from bot.tracking.listener import (
     NeverSent,
     PartlyNeverSent,
@@ -46,7 +47,7 @@ from bot.tracking.listener import (
     SendListener,
     Unconfirmed,
 )
-from storage.store import Acceptance, NewRecipient, NewSend, Store
+from storage.store import Acceptance, NewRecipient, NewSend, Store, Submission
 
 log = logging.getLogger(__name__)
 
@@ -169,13 +170,20 @@ class SendService:
         (so an opt-out made while the modal was open counts); they are kept on the send to be
         listed on the parent. Raises AllOptedOut (audited) when nobody is left, and
         storage.store.DuplicateSubmission when the same submission was stored already.
+        The whole transaction is one step (Store.add_submission): slash commands arriving
+        together each wait for one short trip to the database, not for each other's statements.
         """
         now = self.clock()
-        async with self.store.atomic():
-            split = await split_opted_out(self.store, composed.msisdns)
-            if split.allowed:
-                send = await self._store_send(composed, origin, split, now)
-        if not split.allowed:
+        splits: list[OptOutSplit] = []
+
+        def plan(opted_out: set[str]) -> Submission | None:
+            split = split_among(composed.msisdns, opted_out)
+            splits.append(split)
+            return self._submission(composed, origin, split) if split.allowed else None
+
+        send = await self.store.add_submission(composed.msisdns, plan, now=now)
+        split = splits[-1]
+        if send is None:
             await self.store.audit(
                 action="send",
                 outcome="opted_out",
@@ -197,11 +205,11 @@ class SendService:
             count,
             len(split.opted_out),
         )
-        return await self.store.get_send(send.id)
+        return send
 
-    async def _store_send(
-        self, composed: Composed, origin: Origin, split: OptOutSplit, now: datetime
-    ) -> Send:
+    def _submission(self, composed: Composed, origin: Origin, split: OptOutSplit) -> Submission:
+        """What a submission stores: the send, a fresh reference per recipient, BSG's request
+        body. Plain computation: it runs inside the storing transaction."""
         content = composed.content
         personal = composed.personal
         recipients = []
@@ -226,8 +234,8 @@ class SendService:
             options["lists"] = dict(composed.lists)
         if personal:
             options["personal"] = True
-        send, _ = await self.store.add_send(
-            NewSend(
+        return Submission(
+            send=NewSend(
                 team_id=origin.team_id,
                 channel_id=origin.channel_id,
                 user_id=origin.user_id,
@@ -240,37 +248,28 @@ class SendService:
                 send_at=content.send_at,
                 validity=content.validity,
             ),
-            recipients,
-            now=now,
-            read_back=False,
-        )
-        await self.store.set_request_json(send.id, json.dumps(body, ensure_ascii=False))
-        await self.store.audit(
-            action="send",
-            outcome="submitted",
-            now=now,
-            user_id=origin.user_id,
-            channel_id=origin.channel_id,
-            team_id=origin.team_id,
-            send_id=send.id,
-            detail={
+            recipients=recipients,
+            request_json=json.dumps(body, ensure_ascii=False),
+            audit_detail={
                 "recipients": len(recipients),
                 "source": origin.source,
                 "opted_out": len(split.opted_out),
             },
         )
-        return send
 
-    async def deliver(self, send_id: int) -> SendOutcome:
-        """Call BSG for a stored send and record what it said. Never raises for BSG's failures."""
+    async def deliver(self, send_id: int, *, submitted: Send | None = None) -> SendOutcome:
+        """Call BSG for a stored send and record what it said. Never raises for BSG's failures.
+
+        `submitted`: the send as submit() returned it (read in the step that stored it), so
+        it is not read and parsed again on the event loop beside the acks of other commands."""
         self._in_flight.add(send_id)
         try:
-            return await self._deliver(send_id)
+            return await self._deliver(send_id, submitted)
         finally:
             self._in_flight.discard(send_id)
 
-    async def _deliver(self, send_id: int) -> SendOutcome:
-        send = await self.store.get_send(send_id)
+    async def _deliver(self, send_id: int, submitted: Send | None) -> SendOutcome:
+        send = submitted if submitted is not None else await self.store.get_send(send_id)
         messages = [
             m for m in await self.store.send_messages(send_id) if m.status == DeliveryStatus.PENDING
         ]

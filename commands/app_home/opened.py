@@ -8,10 +8,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
+from commands.ack_first import ack_first
 
 
 def register(app: AsyncApp, deps: Services) -> None:
     @app.event("app_home_opened")
+    @ack_first
     async def on_home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return

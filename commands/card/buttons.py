@@ -4,7 +4,7 @@ confirmation with the count and BSG's estimate."""
 from __future__ import annotations
 
 import logging
-from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -14,8 +14,11 @@ from sqlite_utils.db import NotFoundError
 
 from bot.services import Services
 from bot.slack.render.thread_actions import (
+    CONFIRMATION_NOT_OPENED,
+    EXPORT_CSV,
     RESEND_SMS,
     THREAD_ACTIONS,
+    UNKNOWN_SEND,
     already_done,
     cannot_sms,
     confirm_view,
@@ -23,15 +26,9 @@ from bot.slack.render.thread_actions import (
     nothing_to_do,
 )
 from bot.slack.thread_actions import ActionRefused
+from commands.ack_first import ack_first
 
 log = logging.getLogger(__name__)
-
-
-def _amount(value: object) -> Decimal | None:
-    try:
-        return None if value in (None, "") else Decimal(str(value))
-    except InvalidOperation:
-        return None
 
 
 def register(app: AsyncApp, deps: Services) -> None:
@@ -41,21 +38,18 @@ def register(app: AsyncApp, deps: Services) -> None:
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
+
+        async def say(text: str) -> None:
+            await respond(response_type="ephemeral", replace_original=False, text=text)
+
         pressed = (body.get("actions") or [{}])[0]
         action = pressed.get("action_id", "")
         user_id = (body.get("user") or {}).get("id", "")
         try:
             send = await deps.store.get_send(int(pressed.get("value") or 0))
         except (NotFoundError, ValueError):
-            await respond(
-                response_type="ephemeral",
-                replace_original=False,
-                text="That send is not known to viber-bot.",
-            )
+            await say(UNKNOWN_SEND)
             return
-
-        async def say(text: str) -> None:
-            await respond(response_type="ephemeral", replace_original=False, text=text)
 
         if not actions.may_use(user_id, send):
             await actions.audit_denied(send, action, user_id)
@@ -75,24 +69,18 @@ def register(app: AsyncApp, deps: Services) -> None:
             except ActionRefused as refusal:
                 await say(cannot_sms(str(refusal)))
                 return
+        confirmation = partial(confirm_view, action=action, send_id=send.id, count=len(chosen))
         try:
             opened = await client.views_open(
                 trigger_id=body.get("trigger_id", ""),
-                view=confirm_view(
-                    action=action,
-                    send_id=send.id,
-                    count=len(chosen),
-                    amount=None,
-                    currency=None,
-                    checking=action != "export_csv",
-                ),
+                view=confirmation(amount=None, currency=None, checking=action != EXPORT_CSV),
             )
         except SlackApiError as error:
             # The trigger expired (Slack gives 3 s): nothing was done; the person may press again.
             log.warning("confirmation not opened: %s", error.response.get("error"))
-            await say("Slack did not open the confirmation in time: press the button again.")
+            await say(CONFIRMATION_NOT_OPENED)
             return
-        if action == "export_csv":
+        if action == EXPORT_CSV:
             return
         amount, currency = await actions.estimate(send, action, chosen)
         view = opened.get("view") or {}
@@ -100,18 +88,11 @@ def register(app: AsyncApp, deps: Services) -> None:
             await client.views_update(
                 view_id=view.get("id"),
                 hash=view.get("hash"),
-                view=confirm_view(
-                    action=action,
-                    send_id=send.id,
-                    count=len(chosen),
-                    amount=amount,
-                    currency=currency,
-                    checking=False,
-                ),
+                view=confirmation(amount=amount, currency=currency, checking=False),
             )
         except SlackApiError as error:
             # Submitted or closed meanwhile: the estimate was not needed any more.
             log.info("confirmation not updated: %s", error.response.get("error"))
 
     for action_id in THREAD_ACTIONS:
-        app.action(action_id)(on_button)
+        app.action(action_id)(ack_first(on_button))

@@ -23,6 +23,7 @@ from bot.slack.render.thread_actions import (
     upload_failed,
 )
 from bot.slack.thread_actions import ActionRefused
+from commands.ack_first import ack_first
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def register(app: AsyncApp, deps: Services) -> None:
     actions = deps.thread_actions
 
     @app.view(CONFIRM_CALLBACK_ID)
+    @ack_first
     async def on_confirm(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         try:
             meta = json.loads(view.get("private_metadata") or "{}")

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.services import Services
 from bot.slack.render.modal import MODAL_CALLBACK_ID
+from commands.ack_first import ack_first
 from commands.modal.state import draft_from_view
 
 log = logging.getLogger(__name__)
@@ -31,4 +32,4 @@ def register(app: AsyncApp, deps: Services) -> None:
         await deps.live_estimate.refresh(view, draft)
 
     for action_id in ESTIMATED_INPUTS:
-        app.action(action_id)(on_change)
+        app.action(action_id)(ack_first(on_change))

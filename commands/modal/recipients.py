@@ -10,6 +10,7 @@ from bot.domain.recipients_file import RecipientsFileError
 from bot.services import Services
 from bot.slack.compose import Composed, ComposeErrors, Draft, compose, with_recipients_file
 from bot.slack.files import FileUnavailable, download_upload
+from bot.slack.render import input_errors
 from bot.tracking.audiences import prefetched_lists
 from commands.modal.state import uploaded_file_id
 
@@ -52,4 +53,6 @@ async def compose_submission(
     try:
         return with_recipients_file(composed, data, settings)
     except RecipientsFileError as problem:
-        raise ComposeErrors(errors={"recipients_file": str(problem)}) from None
+        raise ComposeErrors(
+            errors={"recipients_file": input_errors.recipients_file_problem(problem)}
+        ) from None

@@ -4,8 +4,7 @@ the form."""
 from __future__ import annotations
 
 import logging
-import secrets
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,9 +28,12 @@ from bot.slack.render.review import (
 )
 from bot.slack.render.text import escape
 from bot.tracking.sending import Origin
+from commands.ack_first import ack_first
+from commands.drafts import keep_draft, send_once
 from commands.modal.recipients import compose_submission
 from commands.modal.state import draft_from_view
 from commands.recipients import counted_recipients
+from storage.actions import PendingDraft
 from storage.store import DuplicateSubmission
 
 log = logging.getLogger(__name__)
@@ -42,9 +44,29 @@ SUBMIT_PRICE_BUDGET = 1.5
 _NEVER = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def _token(body: dict[str, Any]) -> str:
-    actions = body.get("actions") or [{}]
-    return str(actions[0].get("value") or "")
+@dataclass(frozen=True)
+class _Pressed:
+    """A review button as pressed: its draft's token, the review view, who pressed it."""
+
+    token: str
+    view_id: str
+    user_id: str
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> _Pressed:
+        actions = body.get("actions") or [{}]
+        return cls(
+            token=str(actions[0].get("value") or ""),
+            view_id=(body.get("view") or {}).get("id", ""),
+            user_id=(body.get("user") or {}).get("id", ""),
+        )
+
+    async def own_review(self, deps: Services) -> PendingDraft | None:
+        """The review draft, when it is one and the person who pressed made it."""
+        draft = await deps.store.get_draft(self.token)
+        if draft is None or draft.kind != "review" or draft.user_id != self.user_id:
+            return None
+        return draft
 
 
 async def _show(client: AsyncWebClient, view_id: str, view: dict[str, Any]) -> None:
@@ -70,13 +92,10 @@ async def offer_review(
     review, estimate = await deps.estimates.needs_review(counted, draft, budget=SUBMIT_PRICE_BUDGET)
     if not review:
         return False
-    token = secrets.token_urlsafe(18)
-    await deps.store.add_draft(
-        token=token,
+    token = await keep_draft(
+        deps,
         kind="review",
-        user_id=origin.user_id,
-        channel_id=origin.channel_id,
-        team_id=origin.team_id,
+        origin=origin,
         view_id=view.get("id"),
         payload={
             "values": (view.get("state") or {}).get("values") or {},
@@ -86,7 +105,6 @@ async def offer_review(
             "submit": view.get("submit") or {"type": "plain_text", "text": "Send"},
             "close": view.get("close"),
         },
-        now=deps.clock(),
     )
     msisdns = composed.msisdns
     priced = estimate.price_state is PriceState.OK
@@ -122,13 +140,13 @@ async def offer_review(
 
 def register(app: AsyncApp, deps: Services) -> None:
     @app.action(REVIEW_SEND)
+    @ack_first
     async def on_send(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        token = _token(body)
-        view_id = (body.get("view") or {}).get("id", "")
-        user_id = (body.get("user") or {}).get("id", "")
-        draft = await deps.store.get_draft(token)
-        if draft is None or draft.kind != "review" or draft.user_id != user_id:
+        pressed = _Pressed.of(body)
+        token, view_id, user_id = pressed.token, pressed.view_id, pressed.user_id
+        draft = await pressed.own_review(deps)
+        if draft is None:
             log.info("review_send with an unknown token or from another person; ignored")
             return
         if draft.state != "pending":
@@ -153,36 +171,31 @@ def register(app: AsyncApp, deps: Services) -> None:
         try:
             await deps.sending.authorize(origin, len(composed.msisdns))
         except AccessDenied as denial:
-            await _show(client, view_id, notice_view(f"Nothing was sent. {escape(str(denial))}"))
+            await _show(client, view_id, notice_view(private.nothing_sent_denied(str(denial))))
             return
-        now = deps.clock()
         try:
-            async with deps.store.atomic():
-                # The claim and the stored send are one transaction: a second click, a
-                # retried interaction or a crash in between can never send twice.
-                if not await deps.store.claim_draft(
-                    token, state="sent", now=now, created_after=_NEVER
-                ):
-                    log.info("review %s already used; nothing sent again", token[:6])
-                    return
-                send = await deps.sending.submit(composed, origin)
-                await deps.store.set_draft_send(token, send.id)
+            send = await send_once(
+                deps, token, composed, origin, now=deps.clock(), created_after=_NEVER
+            )
         except DuplicateSubmission:
             return
         except AllOptedOut as everyone:
             await _show(client, view_id, notice_view(escape(all_opted_out(everyone.msisdns))))
             return
+        if send is None:
+            log.info("review %s already used; nothing sent again", token[:6])
+            return
         await _show(client, view_id, sent_view(len(composed.msisdns), draft.channel_id))
         await deps.sending.deliver(send.id)
 
     @app.action(REVIEW_BACK)
+    @ack_first
     async def on_back(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        token = _token(body)
-        view_id = (body.get("view") or {}).get("id", "")
-        user_id = (body.get("user") or {}).get("id", "")
-        draft = await deps.store.get_draft(token)
-        if draft is None or draft.kind != "review" or draft.user_id != user_id:
+        pressed = _Pressed.of(body)
+        token, view_id = pressed.token, pressed.view_id
+        draft = await pressed.own_review(deps)
+        if draft is None:
             return
         now = deps.clock()
         if not await deps.store.claim_draft(token, state="back", now=now, created_after=_NEVER):

@@ -15,6 +15,7 @@ from bot.slack.render import private
 from bot.slack.render.audiences import all_opted_out
 from bot.slack.render.modal import MODAL_CALLBACK_ID, modal_channel
 from bot.tracking.sending import Origin
+from commands.ack_first import ack_first
 from commands.modal.recipients import compose_submission
 from commands.modal.review import offer_review
 from commands.modal.state import draft_from_view, uploaded_file_id
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 def register(app: AsyncApp, deps: Services) -> None:
     @app.view(MODAL_CALLBACK_ID)
+    @ack_first
     async def on_submit(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:

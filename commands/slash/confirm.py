@@ -4,7 +4,6 @@ that sends once, within VIBER_BOT_QUICK_CONFIRM_TTL."""
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +17,8 @@ from bot.slack.render import private
 from bot.slack.render.audiences import all_opted_out
 from bot.slack.render.review import (
     QUICK_CONFIRM,
+    QUICK_NOT_YOURS,
+    QUICK_UNKNOWN,
     quick_checking_text,
     quick_confirm_message,
     quick_expired_text,
@@ -26,6 +27,8 @@ from bot.slack.render.review import (
 )
 from bot.tracking.audiences import prefetched_lists
 from bot.tracking.sending import Origin
+from commands.ack_first import ack_first
+from commands.drafts import keep_draft, send_once
 from commands.recipients import counted_recipients
 from storage.store import DuplicateSubmission
 
@@ -48,6 +51,9 @@ async def offer(
 ) -> bool:
     """Answer a `/viber send` that needs a go-ahead; False when it may go out at once."""
     settings = deps.settings
+    if settings.review_cost is None and len(composed.msisdns) <= settings.review_above:
+        # Opted-out numbers only make the count smaller: nothing to read before the ack.
+        return False
     draft = Draft(recipients=numbers, text=text)
     counted = await counted_recipients(deps, draft, composed)
     count = counted.valid
@@ -75,16 +81,11 @@ async def offer(
         return True
     if estimate.price_state is not PriceState.OK:
         estimate = await deps.estimates.price(counted, draft)
-    token = secrets.token_urlsafe(18)
-    await deps.store.add_draft(
-        token=token,
+    token = await keep_draft(
+        deps,
         kind="quick",
-        user_id=origin.user_id,
-        channel_id=origin.channel_id,
-        team_id=origin.team_id,
-        view_id=None,
+        origin=origin,
         payload={"numbers": numbers, "text": text, "response_url": origin.response_url},
-        now=deps.clock(),
     )
     fallback, blocks = quick_confirm_message(
         token=token, count=count, text=text, estimate=estimate, ttl_minutes=_minutes(deps)
@@ -95,6 +96,7 @@ async def offer(
 
 def register(app: AsyncApp, deps: Services) -> None:
     @app.action(QUICK_CONFIRM)
+    @ack_first
     async def on_confirm(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         actions = body.get("actions") or [{}]
@@ -102,14 +104,12 @@ def register(app: AsyncApp, deps: Services) -> None:
         user_id = (body.get("user") or {}).get("id", "")
         draft = await deps.store.get_draft(token)
         if draft is None or draft.kind != "quick":
-            await respond(
-                response_type="ephemeral", text="That confirmation is unknown: nothing was sent."
-            )
+            await respond(response_type="ephemeral", text=QUICK_UNKNOWN)
             return
         if draft.user_id != user_id:
             await respond(
                 response_type="ephemeral",
-                text="Only the person who ran the command can confirm it. Nothing was sent.",
+                text=QUICK_NOT_YOURS,
             )
             return
         now = deps.clock()
@@ -149,24 +149,18 @@ def register(app: AsyncApp, deps: Services) -> None:
             await respond(response_type="ephemeral", text=private.nothing_sent_denied(str(denial)))
             return
         try:
-            async with deps.store.atomic():
-                # Claim and store together: a double click or a retried interaction sends once.
-                if not await deps.store.claim_draft(
-                    token, state="sent", now=now, created_after=cutoff
-                ):
-                    await respond(response_type="ephemeral", text=quick_used_text())
-                    return
-                send = await deps.sending.submit(composed, origin)
-                await deps.store.set_draft_send(token, send.id)
+            send = await send_once(deps, token, composed, origin, now=now, created_after=cutoff)
         except DuplicateSubmission:
-            await respond(response_type="ephemeral", text=quick_used_text())
-            return
+            send = None
         except AllOptedOut as everyone:
             await respond(
                 response_type="ephemeral",
                 replace_original=True,
                 text=all_opted_out(everyone.msisdns),
             )
+            return
+        if send is None:
+            await respond(response_type="ephemeral", text=quick_used_text())
             return
         await respond(
             response_type="ephemeral",

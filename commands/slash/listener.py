@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
+from commands.ack_first import ack_first
 from commands.slash import lists, new, optouts, send, status, usage
 from commands.slash.parsing import parse_slash
 from commands.slash.request import SlashRequest
@@ -39,4 +40,4 @@ def register(app: AsyncApp, deps: Services) -> None:
         )
         await HANDLERS[parsed.verb](request, deps)
 
-    app.command(deps.settings.command)(on_command)
+    app.command(deps.settings.command)(ack_first(on_command))

@@ -7,6 +7,7 @@ from bot.services import Services
 from bot.slack.render.audiences import (
     list_added_answer,
     list_deleted_answer,
+    list_needs_numbers,
     list_nothing_to_add,
     list_removed_answer,
     list_show_answer,
@@ -14,6 +15,7 @@ from bot.slack.render.audiences import (
     lists_answer,
     no_such_list,
 )
+from bot.slack.render.input_errors import input_problem
 from bot.slack.render.text import escape
 from commands.slash.parsing import first_word
 from commands.slash.request import SlashRequest
@@ -33,7 +35,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
         try:
             text = await _answer(request.parsed.text, user_id, deps)
         except InputError as problem:
-            text = escape(str(problem))
+            text = escape(input_problem(problem))
     await ack(response_type="ephemeral", text=text)
 
 
@@ -54,7 +56,7 @@ async def _answer(rest: str, user_id: str, deps: Services) -> str:
         size = await audiences.list_delete(name, user_id)
         return no_such_list(name, c) if size is None else list_deleted_answer(name, size)
     if not numbers.strip():
-        return f"Which numbers? `{escape(c)} list {action} {escape(name)} +380972920283`"
+        return list_needs_numbers(c, action, name)
     if action == "add":
         change = await audiences.list_add(name, numbers, user_id)
         if change.edit is None:

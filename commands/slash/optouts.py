@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.domain.errors import InputError
 from bot.services import Services
 from bot.slack.render.audiences import optin_answer, optout_answer, optout_usage, optouts_answer
+from bot.slack.render.input_errors import input_problem
 from bot.slack.render.text import escape
 from commands.slash.parsing import first_word
 from commands.slash.request import SlashRequest
@@ -42,5 +43,5 @@ async def answer(request: SlashRequest, deps: Services) -> None:
             change = await deps.audiences.opt_in(numbers, user_id)
             text = optin_answer(change.changed, change.unchanged, change.invalid)
     except InputError as problem:
-        text = escape(str(problem))
+        text = escape(input_problem(problem))
     await ack(response_type="ephemeral", text=text)

@@ -71,4 +71,4 @@ async def answer(request: SlashRequest, deps: Services) -> None:
         response_type="ephemeral",
         text=private.sending_to(count) + skipped_note(skipped, composed.collapsed),
     )
-    await deps.sending.deliver(send.id)
+    await deps.sending.deliver(send.id, submitted=send)

@@ -35,14 +35,13 @@ from hypothesis import strategies as st
 from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
 from bot.domain.models import SendOutcome
-from bot.settings import Settings, load_settings
 from tests.conftest import (
     BOT_TOKEN,
     BSG_KEY,
     CHANNEL,
-    SIGNING_SECRET,
     FakeClock,
     RunningBot,
+    settings_for,
     start_bot,
 )
 from tests.slack_requests import modal_values
@@ -63,28 +62,6 @@ BAD_URLS = {
 }
 BUTTON = {"button_caption": "Track", "button_url": "https://example.com/track"}
 IMAGE = "https://example.com/picture.png"
-
-
-def bot_settings(tmp: Any, bsg: BsgSimulator, slack: SlackStandIn, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.base_url,
-        "BSG_API_KEY": BSG_KEY,
-        "BSG_API_URL": bsg.base_url,
-        "VIBER_BOT_DB": str(tmp / "viber-bot.db"),
-        "VIBER_BOT_DEFAULT_SENDER": "Acme",
-        "VIBER_BOT_POLL_INTERVAL": 0.2,
-        "VIBER_BOT_BSG_TIMEOUT": 2.0,
-        "VIBER_BOT_BSG_RETRIES": 1,
-        "VIBER_BOT_SLACK_POST_INTERVAL": 0.0,
-        "VIBER_BOT_SLACK_RETRIES": 2,
-        "VIBER_BOT_MAX_RECIPIENTS": MAX_RECIPIENTS,
-        "HOST": "127.0.0.1",
-        "PORT": 0,
-    }
-    values.update(overrides)
-    return load_settings(_env_file=None, **values)
 
 
 class ErrorRecords(logging.Handler):
@@ -127,7 +104,8 @@ async def bot(
     await bsg.start()
     slack = SlackStandIn(token=BOT_TOKEN)
     await slack.start()
-    settings = bot_settings(tmp_path_factory.mktemp("bad-input"), bsg, slack)
+    database = tmp_path_factory.mktemp("bad-input") / "viber-bot.db"
+    settings = settings_for(bsg, slack, database, VIBER_BOT_MAX_RECIPIENTS=MAX_RECIPIENTS)
     running, _ = await start_bot(settings, slack, bsg, clock)
     yield running
     await running.stop()

@@ -6,17 +6,20 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
+from aiohttp import web
 
-from bot.app import ViberBot, serve
-from bot.devtools.slack_standin import SlackStandIn
-from tests.conftest import BOT_TOKEN, RunningBot
-from tests.processes import free_port
+from tests.conftest import (
+    APP_TOKEN,
+    RunningBot,
+    bound_socket,
+    serving_socket_mode,
+    socket_command,
+)
 from tests.slack_requests import modal_values
+from tests.waiting import wait_until
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
@@ -36,6 +39,8 @@ async def send_one(app: RunningBot, number: str = "+380972920285", **fields: Any
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
     send = (await app.store.recent_sends(1))[0]
     [message] = await app.store.send_messages(send.id)
+    # The channel may show an earlier send's parent already; BSG must hold this one's create.
+    await app.wait_for(lambda: app.bsg.sent_to(message.msisdn) >= 1)
     return message
 
 
@@ -199,19 +204,14 @@ async def test_callbacks_arriving_stretch_the_poll_gap(callback_bot, bsg):
     assert not stored.final  # polling never stops before final
 
 
-APP_TOKEN = "xapp-1-test-app-token-0123456789"
-
-
-@pytest.fixture
-async def socket_slack() -> AsyncIterator[SlackStandIn]:
-    standin = SlackStandIn(token=BOT_TOKEN, app_token=APP_TOKEN)
-    await standin.start()
-    yield standin
-    await standin.stop()
-
-
-async def test_socket_mode_serves_callbacks_beside_healthz(make_settings, socket_slack, bsg, clock):
-    port = free_port()
+async def test_socket_mode_serves_callbacks_beside_healthz(
+    make_settings, socket_slack, bsg, clock, monkeypatch
+):
+    # serve() binds HOST:PORT itself; it is handed this socket, bound before the settings name
+    # its port, so no one can take the port in between.
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    monkeypatch.setattr(web, "TCPSite", lambda runner, host, port: web.SockSite(runner, sock))
     settings = make_settings(
         SLACK_APP_TOKEN=APP_TOKEN,
         SLACK_SIGNING_SECRET="",
@@ -220,48 +220,23 @@ async def test_socket_mode_serves_callbacks_beside_healthz(make_settings, socket
         VIBER_BOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
         VIBER_BOT_POLL_INTERVAL=30,
     )
-    bot = ViberBot(settings, clock=clock)
-    stop = asyncio.Event()
-    address: list[str] = []
-    task = asyncio.create_task(serve(bot, stop=stop, ready=address.append))
-    try:
-        for _ in range(200):
-            if socket_slack.socket_connected and address:
-                break
-            await asyncio.sleep(0.02)
-        await socket_slack.socket_request(
-            "slash_commands",
-            {
-                "command": "/viber",
-                "text": "send +380972920285 Hello over a socket",
-                "user_id": "U123",
-                "channel_id": "C123",
-                "team_id": "T123",
-                "trigger_id": "1337.42.abc",
-                "response_url": socket_slack.response_url(),
-            },
-        )
-        for _ in range(300):
-            if socket_slack.channel_messages("C123") and bsg.messages:
-                break
-            await asyncio.sleep(0.02)
+    async with serving_socket_mode(settings, socket_slack, clock) as address:
+        await socket_command(socket_slack, "send +380972920285 Hello over a socket")
+        await wait_until(lambda: socket_slack.channel_messages("C123") and bsg.messages, 6)
         [sim] = bsg.messages.values()
         assert sim.callback_url.startswith(f"http://127.0.0.1:{port}/bsg/callback/")
         bsg.set_status(sim.id, "delivered")
-        for _ in range(300):
-            parent = socket_slack.channel_messages("C123")[0]
-            thread = socket_slack.thread("C123", parent["ts"])
-            if any("Delivered" in m.get("text", "") for m in thread):
-                break
-            await asyncio.sleep(0.02)
-        else:
-            raise AssertionError("no thread reply after the callback")
+        parent = socket_slack.channel_messages("C123")[0]
+        await wait_until(
+            lambda: any(
+                "Delivered" in m.get("text", "") for m in socket_slack.thread("C123", parent["ts"])
+            ),
+            6,
+            "a thread reply after the callback",
+        )
         async with httpx.AsyncClient(trust_env=False) as http:
-            forged = await http.post(f"{address[0]}/bsg/callback/{'a' * 60}", content=b"")
+            forged = await http.post(f"{address}/bsg/callback/{'a' * 60}", content=b"")
             assert forged.status_code == 404
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 5)
 
 
 async def test_a_source_over_its_rate_is_refused_and_forgers_are_held(callback_bot, bsg):

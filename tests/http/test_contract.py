@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from aiohttp import web
 
-from bot.devtools.simulator import BsgSimulator
 from tests.conftest import BSG_KEY
 from tests.http.test_estimate import estimate_text, open_modal, type_into
 from tests.http.test_lists import said
@@ -19,41 +15,6 @@ from tests.http.test_modal import submit
 from tests.http.test_thread_actions import REJECTED, UNDELIVERED, confirmation, press, sent
 
 CHANNEL = "C123"
-
-
-class WireSimulator(BsgSimulator):
-    """The BSG simulator, also keeping every request's path, headers and raw body."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.wire: list[tuple[str, str, dict[str, str], bytes]] = []
-
-    def make_app(self) -> web.Application:
-        app = super().make_app()
-
-        @web.middleware
-        async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-            body = await request.read()
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            self.wire.append((request.method, request.path, headers, body))
-            return await handler(request)
-
-        app.middlewares.append(record)
-        return app
-
-    def bodies(self) -> str:
-        return "\n".join(body.decode("utf-8", "replace") for *_, body in self.wire)
-
-    def creates(self) -> list[dict[str, Any]]:
-        return [json.loads(b) for _, path, _, b in self.wire if path.endswith("/viber/create")]
-
-
-@pytest.fixture
-async def bsg(clock) -> AsyncIterator[WireSimulator]:
-    simulator = WireSimulator(api_key=BSG_KEY, clock=clock)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
 
 
 def number(n: int) -> str:
@@ -155,9 +116,9 @@ async def test_list_names_outside_the_pattern_are_refused(app, name):
 async def test_a_list_in_the_send_reaches_bsg_as_digits_each_with_its_own_reference(app, bsg):
     said(await app.command("list add kyiv +380972920283, 00380972920282"))
     said(await app.command("send @kyiv,+380972920281 Parcel ready"))
-    await app.wait_for(lambda: bsg.creates())
+    await app.wait_for(lambda: bsg.create_bodies)
     await app.settle()
-    items = [to for body in bsg.creates() for m in body["messages"] for to in m["to"]]
+    items = [to for body in bsg.create_bodies for m in body["messages"] for to in m["to"]]
     assert sorted(to["msisdn"] for to in items) == ["380972920281", "380972920282", "380972920283"]
     references = [to["reference"] for to in items]
     assert len(set(references)) == 3 and all(references)
@@ -217,8 +178,8 @@ async def test_an_issued_token_gets_200_for_any_body_and_content_type(
 ):
     app = await callback_bot()
     await app.command("send +380972920285 Parcel")
-    await app.wait_for(lambda: bsg.creates())
-    [item] = bsg.creates()[0]["messages"]
+    await app.wait_for(lambda: bsg.create_bodies)
+    [item] = bsg.create_bodies[0]["messages"]
     url = item["callback_url"]
     headers = {"Content-Type": content_type} if content_type else {}
     answer = await app.http.post(url, content=body, headers=headers)
@@ -228,9 +189,9 @@ async def test_an_issued_token_gets_200_for_any_body_and_content_type(
 async def test_tokens_stay_valid_after_a_restart_with_a_generated_secret(callback_bot, bsg):
     first = await callback_bot()
     await first.command("send +380972920285 Parcel")
-    await first.wait_for(lambda: bsg.creates())
+    await first.wait_for(lambda: bsg.create_bodies)
     await first.settle()
-    token = bsg.creates()[0]["messages"][0]["callback_url"].rsplit("/", 1)[1]
+    token = bsg.create_bodies[0]["messages"][0]["callback_url"].rsplit("/", 1)[1]
     await first.stop()
     second = await callback_bot()  # same database, VIBER_BOT_CALLBACK_SECRET still unset
     answer = await second.http.post(f"{second.url}/bsg/callback/{token}", content=b"{}")
@@ -286,8 +247,8 @@ async def test_a_retry_create_carries_callback_urls_too(callback_bot, bsg, clock
     view = await confirmation(app, before)
     response = await app.submit({}, view=view)
     assert response.status_code == 200
-    await app.wait_for(lambda: len(bsg.creates()) == 2)
-    items = [m for create in bsg.creates() for m in create["messages"]]
+    await app.wait_for(lambda: len(bsg.create_bodies) == 2)
+    items = [m for create in bsg.create_bodies for m in create["messages"]]
     urls = [m.get("callback_url") or "" for m in items]
     assert all(url.startswith(f"{app.url}/bsg/callback/") for url in urls), urls
     assert len(set(urls)) == 2  # the retry is a new message with its own token

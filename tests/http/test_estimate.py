@@ -170,9 +170,7 @@ async def test_a_newer_change_wins(app):
     )
     assert "3 recipients" in shown
     # The first change's price comes in later: it must not overwrite the newer estimate.
-    await app.wait_for(
-        lambda: app.bsg.calls["price_preview"] == 2 and not app.bot.estimates._asking
-    )
+    await app.wait_for(lambda: app.bsg.calls["price_preview"] == 2 and not app.bot.estimates.asking)
     assert "3 recipients" in estimate_text(app, view["id"])
 
 

@@ -13,6 +13,7 @@ from bot.domain.models import DeliveryStatus
 from storage.store import NewRecipient, NewSend
 from tests import slack_requests
 from tests.conftest import CHANNEL, SIGNING_SECRET, USER
+from tests.seeding import accepted_send
 
 
 async def open_home(app, user: str = USER) -> dict:
@@ -103,7 +104,8 @@ async def test_home_with_many_sends_stays_within_block_kit_limits(app, clock):
     long_text = "Sale! " + "<!channel> *everything* must go & more " * 40
     async with app.store.atomic():  # one transaction: quick to build
         for number in range(60):
-            _, messages = await app.store.add_send(
+            await accepted_send(
+                app.store,
                 NewSend(
                     channel_id=CHANNEL,
                     user_id=f"U{number:08d}",
@@ -112,17 +114,10 @@ async def test_home_with_many_sends_stays_within_block_kit_limits(app, clock):
                 ),
                 [NewRecipient(f"38097{number:03d}{i:04d}", f"r{number}x{i}") for i in range(10)],
                 now=now - timedelta(minutes=60 - number),
+                due_at=now + timedelta(days=1),
+                expires_at=now + timedelta(days=2),
+                bsg_id="9{id:08d}",
             )
-            for message in messages:
-                await app.store.record_acceptance(
-                    message.id,
-                    bsg_id=f"9{message.id:08d}",
-                    price=Decimal("0.0200000"),
-                    currency="EUR",
-                    now=now,
-                    next_poll_at=now + timedelta(days=1),
-                    expires_at=now + timedelta(days=2),
-                )
         for number in range(30):
             await app.store.record_sweep(
                 started_at=now,

@@ -5,16 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
-import pytest
-from aiohttp import web
-
-from bot.devtools.simulator import BsgSimulator
 from bot.domain.models import DeliveryStatus, SendOutcome
 from tests import slack_requests
-from tests.conftest import BSG_KEY, CHANNEL, SIGNING_SECRET, FakeClock
+from tests.conftest import CHANNEL, SIGNING_SECRET
 from tests.slack_requests import state_value
 from tests.waiting import wait_until
 
@@ -23,34 +18,13 @@ MSISDN = NUMBER.removeprefix("+")
 UNANSWERED = "BSG did not answer"
 
 
-class RecordingSimulator(BsgSimulator):
-    """The BSG simulator that also notes the references of every create request it gets."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.create_references: list[list[str]] = []
-
-    def make_app(self) -> web.Application:
-        app = super().make_app()
-        app.middlewares.insert(0, self._note_references)  # outermost: sees failed ones too
-        return app
-
-    @web.middleware
-    async def _note_references(self, request: web.Request, handler):
-        if request.path.endswith("/viber/create"):
-            body = json.loads(await request.read() or b"null")
-            self.create_references.append(
-                [to["reference"] for message in body["messages"] for to in message["to"]]
-            )
-        return await handler(request)
-
-
-@pytest.fixture
-async def bsg(clock: FakeClock) -> AsyncIterator[RecordingSimulator]:
-    simulator = RecordingSimulator(api_key=BSG_KEY, clock=clock)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
+async def assert_sent_once(app, bsg) -> None:
+    """Once things settled: one send stored, one create at BSG, one parent in the channel."""
+    await app.sweeps_after(2)
+    await app.settle()
+    assert len(await app.store.recent_sends(10)) == 1
+    assert bsg.create_calls == 1 and bsg.sent_to(MSISDN) == 1
+    assert len(app.slack.channel_messages(CHANNEL)) == 1
 
 
 def modal_values(recipients: str, text: str) -> dict:
@@ -252,11 +226,7 @@ async def test_view_submission_delivered_twice_sends_once(app, bsg):
     again = slack_requests.SlackRequest(first.body, slack_requests.sign(SIGNING_SECRET, first.body))
     response = await app.post(again)
     assert response.status_code == 200
-    await app.sweeps_after(2)
-    await app.settle()
-    assert len(await app.store.recent_sends(10)) == 1
-    assert bsg.create_calls == 1 and bsg.sent_to(MSISDN) == 1
-    assert len(app.slack.channel_messages(CHANNEL)) == 1
+    await assert_sent_once(app, bsg)
 
 
 async def test_double_click_on_send_sends_once(app, bsg):
@@ -265,11 +235,7 @@ async def test_double_click_on_send_sends_once(app, bsg):
     )
     assert [r.status_code for r in responses] == [200, 200]
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
-    await app.sweeps_after(2)
-    await app.settle()
-    assert len(await app.store.recent_sends(10)) == 1
-    assert bsg.create_calls == 1 and bsg.sent_to(MSISDN) == 1
-    assert len(app.slack.channel_messages(CHANNEL)) == 1
+    await assert_sent_once(app, bsg)
 
 
 async def test_slash_command_delivered_twice_sends_once(app, bsg):
@@ -279,11 +245,7 @@ async def test_slash_command_delivered_twice_sends_once(app, bsg):
     assert first.status_code == 200 and second.status_code == 200
     assert "already received" in second.text
     await app.wait_for(lambda: app.slack.channel_messages(CHANNEL))
-    await app.sweeps_after(2)
-    await app.settle()
-    assert len(await app.store.recent_sends(10)) == 1
-    assert bsg.create_calls == 1 and bsg.sent_to(MSISDN) == 1
-    assert len(app.slack.channel_messages(CHANNEL)) == 1
+    await assert_sent_once(app, bsg)
 
 
 # ---------------------------------------------------------------- 4. retries with backoff

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 
 from bot.domain.recipients import LIST_NAME_PATTERN
-from tests.conftest import BSG_KEY, SIGNING_SECRET
-from tests.http.test_modal import RecordingSimulator, errors_of, submit
+from tests.conftest import SIGNING_SECRET
+from tests.http.test_modal import errors_of, submit
 from tests.slack_requests import app_home_opened, event_callback
-
-
-@pytest.fixture
-async def bsg(clock) -> AsyncIterator[RecordingSimulator]:
-    simulator = RecordingSimulator(api_key=BSG_KEY, clock=clock)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
 
 
 def said(response: httpx.Response) -> str:

@@ -4,44 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
-
-from bot.devtools.simulator import BsgSimulator
-from tests.conftest import BSG_KEY
 
 CHANNEL = "C123"
-
-
-class RecordingSimulator(BsgSimulator):
-    """The BSG simulator, also keeping every create body exactly as it arrived."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.create_bodies: list[dict[str, Any]] = []
-
-    def make_app(self) -> web.Application:
-        app = super().make_app()
-
-        @web.middleware
-        async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-            if request.path == "/rest/viber/create":
-                self.create_bodies.append(json.loads(await request.read()))
-            return await handler(request)
-
-        app.middlewares.append(record)
-        return app
-
-
-@pytest.fixture
-async def bsg(clock) -> AsyncIterator[RecordingSimulator]:
-    simulator = RecordingSimulator(api_key=BSG_KEY, clock=clock)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
 
 
 async def open_modal(app, channel_id: str = CHANNEL) -> dict[str, Any]:

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
-import pytest
-
-from tests.conftest import BSG_KEY, USER
+from tests.conftest import USER
 from tests.http.test_lists import said, sent_numbers
-from tests.http.test_modal import RecordingSimulator, errors_of, open_modal
-
-
-@pytest.fixture
-async def bsg(clock) -> AsyncIterator[RecordingSimulator]:
-    simulator = RecordingSimulator(api_key=BSG_KEY, clock=clock)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
+from tests.http.test_modal import errors_of, open_modal
 
 
 async def test_optout_optin_and_the_latest_list_masked(app):

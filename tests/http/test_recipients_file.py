@@ -4,25 +4,16 @@ each row's text filled in, errors field by field on `recipients_file` with nothi
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.files import FileUnavailable, download_upload
-from tests.conftest import BOT_TOKEN, BSG_KEY
+from tests.conftest import BOT_TOKEN
 from tests.http.test_lists import said, sent_numbers
-from tests.http.test_modal import RecordingSimulator, errors_of, submit
+from tests.http.test_modal import errors_of, submit
 from tests.slack_requests import state_value
-
-
-@pytest.fixture
-async def bsg(clock) -> AsyncIterator[RecordingSimulator]:
-    simulator = RecordingSimulator(api_key=BSG_KEY, clock=clock)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
 
 
 def upload(app, content: bytes | str, name: str = "recipients.csv") -> dict[str, Any]:

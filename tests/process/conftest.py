@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
-from tests.conftest import BOT_TOKEN, BSG_KEY
+from tests.conftest import BSG_KEY, SIGNING_SECRET
+from tests.processes import BotProcess, env_for
 
 
 @pytest.fixture
@@ -21,9 +24,17 @@ async def sim() -> AsyncIterator[BsgSimulator]:
 
 
 @pytest.fixture
-async def standin() -> AsyncIterator[SlackStandIn]:
-    """The Slack Web API stand-in the bot subprocess posts to."""
-    slack = SlackStandIn(token=BOT_TOKEN)
-    await slack.start()
-    yield slack
-    await slack.stop()
+def bot_settings() -> dict[str, Any]:
+    """Settings the module's `bot` runs with besides `env_for`'s; a module overrides this."""
+    return {}
+
+
+@pytest.fixture
+async def bot(
+    tmp_path: Path, sim: BsgSimulator, standin: SlackStandIn, bot_settings: dict[str, Any]
+) -> AsyncIterator[BotProcess]:
+    """A `viber-bot run` process (not started yet) against `sim` and `standin`, in tmp_path."""
+    env = env_for(sim, standin, tmp_path / "viber-bot.db", **bot_settings)
+    process = BotProcess(env, tmp_path, SIGNING_SECRET)
+    yield process
+    await process.close()

@@ -4,38 +4,10 @@ and an opted-out number stays out of every BSG request after the restart."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-
-from bot.devtools.simulator import BsgSimulator
-from bot.devtools.slack_standin import SlackStandIn
-from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
-from tests.processes import BotProcess, bot_env
+from tests.conftest import CHANNEL
+from tests.processes import BotProcess
 from tests.waiting import wait_until
-
-
-@pytest.fixture
-async def bot(
-    tmp_path: Path, sim: BsgSimulator, standin: SlackStandIn
-) -> AsyncIterator[BotProcess]:
-    env = bot_env(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=standin.base_url,
-        BSG_API_KEY=BSG_KEY,
-        BSG_API_URL=sim.base_url,
-        VIBER_BOT_DB=tmp_path / "viber-bot.db",
-        VIBER_BOT_DEFAULT_SENDER="Acme",
-        VIBER_BOT_POLL_INTERVAL=0.3,
-        VIBER_BOT_SLACK_POST_INTERVAL=0,
-        HOST="127.0.0.1",
-        PORT=0,  # any free port; BotProcess reads the bound one from the log
-    )
-    process = BotProcess(env, tmp_path, SIGNING_SECRET)
-    yield process
-    await process.close()
 
 
 async def private(bot: BotProcess, text: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from tests.process.test_cli import doctor_env, lines_of, viber_bot, workdir  # noqa: F401
-from tests.processes import free_port
 
 
 async def test_doctor_posts_a_signed_probe_to_the_public_url(callback_bot, workdir):  # noqa: F811
@@ -25,9 +24,13 @@ async def test_doctor_posts_a_signed_probe_to_the_public_url(callback_bot, workd
     assert secret and secret not in result.out + result.err
 
 
-async def test_doctor_says_when_the_public_url_reaches_no_bot(callback_bot, workdir):  # noqa: F811
+async def test_doctor_says_when_the_public_url_reaches_no_bot(
+    callback_bot,
+    workdir,  # noqa: F811
+    refusing_port,
+):
     app = await callback_bot()
-    nobody = f"http://127.0.0.1:{free_port()}"
+    nobody = f"http://127.0.0.1:{refusing_port()}"
     result = await viber_bot(
         "doctor", env=doctor_env(app, VIBER_BOT_PUBLIC_URL=nobody), cwd=workdir
     )

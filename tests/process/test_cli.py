@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import os
-import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -130,12 +129,6 @@ def one_line(text: str) -> str:
     lines = text.strip().splitlines()
     assert len(lines) == 1, text
     return lines[0]
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # ---------------------------------------------------------------- help
@@ -469,11 +462,11 @@ async def test_doctor_explains_a_corrupt_database(app, run, workdir):
     assert broken.read_bytes().startswith(b"this is not")  # never replaced
 
 
-async def test_doctor_says_when_bsg_and_slack_cannot_be_reached(app, run):
+async def test_doctor_says_when_bsg_and_slack_cannot_be_reached(app, run, refusing_port):
     env = doctor_env(
         app,
-        BSG_API_URL=f"http://127.0.0.1:{closed_port()}/rest",
-        SLACK_API_URL=f"http://127.0.0.1:{closed_port()}/api/",
+        BSG_API_URL=f"http://127.0.0.1:{refusing_port()}/rest",
+        SLACK_API_URL=f"http://127.0.0.1:{refusing_port()}/api/",
     )
     result = await run("doctor", **env)
     assert result.code == 1

@@ -13,7 +13,7 @@ import pytest
 from bot.logs import REDACTED, configure_logging
 from storage.store import Store
 from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
-from tests.processes import BotProcess, bot_env
+from tests.processes import BotProcess, env_for
 
 ROOT = Path(__file__).resolve().parents[2]
 QUIETED = ("apscheduler", "aiohttp.access", "httpx", "httpcore", "slack_sdk", "slack_bolt")
@@ -90,20 +90,7 @@ def test_json_lines_scrub_secrets_even_where_json_escapes_them(captured_log):
 
 async def test_viber_bot_run_writes_json_lines_with_ids_and_no_secrets(bsg, slack, clock, tmp_path):
     db = tmp_path / "viber-bot.db"
-    env = bot_env(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=slack.base_url,
-        BSG_API_KEY=BSG_KEY,
-        BSG_API_URL=bsg.base_url,
-        VIBER_BOT_DB=db,
-        VIBER_BOT_DEFAULT_SENDER="Acme",
-        VIBER_BOT_POLL_INTERVAL="0.2",
-        VIBER_BOT_SLACK_POST_INTERVAL="0",
-        VIBER_BOT_LOG_FORMAT="json",
-        HOST="127.0.0.1",
-        PORT=0,
-    )
+    env = env_for(bsg, slack, db, VIBER_BOT_POLL_INTERVAL=0.2, VIBER_BOT_LOG_FORMAT="json")
     process = BotProcess(env, tmp_path, SIGNING_SECRET)
     try:
         await process.start()

@@ -9,27 +9,14 @@ from pathlib import Path
 
 from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
-from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
-from tests.processes import REPO, BotProcess, bot_env, free_port, wait_until
+from tests.conftest import CHANNEL, SIGNING_SECRET
+from tests.processes import REPO, BotProcess, env_for, wait_until
 
 QUIET_NUMBER = "+380972920285"  # lifecycle 5: sent, then nothing until the test moves it
 
 
 def _env(database: str | Path, sim: BsgSimulator, standin: SlackStandIn) -> dict[str, str]:
-    return bot_env(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=standin.base_url,
-        BSG_API_KEY=BSG_KEY,
-        BSG_API_URL=sim.base_url,
-        VIBER_BOT_DB=database,
-        VIBER_BOT_DEFAULT_SENDER="Acme",
-        VIBER_BOT_POLL_INTERVAL=0.3,
-        VIBER_BOT_POLL_MAX_INTERVAL=1,
-        VIBER_BOT_SLACK_POST_INTERVAL=0,
-        HOST="127.0.0.1",
-        PORT=free_port(),
-    )
+    return env_for(sim, standin, database, VIBER_BOT_POLL_MAX_INTERVAL=1)
 
 
 def migrate(env: dict[str, str], cwd: Path, file: Path) -> subprocess.CompletedProcess:

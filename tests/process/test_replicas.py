@@ -1,47 +1,48 @@
 """Several `viber-bot run` processes on one PostgreSQL database (real server, real processes):
-migrations applied once when they start together, a replica killed mid-sweep or mid-post
-loses nothing and doubles nothing (the other takes over within the lease time), and a
-database that goes away for 5 s is retried, shown on /healthz, and recovered from."""
+migrations applied once when they start together, a database newer than the code refused in
+one line (on SQLite too), a replica killed mid-sweep or mid-post loses nothing and doubles
+nothing (the other takes over within the lease time), and a database that goes away for 5 s
+is retried, shown on /healthz, and recovered from."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 
 import psycopg
 import pytest
+from sqlite_utils import Database
 
 from bot.devtools.simulator import BsgSimulator
 from bot.devtools.slack_standin import SlackStandIn
-from storage.postgres_schema import LATEST
-from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
-from tests.processes import BotProcess, bot_env, free_port, run_once, wait_until
+from storage.postgres_schema import LATEST, migrate
+from storage.schema import migrations as sqlite_migrations
+from tests.conftest import BOT_TOKEN, CHANNEL, SIGNING_SECRET
+from tests.processes import BotProcess, env_for, run_once, wait_until
 
 QUIET_NUMBER = "+380972920285"  # lifecycle 5: sent, then nothing until the test moves it
 LEASE = 2.0  # seconds: short, so that take-overs are quick to see
+OUTAGE = 5.0  # seconds the database server is stopped for (at least)
 
 
 def replica_env(url: str, sim: BsgSimulator, standin: SlackStandIn) -> dict[str, str]:
-    return bot_env(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=standin.base_url,
-        BSG_API_KEY=BSG_KEY,
-        BSG_API_URL=sim.base_url,
-        VIBER_BOT_DB=url,
-        VIBER_BOT_DEFAULT_SENDER="Acme",
-        VIBER_BOT_POLL_INTERVAL=0.3,
+    """`env_for` a replica on `url`: short leases and heartbeats, so take-overs are quick."""
+    return env_for(
+        sim,
+        standin,
+        url,
         VIBER_BOT_POLL_MAX_INTERVAL=1,
         VIBER_BOT_RECONCILE_GRACE=2,
-        VIBER_BOT_SLACK_POST_INTERVAL=0,
         VIBER_BOT_BSG_TIMEOUT=20,
         VIBER_BOT_LEASE_SECONDS=LEASE,
         VIBER_BOT_HEARTBEAT_INTERVAL=0.5,
-        HOST="127.0.0.1",
-        PORT=free_port(),
     )
 
 
@@ -116,20 +117,127 @@ def _count_replicas(url: str) -> int:
         return conn.execute("SELECT count(*) FROM replicas").fetchone()[0]
 
 
+def _from_the_future(backend: str, url: str, tmp_path: Path) -> tuple[str, int]:
+    """A database a newer viber-bot migrated: one migration past what this code knows.
+    Returns VIBER_BOT_DB for it and the version it is at."""
+    if backend == "postgresql":
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (%s, 'future')", [LATEST + 1]
+            )
+        return url, LATEST + 1
+    path = tmp_path / "future.db"
+    db = Database(str(path))
+    sqlite_migrations.apply(db)
+    db["_sqlite_migrations"].insert(
+        {"migration_set": "viber-bot", "name": "m999_from_the_future", "applied_at": "2099"}
+    )
+    version = db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0]
+    db.close()
+    return str(path), version
+
+
+def _migrations_recorded(backend: str, setting: str) -> list:
+    if backend == "postgresql":
+        with psycopg.connect(setting) as conn:
+            return conn.execute("SELECT * FROM schema_migrations ORDER BY version").fetchall()
+    with closing(sqlite3.connect(setting)) as conn:
+        return conn.execute("SELECT * FROM _sqlite_migrations ORDER BY id").fetchall()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_database_newer_than_the_code_refuses_to_start_in_one_line(
-    pg_url, sim, standin, tmp_path
+    backend, request, sim, standin, tmp_path
 ):
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now(), applied_by text)"
-        )
-        conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, 'future')", [99])
-    result = run_once(replica_env(pg_url, sim, standin), tmp_path, timeout=20)
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else ""
+    setting, version = _from_the_future(backend, url, tmp_path)
+    before = _migrations_recorded(backend, setting)
+    result = run_once(replica_env(setting, sim, standin), tmp_path, timeout=30)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    assert "VIBER_BOT_DB" in lines[0] and "version 99" in lines[0] and "newer" in lines[0]
+    [line] = lines
+    assert "VIBER_BOT_DB: " in line, line
+    assert f"version {version}" in line and "newer than this viber-bot" in line, line
+    assert "Traceback" not in result.stderr + result.stdout
+    assert _migrations_recorded(backend, setting) == before  # nothing was migrated or touched
+
+
+# ------------------------------------------------------------------ Socket Mode
+
+APP_TOKEN = "xapp-1-replicas-0123456789"
+
+
+def _sends_counted(metrics_text: str) -> float:
+    """viber_bot_sends_total over every outcome: the sends this replica delivered."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics_text.splitlines()
+        if line.startswith("viber_bot_sends_total")
+    )
+
+
+async def test_two_replicas_in_socket_mode_each_answer_over_their_own_connection(
+    pg_url, sim, tmp_path
+):
+    slack = SlackStandIn(token=BOT_TOKEN, app_token=APP_TOKEN)
+    await slack.start()
+    replicas: list[BotProcess] = []
+    try:
+        for index in range(2):
+            env = replica_env(pg_url, sim, slack)
+            env.update(SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
+            cwd = tmp_path / f"replica-{index}"
+            cwd.mkdir()
+            replicas.append(BotProcess(env, cwd, SIGNING_SECRET))
+            await replicas[index].start()
+            # Connections open in start order: connection `index` is replica `index`'s own.
+            await wait_until(
+                lambda want=index + 1: slack.socket_connections == want, 10, "connected"
+            )
+
+        commands = 6
+        acks = await asyncio.gather(
+            *(
+                slack.socket_request(
+                    "slash_commands",
+                    {
+                        "command": "/viber",
+                        "text": f"send +38097292{n:03d}5 Parcel {n}",
+                        "user_id": "U123",
+                        "channel_id": CHANNEL,
+                        "team_id": "T123",
+                        "trigger_id": f"1337.{n}.abc",
+                        "response_url": slack.response_url(),
+                    },
+                    connection=n % 2,  # Slack spreads envelopes over the app's connections
+                    wait=10,
+                )
+                for n in range(commands)
+            )
+        )
+        assert all("Sending to 1 recipient" in json.dumps(ack) for ack in acks), acks
+        await wait_until(
+            lambda: len(slack.channel_messages(CHANNEL)) == commands, 15, "every parent posted"
+        )
+        await asyncio.sleep(1.0)  # time for a doubled send or post to show, were there one
+        parents = slack.channel_messages(CHANNEL)
+        assert len(parents) == commands, [p.get("text") for p in parents]
+        shown = {int(n) for p in parents for n in re.findall(r"Parcel (\d+)", json.dumps(p))}
+        assert shown == set(range(commands))  # one parent for each command, none twice
+        assert sim.create_calls == commands and len(sim.messages) == commands
+        # Each replica delivered exactly the commands that came over its own connection.
+        counted = [
+            _sends_counted((await replica.http.get(f"{replica.url}/metrics")).text)
+            for replica in replicas
+        ]
+        assert counted == [commands / 2, commands / 2], counted
+        assert slack.socket_connections == 2  # nobody reconnected meanwhile
+    finally:
+        for replica in replicas:
+            await replica.close()
+        await slack.stop()
 
 
 # ------------------------------------------------------------------ kill -9
@@ -226,11 +334,12 @@ async def test_a_five_second_database_outage_is_retried_shown_and_recovered(
             return all(code == status for code in codes)
 
         with own_pg_server.paused():
+            stopped = time.monotonic()
             await wait_until(lambda: all_report(503), 10, "/healthz shows the outage")
             body = await replicas[0].health()
             assert body["database"].startswith("error")
             sim.set_status(reference, "delivered")  # changes while the database is away
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(max(2.0, OUTAGE - (time.monotonic() - stopped)))
             assert all(r.process.returncode is None for r in replicas)  # they wait, not die
         await wait_until(lambda: all_report(200), 15, "/healthz recovers")
         await wait_until(lambda: any("Delivered" in r for r in thread_texts(standin)), 15, "told")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.devtools.simulator import BsgSimulator
-from bot.devtools.slack_standin import SlackStandIn
-from tests.conftest import BOT_TOKEN, BSG_KEY, CHANNEL, SIGNING_SECRET
-from tests.processes import BotProcess, bot_env
+from tests.conftest import CHANNEL, SIGNING_SECRET
+from tests.processes import BotProcess
 from tests.slack_requests import block_action, view_submission
 from tests.waiting import wait_until
 
@@ -19,28 +16,12 @@ MSISDN = UNDELIVERED.removeprefix("+")
 
 
 @pytest.fixture
-async def bot(
-    tmp_path: Path, sim: BsgSimulator, standin: SlackStandIn
-) -> AsyncIterator[BotProcess]:
-    env = bot_env(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=standin.base_url,
-        BSG_API_KEY=BSG_KEY,
-        BSG_API_URL=sim.base_url,
-        VIBER_BOT_DB=tmp_path / "viber-bot.db",
-        VIBER_BOT_DEFAULT_SENDER="Acme",
-        VIBER_BOT_POLL_INTERVAL=0.3,
-        VIBER_BOT_POLL_MAX_INTERVAL=1,
-        VIBER_BOT_RECONCILE_GRACE=1,
-        VIBER_BOT_SLACK_POST_INTERVAL=0,
-        VIBER_BOT_BSG_TIMEOUT=20,
-        HOST="127.0.0.1",
-        PORT=0,  # any free port; BotProcess reads the bound one from the log
-    )
-    process = BotProcess(env, tmp_path, SIGNING_SECRET)
-    yield process
-    await process.close()
+def bot_settings() -> dict[str, Any]:
+    return {
+        "VIBER_BOT_POLL_MAX_INTERVAL": 1,
+        "VIBER_BOT_RECONCILE_GRACE": 1,
+        "VIBER_BOT_BSG_TIMEOUT": 20,  # BSG holds the resent SMS: the bot waits for it
+    }
 
 
 async def post(bot: BotProcess, request) -> None:
@@ -70,17 +51,21 @@ async def test_killed_while_bsg_holds_the_resent_sms_it_is_adopted_not_sent_agai
         for e in b.get("elements") or []
         if e.get("action_id") == "resend_sms"
     )
-    await post(
-        bot,
-        block_action(
-            SIGNING_SECRET,
-            action_id="resend_sms",
-            value=send_id,
-            message_ts=parent["ts"],
-            channel_id=CHANNEL,
-            response_url=standin.response_url(),
-        ),
-    )
+
+    async def press_resend(response_url: str) -> None:
+        await post(
+            bot,
+            block_action(
+                SIGNING_SECRET,
+                action_id="resend_sms",
+                value=send_id,
+                message_ts=parent["ts"],
+                channel_id=CHANNEL,
+                response_url=response_url,
+            ),
+        )
+
+    await press_resend(standin.response_url())
     await wait_until(lambda: standin.opened_views, what="confirmation opened")
     sim.create_delay = 30.0  # BSG takes the SMS, then holds its answer while the bot dies
     confirmation = standin.view(standin.opened_views[-1]["id"])
@@ -101,17 +86,7 @@ async def test_killed_while_bsg_holds_the_resent_sms_it_is_adopted_not_sent_agai
     assert sim.sms_sent_to(MSISDN) == 1
     # Pressing again after the restart does nothing either.
     url = standin.response_url()
-    await post(
-        bot,
-        block_action(
-            SIGNING_SECRET,
-            action_id="resend_sms",
-            value=send_id,
-            message_ts=parent["ts"],
-            channel_id=CHANNEL,
-            response_url=url,
-        ),
-    )
+    await press_resend(url)
     await wait_until(lambda: standin.responses_to(url), what="the second press answered")
     assert "already resent" in standin.responses_to(url)[-1]["text"]
     assert sim.sms_sent_to(MSISDN) == 1

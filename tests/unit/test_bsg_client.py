@@ -5,9 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -16,7 +15,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.bsg.client import BsgClient, build_create_body
+from bot.bsg.client import BsgClient
+from bot.bsg.requests import build_create_body
 from bot.domain.errors import (
     BsgCode,
     BsgError,
@@ -53,14 +53,6 @@ def key_never_logged(caplog: pytest.LogCaptureFixture) -> Any:
         assert KEY not in formatter.format(record)
 
 
-@pytest.fixture
-async def bsg() -> AsyncIterator[CannedBsg]:
-    server = CannedBsg()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 def make_client(base_url: str, **overrides: Any) -> BsgClient:
     options: dict[str, Any] = {
         "timeout": 0.5,
@@ -74,8 +66,8 @@ def make_client(base_url: str, **overrides: Any) -> BsgClient:
 
 
 @pytest.fixture
-async def client(bsg: CannedBsg) -> AsyncIterator[BsgClient]:
-    async with make_client(bsg.base_url) as bsg_client:
+async def client(canned_bsg: CannedBsg) -> AsyncIterator[BsgClient]:
+    async with make_client(canned_bsg.base_url) as bsg_client:
         yield bsg_client
 
 
@@ -201,11 +193,13 @@ def test_create_body_with_only_a_button_has_only_the_button() -> None:
     assert body["messages"][0]["options"] == {"viber": {"caption": "Go", "action": "https://x"}}
 
 
-async def test_create_posts_the_body_with_the_key_header(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("POST", "/viber/create", accept_all)
+async def test_create_posts_the_body_with_the_key_header(
+    canned_bsg: CannedBsg, client: BsgClient
+) -> None:
+    canned_bsg.on("POST", "/viber/create", accept_all)
     request = create_request(2, validity=600)
     await client.create(request)
-    [sent] = bsg.made("POST", "/viber/create")
+    [sent] = canned_bsg.made("POST", "/viber/create")
     assert sent.json == build_create_body(request.content, request.recipients, request.tariff)
     assert sent.headers["X-API-KEY"] == KEY
     assert sent.headers["Content-Type"].startswith("application/json")
@@ -215,9 +209,9 @@ async def test_create_posts_the_body_with_the_key_header(bsg: CannedBsg, client:
 
 
 async def test_create_result_shape_with_per_recipient_error(
-    bsg: CannedBsg, client: BsgClient
+    canned_bsg: CannedBsg, client: BsgClient
 ) -> None:
-    bsg.on(
+    canned_bsg.on(
         "POST",
         "/viber/create",
         {
@@ -246,8 +240,8 @@ async def test_create_result_shape_with_per_recipient_error(
     assert result.request_errors == ()
 
 
-async def test_create_list_shape(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on(
+async def test_create_list_shape(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on(
         "POST",
         "/viber/create",
         [
@@ -267,14 +261,18 @@ async def test_create_list_shape(bsg: CannedBsg, client: BsgClient) -> None:
     assert result.currency == "EUR"
 
 
-async def test_create_list_shape_with_refused_message(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("POST", "/viber/create", [{"error": "45", "errorDescription": "Bad sender"}])
+async def test_create_list_shape_with_refused_message(
+    canned_bsg: CannedBsg, client: BsgClient
+) -> None:
+    canned_bsg.on("POST", "/viber/create", [{"error": "45", "errorDescription": "Bad sender"}])
     error = await raises(BsgRefused, client.create(create_request(2)))
     assert (error.code, error.description) == (45, "Bad sender")
 
 
-async def test_create_whole_request_refusal_raises(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("POST", "/viber/create", {"error": "48", "errorDescription": "Invalid validity"})
+async def test_create_whole_request_refusal_raises(
+    canned_bsg: CannedBsg, client: BsgClient
+) -> None:
+    canned_bsg.on("POST", "/viber/create", {"error": "48", "errorDescription": "Invalid validity"})
     error = await raises(BsgRefused, client.create(create_request(2)))
     assert (error.code, error.description) == (48, "Invalid validity")
     assert error.code == BsgCode.INVALID_VALIDITY
@@ -282,10 +280,10 @@ async def test_create_whole_request_refusal_raises(bsg: CannedBsg, client: BsgCl
 
 @pytest.mark.parametrize("error_field", [{"error": 0}, {"error": "0"}, {}, {"error": None}])
 async def test_create_no_error_forms(
-    bsg: CannedBsg, client: BsgClient, error_field: dict[str, Any]
+    canned_bsg: CannedBsg, client: BsgClient, error_field: dict[str, Any]
 ) -> None:
     entry = {"reference": "ref0000", "id": "1", "price": 0.05, **error_field}
-    bsg.on("POST", "/viber/create", {**error_field, "result": [entry], "currency": "USD"})
+    canned_bsg.on("POST", "/viber/create", {**error_field, "result": [entry], "currency": "USD"})
     result = await client.create(create_request(1))
     [outcome] = result.outcomes
     assert outcome.accepted and outcome.error is None
@@ -297,9 +295,9 @@ async def test_create_no_error_forms(
     [(0.08, Decimal("0.08")), ("0.08", Decimal("0.08")), ("0.0200000", Decimal("0.02")), (2, 2)],
 )
 async def test_create_prices_as_numbers_or_strings(
-    bsg: CannedBsg, client: BsgClient, price: Any, expected: Decimal
+    canned_bsg: CannedBsg, client: BsgClient, price: Any, expected: Decimal
 ) -> None:
-    bsg.on(
+    canned_bsg.on(
         "POST",
         "/viber/create",
         {"result": [{"reference": "ref0000", "id": 5, "price": price}], "total_price": price},
@@ -311,8 +309,8 @@ async def test_create_prices_as_numbers_or_strings(
     assert outcome.bsg_id == "5"
 
 
-async def test_create_null_and_missing_fields(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on(
+async def test_create_null_and_missing_fields(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on(
         "POST",
         "/viber/create",
         {
@@ -332,10 +330,10 @@ async def test_create_null_and_missing_fields(bsg: CannedBsg, client: BsgClient)
 
 
 async def test_create_every_documented_code_per_recipient(
-    bsg: CannedBsg, client: BsgClient
+    canned_bsg: CannedBsg, client: BsgClient
 ) -> None:
     request = create_request(len(DOCUMENTED_CODES))
-    bsg.on(
+    canned_bsg.on(
         "POST",
         "/viber/create",
         {
@@ -356,19 +354,19 @@ async def test_create_every_documented_code_per_recipient(
 
 @pytest.mark.parametrize("code", DOCUMENTED_CODES)
 async def test_create_whole_refusal_for_every_documented_code(
-    bsg: CannedBsg, client: BsgClient, code: int
+    canned_bsg: CannedBsg, client: BsgClient, code: int
 ) -> None:
-    bsg.on("POST", "/viber/create", {"error": code, "errorDescription": "refused"})
+    canned_bsg.on("POST", "/viber/create", {"error": code, "errorDescription": "refused"})
     error = await raises(BsgRefused, client.create(create_request(1)))
     assert error.code == code
     assert error.code in BsgCode.__members__.values()
 
 
-async def test_create_batches_of_fifty(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("POST", "/viber/create", accept_all)
+async def test_create_batches_of_fifty(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on("POST", "/viber/create", accept_all)
     request = create_request(120)
     result = await client.create(request)
-    sent = bsg.made("POST", "/viber/create")
+    sent = canned_bsg.made("POST", "/viber/create")
     assert [len(s.json["messages"][0]["to"]) for s in sent] == [50, 50, 20]
     sent_refs = [t["reference"] for s in sent for t in s.json["messages"][0]["to"]]
     assert sent_refs == [r.reference for r in request.recipients]
@@ -378,9 +376,9 @@ async def test_create_batches_of_fifty(bsg: CannedBsg, client: BsgClient) -> Non
 
 
 async def test_create_one_batch_refused_whole_others_accepted(
-    bsg: CannedBsg, client: BsgClient
+    canned_bsg: CannedBsg, client: BsgClient
 ) -> None:
-    bsg.script(
+    canned_bsg.script(
         "POST",
         "/viber/create",
         Canned(body=accept_all),
@@ -397,9 +395,9 @@ async def test_create_one_batch_refused_whole_others_accepted(
 
 
 async def test_create_every_batch_refused_raises_the_first(
-    bsg: CannedBsg, client: BsgClient
+    canned_bsg: CannedBsg, client: BsgClient
 ) -> None:
-    bsg.script(
+    canned_bsg.script(
         "POST",
         "/viber/create",
         Canned(body={"error": 8, "errorDescription": "Not enough funds"}),
@@ -407,7 +405,7 @@ async def test_create_every_batch_refused_raises_the_first(
     )
     error = await raises(BsgRefused, client.create(create_request(60)))
     assert (error.code, error.description) == (8, "Not enough funds")
-    assert len(bsg.made("POST", "/viber/create")) == 2
+    assert len(canned_bsg.made("POST", "/viber/create")) == 2
 
 
 # ---------------------------------------------------------------- retries and transient failures
@@ -415,9 +413,9 @@ async def test_create_every_batch_refused_raises_the_first(
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
 async def test_create_retries_transient_answers_with_the_same_body(
-    bsg: CannedBsg, client: BsgClient, status: int
+    canned_bsg: CannedBsg, client: BsgClient, status: int
 ) -> None:
-    bsg.script(
+    canned_bsg.script(
         "POST",
         "/viber/create",
         Canned(status=status, body={"code": status, "message": "busy"}),
@@ -425,78 +423,77 @@ async def test_create_retries_transient_answers_with_the_same_body(
         Canned(body=accept_all),
     )
     result = await client.create(create_request(3))
-    sent = bsg.made("POST", "/viber/create")
+    sent = canned_bsg.made("POST", "/viber/create")
     assert len(sent) == 3
     assert sent[0].json == sent[1].json == sent[2].json
     assert all(o.accepted for o in result.outcomes)
 
 
 async def test_create_exhausted_retries_leave_recipients_unconfirmed(
-    bsg: CannedBsg, client: BsgClient
+    canned_bsg: CannedBsg, client: BsgClient
 ) -> None:
-    bsg.on("POST", "/viber/create", {"code": 500, "message": "An internal error occurred"}, 500)
+    canned_bsg.on(
+        "POST", "/viber/create", {"code": 500, "message": "An internal error occurred"}, 500
+    )
     result = await client.create(create_request(3))
     assert all(o.unconfirmed and o.error is None for o in result.outcomes)
     assert [o.reference for o in result.outcomes] == ["ref0000", "ref0001", "ref0002"]
-    sent = bsg.made("POST", "/viber/create")
+    sent = canned_bsg.made("POST", "/viber/create")
     assert len(sent) == 3  # 1 + retries
     assert all(s.json == sent[0].json for s in sent)
 
 
-async def test_create_timeouts_reuse_references_then_unconfirmed(bsg: CannedBsg) -> None:
-    bsg.script("POST", "/viber/create", Canned(body=accept_all, delay=0.3))
-    async with make_client(bsg.base_url, timeout=0.05) as client:
+async def test_create_timeouts_reuse_references_then_unconfirmed(canned_bsg: CannedBsg) -> None:
+    canned_bsg.script("POST", "/viber/create", Canned(body=accept_all, delay=0.3))
+    async with make_client(canned_bsg.base_url, timeout=0.05) as client:
         started = time.monotonic()
         result = await client.create(create_request(2))
     assert time.monotonic() - started < 1.0
     assert all(o.unconfirmed for o in result.outcomes)
-    sent = bsg.made("POST", "/viber/create")
+    sent = canned_bsg.made("POST", "/viber/create")
     assert len(sent) == 3
     assert all(s.json == sent[0].json for s in sent)
 
 
-async def test_status_timeout_raises_unavailable_after_retries(bsg: CannedBsg) -> None:
-    bsg.script("GET", STATUS_PATH, Canned(body=status_body(), delay=0.3))
-    async with make_client(bsg.base_url, timeout=0.05) as client:
+async def test_status_timeout_raises_unavailable_after_retries(canned_bsg: CannedBsg) -> None:
+    canned_bsg.script("GET", STATUS_PATH, Canned(body=status_body(), delay=0.3))
+    async with make_client(canned_bsg.base_url, timeout=0.05) as client:
         error = await raises(BsgUnavailable, client.status_by_id("16"))
     assert "ReadTimeout" in error.reason
-    assert len(bsg.made("GET", STATUS_PATH)) == 3
+    assert len(canned_bsg.made("GET", STATUS_PATH)) == 3
 
 
-async def test_status_recovers_after_a_timeout(bsg: CannedBsg) -> None:
-    bsg.script(
+async def test_status_recovers_after_a_timeout(canned_bsg: CannedBsg) -> None:
+    canned_bsg.script(
         "GET", STATUS_PATH, Canned(body=status_body(), delay=0.3), Canned(body=status_body())
     )
-    async with make_client(bsg.base_url, timeout=0.05) as client:
+    async with make_client(canned_bsg.base_url, timeout=0.05) as client:
         status = await client.status_by_id("16")
     assert status.status is DeliveryStatus.DELIVERED
 
 
-async def test_connection_refused_is_unavailable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    async with make_client(f"http://127.0.0.1:{port}/rest") as client:
+async def test_connection_refused_is_unavailable(refusing_port: Callable[[], int]) -> None:
+    async with make_client(f"http://127.0.0.1:{refusing_port()}/rest") as client:
         error = await raises(BsgUnavailable, client.balance())
     assert "ConnectError" in error.reason
 
 
-async def test_429_honours_retry_after_capped(bsg: CannedBsg) -> None:
-    bsg.script(
+async def test_429_honours_retry_after_capped(canned_bsg: CannedBsg) -> None:
+    canned_bsg.script(
         "GET",
         "/common/balance",
         Canned(status=429, body={"message": "Too Many Attempts."}, headers={"Retry-After": "0.2"}),
         Canned(body={"error": 0, "amount": "1.00"}),
     )
-    async with make_client(bsg.base_url, retry_after_max=5.0) as client:
+    async with make_client(canned_bsg.base_url, retry_after_max=5.0) as client:
         started = time.monotonic()
         balance = await client.balance()
     assert time.monotonic() - started >= 0.2
     assert balance.amount == Decimal("1.00")
 
 
-async def test_429_exhausted_carries_retry_after(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.script("GET", STATUS_PATH, Canned(status=429, headers={"Retry-After": "30"}))
+async def test_429_exhausted_carries_retry_after(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.script("GET", STATUS_PATH, Canned(status=429, headers={"Retry-After": "30"}))
     started = time.monotonic()
     error = await raises(BsgUnavailable, client.status_by_id("16"))
     assert time.monotonic() - started < 1.0  # capped by retry_after_max
@@ -505,9 +502,9 @@ async def test_429_exhausted_carries_retry_after(bsg: CannedBsg, client: BsgClie
 
 
 async def test_retry_is_logged_without_secrets(
-    bsg: CannedBsg, client: BsgClient, caplog: pytest.LogCaptureFixture
+    canned_bsg: CannedBsg, client: BsgClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bsg.script("GET", STATUS_PATH, Canned(status=503), Canned(body=status_body()))
+    canned_bsg.script("GET", STATUS_PATH, Canned(status=503), Canned(body=status_body()))
     await client.status_by_id("16")
     retries = [
         r for r in caplog.records if r.name == "bot.bsg.client" and r.levelno == logging.WARNING
@@ -525,8 +522,8 @@ async def test_retry_is_logged_without_secrets(
 # ---------------------------------------------------------------- status answers
 
 
-async def test_status_by_id_parses_everything(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("GET", STATUS_PATH, status_body())
+async def test_status_by_id_parses_everything(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on("GET", STATUS_PATH, status_body())
     status = await client.status_by_id("16")
     assert status.bsg_id == "16" and status.msisdn == "380953227272"
     assert status.reference == "viber_ref_124"
@@ -537,30 +534,34 @@ async def test_status_by_id_parses_everything(bsg: CannedBsg, client: BsgClient)
     assert status.sms is None
 
 
-async def test_status_by_reference_quotes_the_reference(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("GET", "/viber/reference/a%2Fb%20c", status_body(reference="a/b c"))
+async def test_status_by_reference_quotes_the_reference(
+    canned_bsg: CannedBsg, client: BsgClient
+) -> None:
+    canned_bsg.on("GET", "/viber/reference/a%2Fb%20c", status_body(reference="a/b c"))
     status = await client.status_by_reference("a/b c")
     assert status.reference == "a/b c"
-    assert bsg.made()[0].headers["X-API-KEY"] == KEY
+    assert canned_bsg.made()[0].headers["X-API-KEY"] == KEY
 
 
 @pytest.mark.parametrize("error_field", [{"error": 0}, {"error": "0"}, {"error": ...}])
 async def test_status_no_error_forms(
-    bsg: CannedBsg, client: BsgClient, error_field: dict[str, Any]
+    canned_bsg: CannedBsg, client: BsgClient, error_field: dict[str, Any]
 ) -> None:
-    bsg.on("GET", STATUS_PATH, status_body(**error_field))
+    canned_bsg.on("GET", STATUS_PATH, status_body(**error_field))
     assert (await client.status_by_id("16")).status is DeliveryStatus.DELIVERED
 
 
 @pytest.mark.parametrize(("price", "expected"), [(0.08, "0.08"), ("0.0800000", "0.08"), (0, "0")])
-async def test_status_prices(bsg: CannedBsg, client: BsgClient, price: Any, expected: str) -> None:
-    bsg.on("GET", STATUS_PATH, status_body(price=price, id=16))
+async def test_status_prices(
+    canned_bsg: CannedBsg, client: BsgClient, price: Any, expected: str
+) -> None:
+    canned_bsg.on("GET", STATUS_PATH, status_body(price=price, id=16))
     status = await client.status_by_id("16")
     assert status.price == Decimal(expected) and status.bsg_id == "16"
 
 
-async def test_status_null_and_missing_fields(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on(
+async def test_status_null_and_missing_fields(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on(
         "GET",
         STATUS_PATH,
         {"status": "sent", "time_in": None, "time_dr": "", "price": None, "alt_route": None},
@@ -574,17 +575,19 @@ async def test_status_null_and_missing_fields(bsg: CannedBsg, client: BsgClient)
 
 @pytest.mark.parametrize("word", ["queued_somewhere", "", None, 7, "PENDING", "refused"])
 async def test_status_unknown_words_become_unknown(
-    bsg: CannedBsg, client: BsgClient, word: Any
+    canned_bsg: CannedBsg, client: BsgClient, word: Any
 ) -> None:
-    bsg.on("GET", STATUS_PATH, status_body(status=word))
+    canned_bsg.on("GET", STATUS_PATH, status_body(status=word))
     status = await client.status_by_id("16")
     assert status.status is DeliveryStatus.UNKNOWN
     expected_raw = None if word in ("", None) else str(word)
     assert status.raw_status == expected_raw
 
 
-async def test_status_words_are_read_case_insensitively(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("GET", STATUS_PATH, status_body(status="Not_Viber_User"))
+async def test_status_words_are_read_case_insensitively(
+    canned_bsg: CannedBsg, client: BsgClient
+) -> None:
+    canned_bsg.on("GET", STATUS_PATH, status_body(status="Not_Viber_User"))
     status = await client.status_by_id("16")
     assert status.status is DeliveryStatus.NOT_VIBER_USER
     assert status.raw_status == "Not_Viber_User"
@@ -602,17 +605,19 @@ async def test_status_words_are_read_case_insensitively(bsg: CannedBsg, client: 
     ],
 )
 async def test_status_times_are_aware_utc(
-    bsg: CannedBsg, client: BsgClient, written: str | None, expected: datetime | None
+    canned_bsg: CannedBsg, client: BsgClient, written: str | None, expected: datetime | None
 ) -> None:
-    bsg.on("GET", STATUS_PATH, status_body(time_sent=written))
+    canned_bsg.on("GET", STATUS_PATH, status_body(time_sent=written))
     status = await client.status_by_id("16")
     assert status.time_sent == expected
     if expected is not None:
         assert status.time_sent is not None and status.time_sent.utcoffset() == timedelta(0)
 
 
-async def test_status_sms_fallback_merges_both_arrays(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on(
+async def test_status_sms_fallback_merges_both_arrays(
+    canned_bsg: CannedBsg, client: BsgClient
+) -> None:
+    canned_bsg.on(
         "GET",
         STATUS_PATH,
         status_body(
@@ -643,8 +648,10 @@ async def test_status_sms_fallback_merges_both_arrays(bsg: CannedBsg, client: Bs
     assert sms.time_dr == datetime(2025, 1, 15, 10, 30, 15, tzinfo=UTC)
 
 
-async def test_status_sms_fallback_from_alt_route_only(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on(
+async def test_status_sms_fallback_from_alt_route_only(
+    canned_bsg: CannedBsg, client: BsgClient
+) -> None:
+    canned_bsg.on(
         "GET",
         STATUS_PATH,
         status_body(
@@ -661,9 +668,9 @@ async def test_status_sms_fallback_from_alt_route_only(bsg: CannedBsg, client: B
 
 
 async def test_status_sms_fallback_latest_detailed_entry_wins(
-    bsg: CannedBsg, client: BsgClient
+    canned_bsg: CannedBsg, client: BsgClient
 ) -> None:
-    bsg.on(
+    canned_bsg.on(
         "GET",
         STATUS_PATH,
         status_body(
@@ -678,8 +685,10 @@ async def test_status_sms_fallback_latest_detailed_entry_wins(
     assert (sms.bsg_id, sms.status) == ("19", DeliveryStatus.SENT)
 
 
-async def test_status_sms_unknown_word_kept(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("GET", STATUS_PATH, status_body(alt_route=[{"channel": "sms", "status": "mystery"}]))
+async def test_status_sms_unknown_word_kept(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on(
+        "GET", STATUS_PATH, status_body(alt_route=[{"channel": "sms", "status": "mystery"}])
+    )
     sms = (await client.status_by_id("16")).sms
     assert sms is not None and sms.status is DeliveryStatus.UNKNOWN and sms.raw_status == "mystery"
 
@@ -687,38 +696,44 @@ async def test_status_sms_unknown_word_kept(bsg: CannedBsg, client: BsgClient) -
 @pytest.mark.parametrize("code", DOCUMENTED_CODES)
 @pytest.mark.parametrize("as_text", [False, True])
 async def test_status_every_documented_code_is_refused(
-    bsg: CannedBsg, client: BsgClient, code: int, as_text: bool
+    canned_bsg: CannedBsg, client: BsgClient, code: int, as_text: bool
 ) -> None:
-    bsg.on("GET", STATUS_PATH, {"error": str(code) if as_text else code, "errorDescription": "no"})
+    canned_bsg.on(
+        "GET", STATUS_PATH, {"error": str(code) if as_text else code, "errorDescription": "no"}
+    )
     error = await raises(BsgRefused, client.status_by_id("16"))
     assert error.code == code and error.description == "no"
     assert isinstance(error, BsgNotFound) == (code == BsgCode.NOT_FOUND)
-    assert len(bsg.made()) == 1  # refusals are not retried
+    assert len(canned_bsg.made()) == 1  # refusals are not retried
 
 
 # ---------------------------------------------------------------- HTTP error bodies
 
 
-async def test_http_401_is_an_invalid_key(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("GET", STATUS_PATH, {"code": 401, "message": "API Key not found"}, 401)
+async def test_http_401_is_an_invalid_key(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on("GET", STATUS_PATH, {"code": 401, "message": "API Key not found"}, 401)
     error = await raises(BsgRefused, client.status_by_id("16"))
     assert (error.code, error.description, error.http_status) == (1, "API Key not found", 401)
 
 
-async def test_http_403_with_bsg_code_keeps_it(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("GET", "/common/balance", {"code": 4, "message": "Account blocked"}, 403)
+async def test_http_403_with_bsg_code_keeps_it(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on("GET", "/common/balance", {"code": 4, "message": "Account blocked"}, 403)
     error = await raises(BsgRefused, client.balance())
     assert (error.code, error.http_status) == (4, 403)
 
 
-async def test_http_401_echoing_the_key_is_scrubbed(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("POST", "/viber/create", {"code": 401, "message": f"API Key {KEY} not found"}, 401)
+async def test_http_401_echoing_the_key_is_scrubbed(
+    canned_bsg: CannedBsg, client: BsgClient
+) -> None:
+    canned_bsg.on(
+        "POST", "/viber/create", {"code": 401, "message": f"API Key {KEY} not found"}, 401
+    )
     error = await raises(BsgRefused, client.create(create_request(1)))
     assert error.code == 1 and "[redacted]" in error.description
 
 
-async def test_http_422_validation_errors(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on(
+async def test_http_422_validation_errors(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on(
         "POST",
         "/viber/create",
         {
@@ -739,42 +754,44 @@ async def test_http_422_validation_errors(bsg: CannedBsg, client: BsgClient) -> 
 
 @pytest.mark.parametrize("body", [{"message": "Not Found"}, None, {"code": 404, "message": "x"}])
 async def test_http_404_on_status_is_not_found(
-    bsg: CannedBsg, client: BsgClient, body: Any
+    canned_bsg: CannedBsg, client: BsgClient, body: Any
 ) -> None:
-    bsg.on("GET", "/viber/reference/gone", body, 404)
+    canned_bsg.on("GET", "/viber/reference/gone", body, 404)
     error = await raises(BsgNotFound, client.status_by_reference("gone"))
     assert error.code == 40 and error.http_status == 404
 
 
-async def test_http_404_with_bsg_body(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("GET", STATUS_PATH, {"error": 40, "errorDescription": "Message not found"}, 404)
+async def test_http_404_with_bsg_body(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on("GET", STATUS_PATH, {"error": 40, "errorDescription": "Message not found"}, 404)
     error = await raises(BsgNotFound, client.status_by_id("16"))
     assert error.description == "Message not found"
 
 
-async def test_http_404_html_is_a_protocol_error(bsg: CannedBsg, client: BsgClient) -> None:
+async def test_http_404_html_is_a_protocol_error(canned_bsg: CannedBsg, client: BsgClient) -> None:
     # An HTML 404 most likely means a wrong BSG_API_URL, not a missing message.
-    bsg.script("GET", STATUS_PATH, Canned(status=404, body="<html>nginx</html>", raw=True))
+    canned_bsg.script("GET", STATUS_PATH, Canned(status=404, body="<html>nginx</html>", raw=True))
     error = await raises(BsgProtocolError, client.status_by_id("16"))
     assert "404" in str(error)
 
 
-async def test_http_500_exhausted_is_unavailable(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("GET", "/common/balance", {"code": 500, "message": "An internal error occurred"}, 500)
+async def test_http_500_exhausted_is_unavailable(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on(
+        "GET", "/common/balance", {"code": 500, "message": "An internal error occurred"}, 500
+    )
     error = await raises(BsgUnavailable, client.balance())
     assert "HTTP 500" in error.reason
-    assert len(bsg.made()) == 3
+    assert len(canned_bsg.made()) == 3
 
 
-async def test_retries_zero_means_one_attempt(bsg: CannedBsg) -> None:
-    bsg.on("GET", "/common/balance", None, 502)
-    async with make_client(bsg.base_url, retries=0) as client:
+async def test_retries_zero_means_one_attempt(canned_bsg: CannedBsg) -> None:
+    canned_bsg.on("GET", "/common/balance", None, 502)
+    async with make_client(canned_bsg.base_url, retries=0) as client:
         await raises(BsgUnavailable, client.balance())
-    assert len(bsg.made()) == 1
+    assert len(canned_bsg.made()) == 1
 
 
-async def test_http_200_with_an_http_error_body(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("GET", STATUS_PATH, {"code": 401, "message": "API Key not found"})
+async def test_http_200_with_an_http_error_body(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on("GET", STATUS_PATH, {"code": 401, "message": "API Key not found"})
     error = await raises(BsgRefused, client.status_by_id("16"))
     assert error.code == 1
 
@@ -793,22 +810,24 @@ async def test_http_200_with_an_http_error_body(bsg: CannedBsg, client: BsgClien
     ],
 )
 async def test_unrecognised_status_answers(
-    bsg: CannedBsg, client: BsgClient, canned: Canned
+    canned_bsg: CannedBsg, client: BsgClient, canned: Canned
 ) -> None:
-    bsg.script("GET", STATUS_PATH, canned)
+    canned_bsg.script("GET", STATUS_PATH, canned)
     await raises(BsgProtocolError, client.status_by_id("16"))
 
 
-async def test_unrecognised_create_answer(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.script("POST", "/viber/create", Canned(body=f"oops {KEY} " + "x" * 500, raw=True))
+async def test_unrecognised_create_answer(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.script("POST", "/viber/create", Canned(body=f"oops {KEY} " + "x" * 500, raw=True))
     error = await raises(BsgProtocolError, client.create(create_request(2)))
     assert len(str(error)) < 400
 
 
 async def test_unrecognised_create_answer_in_one_batch_is_unconfirmed(
-    bsg: CannedBsg, client: BsgClient
+    canned_bsg: CannedBsg, client: BsgClient
 ) -> None:
-    bsg.script("POST", "/viber/create", Canned(body=accept_all), Canned(body={"weird": True}))
+    canned_bsg.script(
+        "POST", "/viber/create", Canned(body=accept_all), Canned(body={"weird": True})
+    )
     result = await client.create(create_request(60))
     assert sum(o.accepted for o in result.outcomes) == 50
     assert sum(o.unconfirmed for o in result.outcomes) == 10
@@ -824,75 +843,77 @@ async def test_unrecognised_create_answer_in_one_batch_is_unconfirmed(
         {"balance": 100.5, "currency": "EUR", "credit_limit": 0},
     ],
 )
-async def test_balance(bsg: CannedBsg, client: BsgClient, body: dict[str, Any]) -> None:
-    bsg.on("GET", "/common/balance", body)
+async def test_balance(canned_bsg: CannedBsg, client: BsgClient, body: dict[str, Any]) -> None:
+    canned_bsg.on("GET", "/common/balance", body)
     balance = await client.balance()
     assert balance.amount == Decimal("100.50") and balance.currency == "EUR"
     assert balance.limit == 0
 
 
-async def test_balance_refused(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("GET", "/common/balance", {"error": "1", "errorDescription": "Invalid key"})
+async def test_balance_refused(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on("GET", "/common/balance", {"error": "1", "errorDescription": "Invalid key"})
     error = await raises(BsgRefused, client.balance())
     assert error.code == 1
 
 
 @pytest.mark.parametrize("field", ["totalprice", "total_price"])
-async def test_price_preview(bsg: CannedBsg, client: BsgClient, field: str) -> None:
-    bsg.on("POST", "/viber/price", {"error": 0, field: "0.16", "currency": "EUR"})
+async def test_price_preview(canned_bsg: CannedBsg, client: BsgClient, field: str) -> None:
+    canned_bsg.on("POST", "/viber/price", {"error": 0, field: "0.16", "currency": "EUR"})
     request = create_request(2)
     preview = await client.price_preview(request)
     assert preview.total_price == Decimal("0.16") and preview.currency == "EUR"
-    assert bsg.made()[0].json == build_create_body(request.content, request.recipients, 0)
+    assert canned_bsg.made()[0].json == build_create_body(request.content, request.recipients, 0)
 
 
-async def test_price_preview_without_a_price(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("POST", "/viber/price", {"error": 0, "currency": "EUR"})
+async def test_price_preview_without_a_price(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on("POST", "/viber/price", {"error": 0, "currency": "EUR"})
     await raises(BsgProtocolError, client.price_preview(create_request(1)))
 
 
 # ---------------------------------------------------------------- the key stays secret
 
 
-async def test_key_is_not_in_repr(bsg: CannedBsg, client: BsgClient) -> None:
+async def test_key_is_not_in_repr(canned_bsg: CannedBsg, client: BsgClient) -> None:
     assert KEY not in repr(client)
     assert KEY not in str(client)
-    assert bsg.base_url in repr(client)
+    assert canned_bsg.base_url in repr(client)
 
 
-async def test_key_is_sent_on_every_endpoint(bsg: CannedBsg, client: BsgClient) -> None:
-    bsg.on("GET", STATUS_PATH, status_body())
-    bsg.on("GET", "/common/balance", {"amount": "1"})
-    bsg.on("POST", "/viber/price", {"error": 0, "totalprice": "0.05", "currency": "EUR"})
-    bsg.on("POST", "/viber/create", accept_all)
+async def test_key_is_sent_on_every_endpoint(canned_bsg: CannedBsg, client: BsgClient) -> None:
+    canned_bsg.on("GET", STATUS_PATH, status_body())
+    canned_bsg.on("GET", "/common/balance", {"amount": "1"})
+    canned_bsg.on("POST", "/viber/price", {"error": 0, "totalprice": "0.05", "currency": "EUR"})
+    canned_bsg.on("POST", "/viber/create", accept_all)
     await client.status_by_id("16")
     await client.balance()
     await client.price_preview(create_request(1))
     await client.create(create_request(1))
-    assert len(bsg.requests) == 4
-    assert all(r.headers.get("X-API-KEY") == KEY for r in bsg.requests)
+    assert len(canned_bsg.requests) == 4
+    assert all(r.headers.get("X-API-KEY") == KEY for r in canned_bsg.requests)
 
 
-async def test_httpx_own_transport_works_too(bsg: CannedBsg) -> None:
-    bsg.script("GET", STATUS_PATH, Canned(status=503), Canned(body=status_body()))
+async def test_httpx_own_transport_works_too(canned_bsg: CannedBsg) -> None:
+    canned_bsg.script("GET", STATUS_PATH, Canned(status=503), Canned(body=status_body()))
     transport = httpx.AsyncHTTPTransport(verify=False)  # plain HTTP: skip loading CA certificates
-    async with make_client(bsg.base_url, transport=transport) as client:
+    async with make_client(canned_bsg.base_url, transport=transport) as client:
         status = await client.status_by_id("16")
     assert status.status is DeliveryStatus.DELIVERED
-    assert [r.headers["X-API-KEY"] for r in bsg.requests] == [KEY, KEY]
+    assert [r.headers["X-API-KEY"] for r in canned_bsg.requests] == [KEY, KEY]
 
 
-async def test_httpx_own_transport_timeout(bsg: CannedBsg) -> None:
-    bsg.script("GET", STATUS_PATH, Canned(body=status_body(), delay=0.3))
+async def test_httpx_own_transport_timeout(canned_bsg: CannedBsg) -> None:
+    canned_bsg.script("GET", STATUS_PATH, Canned(body=status_body(), delay=0.3))
     transport = httpx.AsyncHTTPTransport(verify=False)
-    async with make_client(bsg.base_url, timeout=0.05, retries=1, transport=transport) as client:
+    async with make_client(
+        canned_bsg.base_url, timeout=0.05, retries=1, transport=transport
+    ) as client:
         await raises(BsgUnavailable, client.status_by_id("16"))
-    assert len(bsg.requests) == 2
+    assert len(canned_bsg.requests) == 2
 
 
-async def test_gzip_answers_are_decoded(bsg: CannedBsg, client: BsgClient) -> None:
+async def test_gzip_answers_are_decoded(canned_bsg: CannedBsg, client: BsgClient) -> None:
     payload = gzip.compress(json.dumps(status_body(status="read")).encode())
-    bsg.script(
+    canned_bsg.script(
         "GET",
         STATUS_PATH,
         Canned(body=payload, raw=True, headers={"Content-Encoding": "gzip"}),
@@ -900,8 +921,8 @@ async def test_gzip_answers_are_decoded(bsg: CannedBsg, client: BsgClient) -> No
     assert (await client.status_by_id("16")).status is DeliveryStatus.READ
 
 
-async def test_closed_client_does_not_leak_the_key(bsg: CannedBsg) -> None:
-    client = make_client(bsg.base_url)
+async def test_closed_client_does_not_leak_the_key(canned_bsg: CannedBsg) -> None:
+    client = make_client(canned_bsg.base_url)
     await client.aclose()
     with pytest.raises(Exception) as caught:  # httpx says the client is closed
         await client.balance()

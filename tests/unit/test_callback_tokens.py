@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.bsg.client import build_create_body
+from bot.bsg.requests import build_create_body
 from bot.domain.callback_tokens import PROBE_REFERENCE, CallbackTokens
 from bot.domain.models import MessageContent, Recipient, SmsFallback
 from bot.settings import load_settings

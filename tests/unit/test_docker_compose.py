@@ -1,12 +1,15 @@
 """docker-compose.yml (no Docker engine here to run it): two replicas on the one PostgreSQL
-service, settings the bot accepts, and a round-robin front that knows both replicas."""
+service, settings the bot accepts, a round-robin front that knows both replicas, and the
+`local` profile's simulator reachable by the replicas."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
 
+from bot.cli import build_parser
 from bot.settings import load_settings
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
@@ -50,3 +53,31 @@ def test_the_front_sends_requests_to_both_replicas():
     for name in ("replica-1", "replica-2"):
         assert f"server {name}:3000" in config
     assert compose["services"]["front"]["ports"] == ["3000:3000"]
+
+
+def _interpolated(value: str, env: dict[str, str]) -> str:
+    """Compose's `${NAME:-default}`, as `docker compose` resolves it from the shell or .env."""
+    return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), value)
+
+
+def test_the_local_profile_points_the_replicas_at_the_simulator_it_starts():
+    services = _services()
+    simulator = services["bsg-simulator"]
+    assert simulator["profiles"] == ["local"]
+    command = simulator["command"]
+    assert command[0] == "simulate-bsg"  # a real subcommand of the image's entrypoint
+    build_parser(command).parse_args(command)  # and its options parse
+    port = command[command.index("--port") + 1]
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    setting = services["replica-1"]["environment"]["BSG_API_URL"]
+    assert _interpolated(setting, {}) == "https://api.bsg.world/rest"
+    local = _interpolated(setting, {"BSG_API_URL": f"http://bsg-simulator:{port}/rest"})
+    assert local == f"http://bsg-simulator:{port}/rest"
+    assert f"BSG_API_URL={local}" in COMPOSE.read_text()  # the header says how
+
+
+def test_nginx_sees_its_own_variables_not_compose_interpolation():
+    config = yaml.safe_load(COMPOSE.read_text())["configs"]["front"]["content"]
+    # A lone `$` is compose's: nginx's `$host` must be written `$$host`.
+    assert "$$host" in config
+    assert not re.search(r"(?<!\$)\$(?!\$)", config)

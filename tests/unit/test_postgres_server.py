@@ -31,3 +31,18 @@ def test_the_server_can_be_stopped_and_comes_back(own_pg_server: PostgresServer)
             raise AssertionError("the server still answered while stopped")
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_servers_listen_on_their_own_socket_only_so_no_port_can_clash(
+    pg_server: PostgresServer, own_pg_server: PostgresServer
+):
+    # Two servers at once (as parallel test workers run them), each restartable at will:
+    # neither has a TCP port that something else could take between choosing and binding.
+    urls = [pg_server.create_database(), own_pg_server.create_database()]
+    with own_pg_server.paused():
+        pass
+    for server, url in zip((pg_server, own_pg_server), urls, strict=True):
+        assert f"host={server.sockets}" in url
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SHOW listen_addresses").fetchone() == ("",)
+            assert conn.execute("SELECT inet_server_addr()").fetchone() == (None,)  # a socket

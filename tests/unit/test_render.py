@@ -11,6 +11,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.domain.field_problems import FieldFault, FieldProblem
 from bot.domain.models import (
     Balance,
     Channel,
@@ -19,6 +20,9 @@ from bot.domain.models import (
     SendOutcome,
     SmsStatus,
 )
+from bot.domain.phones import NumberFault, NumberProblem
+from bot.domain.recipients_file import FileFault, RecipientsFileError
+from bot.slack.render import input_errors
 from bot.slack.render.app_home import HomeSend, PollerHealth, app_home
 from bot.slack.render.modal import modal_channel, send_modal
 from bot.slack.render.parent import ParentView, RecipientLine, parent_message
@@ -487,3 +491,30 @@ def test_app_home_empty_and_refused() -> None:
     home = app_home(sends=[refused], health=health, balance=balance)
     assert "refused by BSG (code 45)" in "\n".join(strings(home))
     View(**home).validate_json()
+
+
+# ---------------------------------------------------------------- input problems, every kind worded
+
+
+@pytest.mark.parametrize(
+    "fault", [f for f in FieldFault if f is not FieldFault.RECIPIENTS_UNRESOLVED]
+)
+def test_every_field_fault_has_words(fault: FieldFault) -> None:
+    words = input_errors.field_error("image_url", FieldProblem(fault, count=3, values=("x",)))
+    assert words and "{" not in words.replace("{x}", "")
+
+
+@pytest.mark.parametrize("fault", list(NumberFault))
+def test_every_number_fault_has_words(fault: NumberFault) -> None:
+    words = input_errors.number_problem(NumberProblem(fault, country_code=380))
+    assert words and "{" not in words and "None" not in words
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [f for f in FileFault if f not in (FileFault.UNSENDABLE_ROWS, FileFault.UNFILLABLE_ROWS)],
+)
+def test_every_file_fault_has_words(fault: FileFault) -> None:
+    error = RecipientsFileError(fault, detail="bad quote", count=11, limit=10, names=("n",))
+    words = input_errors.recipients_file_problem(error)
+    assert words.endswith(".") and "{" not in words.replace("{n}", "")

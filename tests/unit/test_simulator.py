@@ -33,7 +33,7 @@ EXAMPLE_YAML = Path(__file__).resolve().parents[2] / "bot" / "devtools" / "lifec
 SMS = {"originator": "Acme", "text": "Your order has shipped (SMS)"}
 
 
-class FakeClock:
+class FixedClock:
     """Aware UTC time that moves only when a test says so."""
 
     def __init__(self, now: datetime = T0) -> None:
@@ -51,16 +51,16 @@ StartSim = Callable[..., Awaitable[Started]]
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def fixed_clock() -> FixedClock:
+    return FixedClock()
 
 
 @pytest.fixture
-async def start_sim(clock: FakeClock) -> AsyncIterator[StartSim]:
+async def start_sim(fixed_clock: FixedClock) -> AsyncIterator[StartSim]:
     started: list[Started] = []
 
     async def start(**options: Any) -> Started:
-        options.setdefault("clock", clock)
+        options.setdefault("clock", fixed_clock)
         sim = BsgSimulator(**options)
         url = await sim.start()
         # Plain HTTP on 127.0.0.1: verify=False only skips loading CA certificates (slow).
@@ -448,7 +448,7 @@ LAST_DIGIT_TIMELINES = [
 @pytest.mark.parametrize(("digit", "alt_route", "timeline"), LAST_DIGIT_TIMELINES)
 async def test_default_lifecycles_by_last_digit(
     sim_http: Started,
-    clock: FakeClock,
+    fixed_clock: FixedClock,
     digit: str,
     alt_route: bool,
     timeline: list[tuple[float, str, str | None]],
@@ -457,7 +457,7 @@ async def test_default_lifecycles_by_last_digit(
     options = {"viber": {"alt_route": SMS}} if alt_route else {}
     await create(client, body(to(f"38097292028{digit}"), options=options))
     for seconds, viber, sms in timeline:
-        clock.at(seconds)
+        fixed_clock.at(seconds)
         answer = await status(client, "ref0")
         seen_sms = answer["alt_route"][0]["status"] if "alt_route" in answer else None
         assert (seconds, answer["status"], seen_sms) == (seconds, viber, sms)
@@ -465,16 +465,16 @@ async def test_default_lifecycles_by_last_digit(
 
 
 async def test_status_times_and_the_sms_fallback_detail(
-    sim_http: Started, clock: FakeClock
+    sim_http: Started, fixed_clock: FixedClock
 ) -> None:
     _, client = sim_http
     alt = {"originator": "AcmeSMS", "text": "Shipped (SMS)"}
     await create(client, body(to("380972920283"), options={"viber": {"alt_route": alt}}))
-    clock.at(15)
+    fixed_clock.at(15)
     midway = await status(client, "ref0")
     assert midway["alt_route_messages"][0]["time_dr"] is None
     assert midway["alt_route_messages"][0]["status"] == "sent"
-    clock.at(25)
+    fixed_clock.at(25)
     answer = await status(client, "ref0")
     assert answer["time_in"] == "2026-01-15 10:30:00"
     assert answer["time_sent"] == "2026-01-15 10:30:00"
@@ -500,11 +500,11 @@ async def test_status_times_and_the_sms_fallback_detail(
 
 
 async def test_read_keeps_the_time_of_the_read_and_rejected_is_never_sent(
-    sim_http: Started, clock: FakeClock
+    sim_http: Started, fixed_clock: FixedClock
 ) -> None:
     _, client = sim_http
     await create(client, body(to("380972920280", "380972920289")))
-    clock.at(40)
+    fixed_clock.at(40)
     read = await status(client, "ref0")
     assert (read["status"], read["time_sent"], read["time_dr"]) == (
         "read",
@@ -519,12 +519,14 @@ async def test_read_keeps_the_time_of_the_read_and_rejected_is_never_sent(
     )
 
 
-async def test_time_scale_speeds_every_step_up(start_sim: StartSim, clock: FakeClock) -> None:
+async def test_time_scale_speeds_every_step_up(
+    start_sim: StartSim, fixed_clock: FixedClock
+) -> None:
     _, client = await start_sim(time_scale=0.1)
     await create(client, body(to("380972920280")))
     seen = []
     for seconds in (0, 0.4, 0.5, 2.9, 3.0):
-        clock.at(seconds)
+        fixed_clock.at(seconds)
         seen.append((await status(client, "ref0"))["status"])
     assert seen == ["sent", "sent", "delivered", "delivered", "read"]
 
@@ -536,7 +538,9 @@ async def test_time_scale_with_the_real_clock(start_sim: StartSim) -> None:
     assert (await status(client, "ref0"))["status"] == "read"
 
 
-async def test_scheduled_messages_wait_for_their_time(sim_http: Started, clock: FakeClock) -> None:
+async def test_scheduled_messages_wait_for_their_time(
+    sim_http: Started, fixed_clock: FixedClock
+) -> None:
     sim, client = sim_http
     later = "2026-01-15T11:30:00Z"
     await create(client, body(to("380972920280"), scheduledDatetime=later))
@@ -544,7 +548,7 @@ async def test_scheduled_messages_wait_for_their_time(sim_http: Started, clock: 
         client, body(to("380972920281", prefix="past"), scheduledDatetime="2026-01-01T00:00:00Z")
     )
     for seconds in (0, 3599):
-        clock.at(seconds)
+        fixed_clock.at(seconds)
         answer = await status(client, "ref0")
         assert (answer["status"], answer["time_sent"], answer["time_dr"]) == (
             "scheduled",
@@ -552,22 +556,22 @@ async def test_scheduled_messages_wait_for_their_time(sim_http: Started, clock: 
             None,
         )
         assert answer["time_in"] == "2026-01-15 10:30:00"
-    clock.at(3600)
+    fixed_clock.at(3600)
     answer = await status(client, "ref0")
     assert (answer["status"], answer["time_sent"]) == ("sent", "2026-01-15 11:30:00")
-    clock.at(3605)
+    fixed_clock.at(3605)
     assert (await status(client, "ref0"))["status"] == "delivered"
-    clock.at(0)
+    fixed_clock.at(0)
     assert (await status(client, "past0"))["status"] == "sent"
     assert sim.status_of("ref0") == "scheduled"
 
 
-async def test_set_status_forces_and_freezes(sim_http: Started, clock: FakeClock) -> None:
+async def test_set_status_forces_and_freezes(sim_http: Started, fixed_clock: FixedClock) -> None:
     sim, client = sim_http
     answer = await create(client, body(to("380972920280", "380972920285")))
-    clock.at(3)
+    fixed_clock.at(3)
     sim.set_status("ref0", "undeliverable")
-    clock.at(100)
+    fixed_clock.at(100)
     forced = await status(client, "ref0")
     assert (forced["status"], forced["time_dr"]) == ("undeliverable", "2026-01-15 10:30:03")
 
@@ -590,7 +594,7 @@ async def test_lifecycles_from_the_example_yaml() -> None:
 
 
 async def test_lifecycles_from_a_yaml_file_drive_the_simulator(
-    start_sim: StartSim, clock: FakeClock, tmp_path: Path
+    start_sim: StartSim, fixed_clock: FixedClock, tmp_path: Path
 ) -> None:
     path = tmp_path / "lifecycles.yaml"
     path.write_text(
@@ -603,14 +607,14 @@ async def test_lifecycles_from_a_yaml_file_drive_the_simulator(
     sim, client = await start_sim(lifecycles=str(path))
     recipients = to("380972920280", "380972920283", "380972920270", "380972920282")
     await create(client, body(recipients, options={"viber": {"alt_route": SMS}}))
-    clock.at(0)
+    fixed_clock.at(0)
     assert [sim.status_of(f"ref{i}") for i in range(4)] == ["sent", "waiting", "moderation", "sent"]
     assert (await status(client, "ref1"))["time_sent"] is None
-    clock.at(3)
+    fixed_clock.at(3)
     answer = await status(client, "ref1")
     assert (answer["status"], answer["alt_route"][0]["status"]) == ("not_viber_user", "delivered")
     assert answer["time_sent"] == "2026-01-15 10:30:02"
-    clock.at(5)
+    fixed_clock.at(5)
     assert [sim.status_of(f"ref{i}") for i in range(4)] == [
         "failed",
         "not_viber_user",
@@ -838,7 +842,7 @@ def _request(*msisdns: str, prefix: str = "cli", **content: Any) -> Any:
 )
 async def test_bsg_client_sends_retries_idempotently_and_follows_a_fallback(
     start_sim: StartSim,
-    clock: FakeClock,
+    fixed_clock: FixedClock,
     bsg_client_factory: Callable[..., Any],
     options: dict[str, Any],
 ) -> None:
@@ -856,7 +860,7 @@ async def test_bsg_client_sends_retries_idempotently_and_follows_a_fallback(
         assert [o.error.code for o in again.outcomes if o.error] == [43, 43]
         assert sim.sent_to("380972920283") == 1
 
-        clock.at(35)
+        fixed_clock.at(35)
         fallback = await bsg.status_by_reference("cli0")
         assert fallback.bsg_id == result.outcomes[0].bsg_id
         assert fallback.status is DeliveryStatus.NOT_VIBER_USER

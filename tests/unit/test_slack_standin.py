@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, parse_qsl
 
 import aiohttp
@@ -18,6 +17,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.devtools.slack_standin import SlackStandIn, render_text
 from tests import slack_requests
+from tests.conftest import BOT_TOKEN
 from tests.slack_requests import (
     app_home_opened,
     event_callback,
@@ -29,7 +29,6 @@ from tests.slack_requests import (
     view_submission,
 )
 
-TOKEN = "xoxb-standin-test"
 SECRET = "signing-secret"
 METADATA = {"event_type": "viber_outbox", "event_payload": {"outbox_id": 7}}
 MODAL = {
@@ -79,36 +78,27 @@ MODAL = {
 }
 
 
-@pytest.fixture
-async def standin() -> AsyncIterator[SlackStandIn]:
-    async with SlackStandIn(token=TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-def client(standin: SlackStandIn) -> AsyncWebClient:
-    return AsyncWebClient(token=TOKEN, base_url=standin.base_url)
-
-
 async def test_post_update_and_read_back_with_metadata(
-    standin: SlackStandIn, client: AsyncWebClient
+    standin: SlackStandIn, web_client: AsyncWebClient
 ) -> None:
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "Viber send"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "to <@U123> &lt;3"}},
     ]
-    parent = await client.chat_postMessage(
+    parent = await web_client.chat_postMessage(
         channel="C1", text="sending", blocks=blocks, metadata=METADATA
     )
     assert parent["ok"] and parent["channel"] == "C1"
     assert parent["message"]["metadata"] == METADATA
-    reply_a = await client.chat_postMessage(channel="C1", text="delivered", thread_ts=parent["ts"])
-    reply_b = await client.chat_postMessage(channel="C1", text="read", thread_ts=parent["ts"])
-    other = await client.chat_postMessage(channel="C1", text="another send")
+    reply_a = await web_client.chat_postMessage(
+        channel="C1", text="delivered", thread_ts=parent["ts"]
+    )
+    reply_b = await web_client.chat_postMessage(channel="C1", text="read", thread_ts=parent["ts"])
+    other = await web_client.chat_postMessage(channel="C1", text="another send")
     assert parent["ts"] < reply_a["ts"] < reply_b["ts"] < other["ts"]
     assert len(parent["ts"].split(".")[1]) == 6
 
-    updated = await client.chat_update(channel="C1", ts=parent["ts"], text="1 delivered")
+    updated = await web_client.chat_update(channel="C1", ts=parent["ts"], text="1 delivered")
     assert updated["message"]["text"] == "1 delivered"
     assert standin.message("C1", parent["ts"])["text"] == "1 delivered"
     assert standin.message("C1", parent["ts"])["blocks"] == blocks
@@ -116,43 +106,45 @@ async def test_post_update_and_read_back_with_metadata(
     assert [m["text"] for m in standin.channel_messages("C1")] == ["1 delivered", "another send"]
     assert [m["text"] for m in standin.thread("C1", parent["ts"])] == ["delivered", "read"]
 
-    replies = await client.conversations_replies(
+    replies = await web_client.conversations_replies(
         channel="C1", ts=parent["ts"], include_all_metadata=True
     )
     assert [m["ts"] for m in replies["messages"]] == [parent["ts"], reply_a["ts"], reply_b["ts"]]
     assert replies["messages"][0]["metadata"] == METADATA
-    bare = await client.conversations_replies(channel="C1", ts=parent["ts"])
+    bare = await web_client.conversations_replies(channel="C1", ts=parent["ts"])
     assert "metadata" not in bare["messages"][0]
 
-    history = await client.conversations_history(channel="C1", include_all_metadata=True)
+    history = await web_client.conversations_history(channel="C1", include_all_metadata=True)
     assert [m["ts"] for m in history["messages"]] == [other["ts"], parent["ts"]]
     assert history["messages"][1]["metadata"] == METADATA
-    page = await client.conversations_history(channel="C1", limit=1)
+    page = await web_client.conversations_history(channel="C1", limit=1)
     assert page["has_more"] and page["response_metadata"]["next_cursor"]
 
     assert render_text(standin.message("C1", parent["ts"])) == "Viber send\nto @U123 <3"
     assert [name for name, _ in standin.calls][:2] == ["chat.postMessage", "chat.postMessage"]
 
 
-async def test_errors_slack_would_give(standin: SlackStandIn, client: AsyncWebClient) -> None:
+async def test_errors_slack_would_give(standin: SlackStandIn, web_client: AsyncWebClient) -> None:
     with pytest.raises(SlackApiError) as missing:
-        await client.chat_update(channel="C1", ts="1.000001", text="x")
+        await web_client.chat_update(channel="C1", ts="1.000001", text="x")
     assert missing.value.response["error"] == "message_not_found"
     with pytest.raises(SlackApiError) as no_thread:
-        await client.chat_postMessage(channel="C1", text="x", thread_ts="1.000001")
+        await web_client.chat_postMessage(channel="C1", text="x", thread_ts="1.000001")
     assert no_thread.value.response["error"] == "thread_not_found"
     long_section = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
     with pytest.raises(SlackApiError) as bad_blocks:
-        await client.chat_postMessage(channel="C1", text="x", blocks=long_section)
+        await web_client.chat_postMessage(channel="C1", text="x", blocks=long_section)
     assert bad_blocks.value.response["error"] == "invalid_blocks"
     with pytest.raises(SlackApiError) as unknown:
-        await client.api_call("chat.frobnicate")
+        await web_client.api_call("chat.frobnicate")
     assert unknown.value.response["error"] == "unknown_method"
     assert standin.channel_messages("C1") == []
 
 
-async def test_form_encoded_bodies_are_read(standin: SlackStandIn, client: AsyncWebClient) -> None:
-    sent = await client.api_call(
+async def test_form_encoded_bodies_are_read(
+    standin: SlackStandIn, web_client: AsyncWebClient
+) -> None:
+    sent = await web_client.api_call(
         "chat.postMessage",
         data={"channel": "C2", "text": "hi", "metadata": json.dumps(METADATA)},
     )
@@ -162,8 +154,8 @@ async def test_form_encoded_bodies_are_read(standin: SlackStandIn, client: Async
     ]
 
 
-async def test_ephemeral_and_users(standin: SlackStandIn, client: AsyncWebClient) -> None:
-    answer = await client.chat_postEphemeral(channel="C1", user="U9", text="only you")
+async def test_ephemeral_and_users(standin: SlackStandIn, web_client: AsyncWebClient) -> None:
+    answer = await web_client.chat_postEphemeral(channel="C1", user="U9", text="only you")
     assert answer["message_ts"]
     assert standin.ephemerals == [
         {
@@ -175,74 +167,74 @@ async def test_ephemeral_and_users(standin: SlackStandIn, client: AsyncWebClient
             "message_ts": answer["message_ts"],
         }
     ]
-    user = await client.users_info(user="U9")
+    user = await web_client.users_info(user="U9")
     assert user["user"]["id"] == "U9"
 
 
-async def test_views_open_update_publish(standin: SlackStandIn, client: AsyncWebClient) -> None:
-    opened = await client.views_open(trigger_id="1.2.abc", view=MODAL)
+async def test_views_open_update_publish(standin: SlackStandIn, web_client: AsyncWebClient) -> None:
+    opened = await web_client.views_open(trigger_id="1.2.abc", view=MODAL)
     view = opened["view"]
     assert view["id"].startswith("V") and view["callback_id"] == "viber_send"
     assert standin.opened_views == [view]
     with pytest.raises(SlackApiError) as reused:
-        await client.views_open(trigger_id="1.2.abc", view=MODAL)
+        await web_client.views_open(trigger_id="1.2.abc", view=MODAL)
     assert reused.value.response["error"] == "expired_trigger_id"
 
     with pytest.raises(SlackApiError) as conflict:
-        await client.views_update(view_id=view["id"], view=MODAL, hash="stale.hash")
+        await web_client.views_update(view_id=view["id"], view=MODAL, hash="stale.hash")
     assert conflict.value.response["error"] == "hash_conflict"
     changed = {**MODAL, "private_metadata": "C999"}
-    updated = await client.views_update(view_id=view["id"], view=changed, hash=view["hash"])
+    updated = await web_client.views_update(view_id=view["id"], view=changed, hash=view["hash"])
     assert updated["view"]["id"] == view["id"]
     assert standin.view(view["id"])["private_metadata"] == "C999"
 
     long_title = {**MODAL, "title": {"type": "plain_text", "text": "x" * 25}}
     with pytest.raises(SlackApiError) as invalid:
-        await client.views_open(trigger_id="1.2.def", view=long_title)
+        await web_client.views_open(trigger_id="1.2.def", view=long_title)
     assert invalid.value.response["error"] == "invalid_arguments"
     assert "/view/title/text" in invalid.value.response["response_metadata"]["messages"][0]
 
     home = {"type": "home", "blocks": [{"type": "divider"}]}
-    await client.views_publish(user_id="U5", view=home)
+    await web_client.views_publish(user_id="U5", view=home)
     assert standin.published_views["U5"]["blocks"] == [{"type": "divider"}]
 
 
-async def test_scripted_failures(standin: SlackStandIn, client: AsyncWebClient) -> None:
+async def test_scripted_failures(standin: SlackStandIn, web_client: AsyncWebClient) -> None:
     standin.fail_next("chat.postMessage", 1, status=429, retry_after=7)
     with pytest.raises(SlackApiError) as limited:
-        await client.chat_postMessage(channel="C1", text="x")
+        await web_client.chat_postMessage(channel="C1", text="x")
     assert limited.value.response.status_code == 429
     assert limited.value.response.headers["Retry-After"] == "7"
     assert limited.value.response["error"] == "ratelimited"
 
     standin.fail_next("chat.postMessage", 1, status=500)
     with pytest.raises(SlackApiError) as crashed:
-        await client.chat_postMessage(channel="C1", text="x")
+        await web_client.chat_postMessage(channel="C1", text="x")
     assert crashed.value.response.status_code == 500
 
     standin.fail_next("chat.update", 2, error="internal_error")
     for _ in range(2):
         with pytest.raises(SlackApiError) as refused:
-            await client.chat_update(channel="C1", ts="1.000001", text="x")
+            await web_client.chat_update(channel="C1", ts="1.000001", text="x")
         assert refused.value.response.status_code == 200
         assert refused.value.response["error"] == "internal_error"
 
     assert standin.channel_messages("C1") == []
-    await client.chat_postMessage(channel="C1", text="x")
+    await web_client.chat_postMessage(channel="C1", text="x")
     assert len(standin.channel_messages("C1")) == 1
     assert len(standin.calls_to("chat.postMessage")) == 3
 
 
-async def test_delay_holds_the_answer(standin: SlackStandIn, client: AsyncWebClient) -> None:
+async def test_delay_holds_the_answer(standin: SlackStandIn, web_client: AsyncWebClient) -> None:
     standin.delay("auth.test", 0.2)
     started = time.monotonic()
-    await client.auth_test()
+    await web_client.auth_test()
     assert time.monotonic() - started >= 0.2
     standin.delay("auth.test", 0)
 
 
 async def test_lost_answer_after_post_leaves_the_message(standin: SlackStandIn) -> None:
-    no_retries = AsyncWebClient(token=TOKEN, base_url=standin.base_url, retry_handlers=[])
+    no_retries = AsyncWebClient(token=BOT_TOKEN, base_url=standin.base_url, retry_handlers=[])
     standin.drop_response_after_post(1)
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await no_retries.chat_postMessage(channel="C1", text="parent", metadata=METADATA)
@@ -251,11 +243,11 @@ async def test_lost_answer_after_post_leaves_the_message(standin: SlackStandIn) 
 
 
 async def test_default_client_retries_a_lost_post_into_a_duplicate(
-    standin: SlackStandIn, client: AsyncWebClient
+    standin: SlackStandIn, web_client: AsyncWebClient
 ) -> None:
     # slack_sdk retries connection errors once by default: the de-duplication must cope.
     standin.drop_response_after_post(1)
-    await client.chat_postMessage(channel="C1", text="parent", metadata=METADATA)
+    await web_client.chat_postMessage(channel="C1", text="parent", metadata=METADATA)
     assert [m["text"] for m in standin.channel_messages("C1")] == ["parent", "parent"]
 
 
@@ -277,10 +269,10 @@ async def test_tokens_are_checked(standin: SlackStandIn) -> None:
     assert standin.channel_messages("C1") == []
 
 
-async def test_wait_for(standin: SlackStandIn, client: AsyncWebClient) -> None:
+async def test_wait_for(standin: SlackStandIn, web_client: AsyncWebClient) -> None:
     with pytest.raises(TimeoutError):
         await standin.wait_for(lambda s: s.channel_messages("C1"), timeout=0.05)
-    await client.chat_postMessage(channel="C1", text="x")
+    await web_client.chat_postMessage(channel="C1", text="x")
     found = await standin.wait_for(lambda s: s.channel_messages("C1"), timeout=1)
     assert found[0]["text"] == "x"
 
@@ -415,9 +407,9 @@ def test_events_are_json() -> None:
     }
 
 
-async def test_bolt_app_round_trip(standin: SlackStandIn, client: AsyncWebClient) -> None:
+async def test_bolt_app_round_trip(standin: SlackStandIn, web_client: AsyncWebClient) -> None:
     """A Bolt app verifies the builders' requests and talks to the stand-in unchanged."""
-    app = AsyncApp(client=client, signing_secret=SECRET)
+    app = AsyncApp(client=web_client, signing_secret=SECRET)
     submitted: list[dict] = []
 
     @app.command("/viber")
@@ -458,7 +450,7 @@ async def test_apps_connections_open_takes_only_the_app_token(standin: SlackStan
     )
     assert opened["ok"] and opened["url"].startswith("ws://127.0.0.1:")
     assert opened["url"].endswith("/socket")
-    for wrong in ("xapp-1-A0123-4567-somethingelse", TOKEN):
+    for wrong in ("xapp-1-A0123-4567-somethingelse", BOT_TOKEN):
         with pytest.raises(SlackApiError) as refused:
             await AsyncWebClient(base_url=standin.base_url).apps_connections_open(app_token=wrong)
         assert refused.value.response["error"] == "invalid_auth"

@@ -7,48 +7,27 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-from aiohttp import web
 from pydantic import SecretStr
 
-from bot.bsg.client import BsgClient, build_sms_body
-from bot.devtools.simulator import BsgSimulator
+from bot.bsg.client import BsgClient
+from bot.bsg.requests import build_sms_body
 from bot.domain.errors import BsgNotFound, BsgRefused
 from bot.domain.models import DeliveryStatus, Recipient
 from bot.domain.segments import SmsEncoding, count_segments
-
-KEY = "live_sms_key_0123456789"
-
-
-class Recording(BsgSimulator):
-    def __init__(self, **options):
-        super().__init__(**options)
-        self.bodies: list[tuple[str, dict]] = []
-
-    def make_app(self) -> web.Application:
-        app = super().make_app()
-
-        @web.middleware
-        async def record(request: web.Request, handler):
-            if request.method == "POST":
-                self.bodies.append((request.path, json.loads(await request.read())))
-            return await handler(request)
-
-        app.middlewares.append(record)
-        return app
+from tests.conftest import BSG_KEY
+from tests.recording_bsg import RecordingBsg
 
 
 @pytest.fixture
-async def sim(clock) -> AsyncIterator[Recording]:
-    simulator = Recording(api_key=KEY, clock=clock)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def client(sim: Recording) -> AsyncIterator[BsgClient]:
-    async with BsgClient(api_key=SecretStr(KEY), base_url=sim.base_url, retries=0) as c:
+async def sim_client(bsg: RecordingBsg) -> AsyncIterator[BsgClient]:
+    async with BsgClient(api_key=SecretStr(BSG_KEY), base_url=bsg.base_url, retries=0) as c:
         yield c
+
+
+def last_post(bsg: RecordingBsg) -> tuple[str, dict]:
+    """The path and JSON body of the last POST the simulator got."""
+    _, path, _, body = [request for request in bsg.wire if request[0] == "POST"][-1]
+    return path, json.loads(body)
 
 
 @pytest.mark.parametrize(
@@ -77,15 +56,15 @@ def test_segments(text: str, encoding: SmsEncoding, segments: int, per_segment: 
     )
 
 
-async def test_sms_create_and_status(sim: Recording, client: BsgClient, clock) -> None:
+async def test_sms_create_and_status(bsg: RecordingBsg, sim_client: BsgClient, clock) -> None:
     recipients = [
         Recipient(msisdn="380972920280", reference="a" * 32),
         Recipient(msisdn="380972920287", reference="b" * 32),
     ]
-    result = await client.sms_create(originator="Acme1", text="Hello", recipients=recipients)
+    result = await sim_client.sms_create(originator="Acme1", text="Hello", recipients=recipients)
     assert [o.accepted for o in result.outcomes] == [True, True]
     assert result.outcomes[0].price == Decimal("0.05")
-    path, body = sim.bodies[-1]
+    path, body = last_post(bsg)
     assert path == "/rest/sms/create"
     assert body == build_sms_body(originator="Acme1", text="Hello", recipients=recipients)
     assert body["destination"] == "phones" and body["phones"][0] == {
@@ -94,40 +73,40 @@ async def test_sms_create_and_status(sim: Recording, client: BsgClient, clock) -
     }
     delivered = result.outcomes[0].bsg_id
     failing = result.outcomes[1].bsg_id
-    assert (await client.sms_status(delivered)).status is DeliveryStatus.SENT
+    assert (await sim_client.sms_status(delivered)).status is DeliveryStatus.SENT
     clock.advance(6)
-    assert (await client.sms_status(delivered)).status is DeliveryStatus.DELIVERED
-    assert (await client.sms_status(failing)).status is DeliveryStatus.UNDELIVERED
-    by_ref = await client.sms_status_by_reference("b" * 32)
+    assert (await sim_client.sms_status(delivered)).status is DeliveryStatus.DELIVERED
+    assert (await sim_client.sms_status(failing)).status is DeliveryStatus.UNDELIVERED
+    by_ref = await sim_client.sms_status_by_reference("b" * 32)
     assert by_ref.bsg_id == failing
 
 
-async def test_sms_reference_reused_is_refused_per_recipient(client: BsgClient) -> None:
+async def test_sms_reference_reused_is_refused_per_recipient(sim_client: BsgClient) -> None:
     one = [Recipient(msisdn="380972920280", reference="c" * 32)]
-    await client.sms_create(originator="Acme1", text="Hi", recipients=one)
-    again = await client.sms_create(originator="Acme1", text="Hi", recipients=one)
+    await sim_client.sms_create(originator="Acme1", text="Hi", recipients=one)
+    again = await sim_client.sms_create(originator="Acme1", text="Hi", recipients=one)
     assert again.outcomes[0].error is not None and again.outcomes[0].error.code == 43
 
 
-async def test_sms_unknown_is_not_found(client: BsgClient) -> None:
+async def test_sms_unknown_is_not_found(sim_client: BsgClient) -> None:
     with pytest.raises(BsgNotFound):
-        await client.sms_status("424242")
+        await sim_client.sms_status("424242")
 
 
-async def test_sms_originator_refused(client: BsgClient) -> None:
+async def test_sms_originator_refused(sim_client: BsgClient) -> None:
     with pytest.raises(BsgRefused) as refused:
-        await client.sms_create(
+        await sim_client.sms_create(
             originator="AB", text="Hi", recipients=[Recipient(msisdn="380972920280", reference="d")]
         )
     assert refused.value.code == 7
 
 
-async def test_sms_price_counts_segments(sim: Recording, client: BsgClient) -> None:
-    preview = await client.sms_price(
+async def test_sms_price_counts_segments(bsg: RecordingBsg, sim_client: BsgClient) -> None:
+    preview = await sim_client.sms_price(
         originator="Acme1", text="я" * 71, msisdns=["380972920280", "380972920281"]
     )
     assert preview.total_price == Decimal("0.05") * 2 * 2
-    assert sim.bodies[-1][1] == {
+    assert last_post(bsg)[1] == {
         "destination": "phones",
         "phones": [{"msisdn": "380972920280"}, {"msisdn": "380972920281"}],
         "originator": "Acme1",
@@ -136,15 +115,15 @@ async def test_sms_price_counts_segments(sim: Recording, client: BsgClient) -> N
 
 
 async def test_viber_price_waits_for_the_configured_delay(
-    sim: Recording, client: BsgClient
+    bsg: RecordingBsg, sim_client: BsgClient
 ) -> None:
     import time
 
     from bot.domain.models import CreateRequest, MessageContent
 
-    sim.price_delay = 0.3
+    bsg.price_delay = 0.3
     started = time.perf_counter()
-    preview = await client.price_preview(
+    preview = await sim_client.price_preview(
         CreateRequest(
             content=MessageContent(text="Hi", sender="Acme"),
             recipients=(Recipient(msisdn="380972920280", reference="e"),),

@@ -12,26 +12,21 @@ from bot.domain.errors import StorageError
 from bot.domain.models import DeliveryStatus, MessageStatus
 from storage.sqlite_copy import copy_sqlite
 from storage.store import NewRecipient, NewSend, Store
+from tests.seeding import accepted_send
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 async def _fill(store: Store) -> int:
-    send, messages = await store.add_send(
+    send, messages = await accepted_send(
+        store,
         NewSend(channel_id="C1", user_id="U1", text="Hello", sender="Acme", dedupe_key="k"),
         [NewRecipient(msisdn=f"38097292028{i}", reference=f"ref{i}") for i in range(3)],
         now=T0,
+        due_at=T0 + timedelta(seconds=15),
+        bsg_id="b{i}",
+        price=Decimal("0.0105"),
     )
-    for i, message in enumerate(messages):
-        await store.record_acceptance(
-            message.id,
-            bsg_id=f"b{i}",
-            price=Decimal("0.0105"),
-            currency="EUR",
-            now=T0,
-            next_poll_at=T0 + timedelta(seconds=15),
-            expires_at=T0 + timedelta(days=1),
-        )
     await store.record_poll(
         await store.get_message(messages[0].id),
         MessageStatus(bsg_id="b0", status=DeliveryStatus.DELIVERED),

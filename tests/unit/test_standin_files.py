@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.devtools.slack_standin import SlackStandIn
 
-TOKEN = "xoxb-files-test"
 MODAL = {
     "type": "modal",
     "callback_id": "viber_send",
@@ -21,23 +18,9 @@ MODAL = {
 }
 
 
-@pytest.fixture
-async def standin() -> AsyncIterator[SlackStandIn]:
-    async with SlackStandIn(token=TOKEN) as s:
-        yield s
-
-
-@pytest.fixture
-async def client(standin: SlackStandIn) -> AsyncIterator[AsyncWebClient]:
-    web = AsyncWebClient(token=TOKEN, base_url=standin.base_url)
-    yield web
-    if web.session is not None:
-        await web.session.close()
-
-
-async def test_upload_v2_into_a_thread(standin: SlackStandIn, client: AsyncWebClient) -> None:
-    parent = await client.chat_postMessage(channel="C1", text="parent")
-    answer = await client.files_upload_v2(
+async def test_upload_v2_into_a_thread(standin: SlackStandIn, web_client: AsyncWebClient) -> None:
+    parent = await web_client.chat_postMessage(channel="C1", text="parent")
+    answer = await web_client.files_upload_v2(
         channel="C1",
         thread_ts=parent["ts"],
         content="phone,status\n+380,read\n",
@@ -55,20 +38,22 @@ async def test_upload_v2_into_a_thread(standin: SlackStandIn, client: AsyncWebCl
 
 
 async def test_upload_without_completion_is_not_shared(
-    standin: SlackStandIn, client: AsyncWebClient
+    standin: SlackStandIn, web_client: AsyncWebClient
 ) -> None:
-    await client.files_getUploadURLExternal(filename="x.csv", length=3)
+    await web_client.files_getUploadURLExternal(filename="x.csv", length=3)
     assert standin.uploaded_files() == []
     with pytest.raises(SlackApiError) as refused:
-        await client.files_completeUploadExternal(files=[{"id": "F99999999", "title": "x"}])
+        await web_client.files_completeUploadExternal(files=[{"id": "F99999999", "title": "x"}])
     assert refused.value.response["error"] == "file_not_found"
 
 
-async def test_views_update_checks_the_hash(standin: SlackStandIn, client: AsyncWebClient) -> None:
-    opened = await client.views_open(trigger_id="t1", view=MODAL)
+async def test_views_update_checks_the_hash(
+    standin: SlackStandIn, web_client: AsyncWebClient
+) -> None:
+    opened = await web_client.views_open(trigger_id="t1", view=MODAL)
     view = opened["view"]
-    updated = await client.views_update(view_id=view["id"], hash=view["hash"], view=MODAL)
+    updated = await web_client.views_update(view_id=view["id"], hash=view["hash"], view=MODAL)
     assert updated["view"]["hash"] != view["hash"]
     with pytest.raises(SlackApiError) as stale:
-        await client.views_update(view_id=view["id"], hash=view["hash"], view=MODAL)
+        await web_client.views_update(view_id=view["id"], hash=view["hash"], view=MODAL)
     assert stale.value.response["error"] == "hash_conflict"

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from bot.domain.models import Channel, DeliveryStatus, MessageStatus, SendOutcome, SmsStatus
-from storage.store import DuplicateSubmission, NewRecipient, NewSend, NotFound
+from storage.store import DuplicateSubmission, NewRecipient, NewSend, NotFound, Poll
+from tests.seeding import accepted_send
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -31,18 +32,16 @@ def _recipients(n: int, prefix: str = "r") -> list[NewRecipient]:
 
 
 async def _accepted(store, n: int = 3, *, prefix: str = "r", due_in: float = 0.0):
-    send, messages = await store.add_send(_new(), _recipients(n, prefix), now=T0)
-    for i, message in enumerate(messages):
-        await store.record_acceptance(
-            message.id,
-            bsg_id=f"{prefix}-bsg-{i}",
-            price=Decimal("0.0123"),
-            currency="EUR",
-            now=T0,
-            next_poll_at=T0 + timedelta(seconds=due_in + i),
-            expires_at=T0 + timedelta(days=1),
-        )
-    return send, await store.send_messages(send.id)
+    return await accepted_send(
+        store,
+        _new(),
+        _recipients(n, prefix),
+        now=T0,
+        due_at=T0 + timedelta(seconds=due_in),
+        spread=timedelta(seconds=1),
+        bsg_id=prefix + "-bsg-{i}",
+        price=Decimal("0.0123"),
+    )
 
 
 async def test_a_send_and_its_recipients_round_trip(any_store):
@@ -298,3 +297,73 @@ async def test_two_replicas_storing_the_same_submission_at_once_store_it_once(pg
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_many_polls_are_recorded_in_one_go_like_one_at_a_time(any_store):
+    """record_polls (the sweep's batched path): mixed column sets, quiet and changed looks,
+    an unanswered final one; changes come back in the order asked, with stored events."""
+    _, messages = await _accepted(any_store, 4)
+    now = T0 + timedelta(seconds=20)
+    polls = [
+        Poll(
+            messages[0],
+            MessageStatus(bsg_id="r-bsg-0", status=DeliveryStatus.SENT),
+            next_poll_at=now + timedelta(seconds=15),
+            final=False,
+        ),
+        Poll(
+            messages[1],
+            MessageStatus(
+                bsg_id="r-bsg-1",
+                status=DeliveryStatus.NOT_VIBER_USER,
+                price=Decimal("0.01"),
+                sms=SmsStatus(bsg_id="s1", status=DeliveryStatus.SENT),
+            ),
+            next_poll_at=now + timedelta(seconds=15),
+            final=False,
+        ),
+        Poll(
+            messages[2],
+            MessageStatus(bsg_id="r-bsg-2", status=DeliveryStatus.READ, time_dr=now),
+            next_poll_at=None,
+            final=True,
+        ),
+        Poll(
+            messages[3],
+            None,
+            next_poll_at=None,
+            final=True,
+            forced_status=DeliveryStatus.EXPIRED,
+        ),
+    ]
+    changes = await any_store.record_polls(polls, now=now)
+    assert [(c.message.id, c.event.channel, c.event.status, c.previous) for c in changes] == [
+        (messages[1].id, Channel.VIBER, DeliveryStatus.NOT_VIBER_USER, DeliveryStatus.SENT),
+        (messages[1].id, Channel.SMS, DeliveryStatus.SENT, None),
+        (messages[2].id, Channel.VIBER, DeliveryStatus.READ, DeliveryStatus.SENT),
+        (messages[3].id, Channel.VIBER, DeliveryStatus.EXPIRED, DeliveryStatus.SENT),
+    ]
+    for change in changes:  # the events as stored, and the messages as they are now
+        assert change.event in await any_store.history(change.message.id)
+        assert change.message == await any_store.get_message(change.message.id)
+    assert changes[0].message.sms_id == "s1" and changes[0].message.price == Decimal("0.01")
+    assert changes[2].message.final and changes[2].message.time_dr == now
+    quiet = await any_store.get_message(messages[0].id)
+    assert quiet.poll_count == 1 and quiet.next_poll_at == now + timedelta(seconds=15)
+    assert [e.status for e in await any_store.history(messages[0].id)] == [DeliveryStatus.SENT]
+    assert await any_store.record_polls([], now=now) == []
+
+
+async def test_the_due_set_by_ids_then_loaded_by_page(any_store):
+    _, messages = await _accepted(any_store, 3)
+    await any_store.reschedule_many([(messages[0].id, T0 + timedelta(hours=1))])
+    pairs = await any_store.due_ids(T0 + timedelta(seconds=5), limit=10)
+    assert pairs == [(m.id, m.send_id) for m in messages[1:]]  # oldest due first
+    assert pairs == [
+        (m.id, m.send_id) for m in await any_store.due_for_poll(T0 + timedelta(seconds=5))
+    ]
+    loaded = await any_store.messages_by_id([messages[2].id, 999_999, messages[0].id])
+    assert loaded == [
+        await any_store.get_message(messages[2].id),
+        await any_store.get_message(messages[0].id),
+    ]

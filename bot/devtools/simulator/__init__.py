@@ -2,8 +2,9 @@
 benchmarks: how to run and script it is in docs/simulator.md.
 
 lifecycles (what statuses a message passes through), state (a message's state at a moment),
-validation (BSG's request rules), viber and sms (the endpoints), server (accounts, scripted
-failures, test controls, the command line).
+validation (BSG's request rules), viber and sms (the endpoints), answers (the forms answers are
+written in), faults (scripted failures and dropped connections), server (routes, the API key,
+test controls), standalone (the command line's server).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from bot.devtools.simulator.lifecycles import (
     Step,
     load_lifecycles,
 )
-from bot.devtools.simulator.server import BsgSimulator, serve_forever
+from bot.devtools.simulator.server import BsgSimulator
+from bot.devtools.simulator.standalone import serve_forever
 from bot.devtools.simulator.state import SimMessage, SimSms, SmsRoute, Snapshot
 
 __all__ = [

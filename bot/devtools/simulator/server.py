@@ -1,19 +1,13 @@
-"""The simulator's server: accounts, scripted failures and test controls around the endpoints."""
+"""The simulator's server: its routes, the API key check, and the controls tests script it with."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import random
-import signal
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,9 +15,11 @@ from aiohttp import web
 
 from bot.clock import Clock, utcnow
 from bot.devtools.sim_callbacks import CallbackSender
+from bot.devtools.simulator.answers import AnswerForms
+from bot.devtools.simulator.faults import REST, Failure, FaultScripting
 from bot.devtools.simulator.lifecycles import DEFAULT_LIFECYCLES, Lifecycles, load_lifecycles
 from bot.devtools.simulator.sms import SmsEndpoints
-from bot.devtools.simulator.state import Forced, SimMessage, SimSms, SmsRoute, format_time
+from bot.devtools.simulator.state import Forced, SimMessage, SimSms, SmsRoute
 from bot.devtools.simulator.validation import ACCOUNT, DESCRIPTIONS
 from bot.devtools.simulator.viber import ViberEndpoints
 
@@ -32,20 +28,10 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@dataclass
-class Failure:
-    prefix: str
-    remaining: int
-    status: int | Literal["timeout"]
-    retry_after: float | None
-    after_processing: bool
-
-
-REST = "/rest"
 ENDPOINT_OF_ROUTE = {"create_put": "create", "prices_by_tariff": "prices"}
 
 
-class BsgSimulator(ViberEndpoints, SmsEndpoints):
+class BsgSimulator(ViberEndpoints, SmsEndpoints, FaultScripting, AnswerForms):
     """BSG's Viber REST API on 127.0.0.1, realistic by default and scriptable from tests."""
 
     def __init__(
@@ -184,32 +170,11 @@ class BsgSimulator(ViberEndpoints, SmsEndpoints):
 
     # ------------------------------------------------------------ scripting
 
-    def fail_next(
-        self,
-        path_prefix: str,
-        count: int = 1,
-        status: int | Literal["timeout"] = 500,
-        *,
-        retry_after: float | None = None,
-        after_processing: bool = False,
-    ) -> None:
-        """Make the next `count` requests whose path starts with `path_prefix` fail."""
-        if status != "timeout" and not (isinstance(status, int) and 400 <= status <= 599):
-            raise ValueError("status must be an HTTP error status (400..599) or 'timeout'")
-        prefix = path_prefix if path_prefix.startswith(REST) else REST + path_prefix
-        if status == 429 and retry_after is None:
-            retry_after = 1.0
-        self._failures.append(Failure(prefix, count, status, retry_after, after_processing))
-
     def refuse_msisdn(self, msisdn: str, code: int = 41) -> None:
         """Refuse this number per recipient with `code` (e.g. 41) in every later create."""
         if code == 0 or code not in DESCRIPTIONS:
             raise ValueError(f"code must be a BSG error code the simulator knows, not {code}")
         self._refused_msisdns[str(msisdn)] = code
-
-    def clear_failures(self) -> None:
-        """Forget every failure scripted with fail_next: BSG is healthy again."""
-        self._failures.clear()
 
     def set_status(
         self, reference_or_id: str, viber_status: str, sms_status: str | None = None
@@ -294,129 +259,9 @@ class BsgSimulator(ViberEndpoints, SmsEndpoints):
         if failure is not None:
             return await self._fail(failure)
         if self.drop_connections and self._drop_rng.random() < self.drop_connections:
-            # The answer goes out whole, then the kept-alive connection is closed under the
-            # client, as servers and load balancers do with idle connections: the client's next
-            # request on it meets a closed socket (a "stale keep-alive" connection).
-            await response.prepare(request)
-            await response.write_eof()
-            transport = request.transport
-            if transport is not None:
-                self.dropped_connections += 1
-                # Read nothing more, and close a moment later: a request the client sends on
-                # it meanwhile is never seen, as with an idle connection closed under it.
-                transport.pause_reading()
-                asyncio.get_running_loop().call_later(
-                    self._drop_rng.uniform(0.0, 0.005), transport.close
-                )
+            await self._answer_then_close(request, response)
         return response
-
-    def _take_failure(self, path: str) -> Failure | None:
-        for failure in self._failures:
-            if path.startswith(failure.prefix):
-                failure.remaining -= 1
-                if failure.remaining <= 0:
-                    self._failures.remove(failure)
-                return failure
-        return None
-
-    async def _fail(self, failure: Failure) -> web.Response:
-        if failure.status == "timeout":
-            await self._pause(self.hang_seconds)
-            return web.json_response({"code": 504, "message": "Gateway Timeout"}, status=504)
-        headers = {}
-        if failure.retry_after is not None:
-            headers["Retry-After"] = f"{failure.retry_after:g}"
-        try:
-            reason = HTTPStatus(failure.status).phrase
-        except ValueError:
-            reason = "Error"
-        return web.json_response(
-            {"code": failure.status, "message": reason}, status=failure.status, headers=headers
-        )
-
-    async def _pause(self, seconds: float) -> None:
-        if seconds <= 0 or self._stopping.is_set():
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     def _new_id(self) -> str:
         self._next_id += 1
         return str(self._next_id)
-
-    def _refusal(self, code: int, description: str | None = None) -> web.Response:
-        body = {
-            "error": self._error_field(code),
-            "errorDescription": description or DESCRIPTIONS[code],
-        }
-        status = 200
-        if self.http_errors:
-            status = 404 if code == 40 else 400
-        return web.json_response(body, status=status)
-
-    def _error_field(self, code: int, *, as_text: bool = False) -> int | str:
-        if self.quirky:
-            as_text = self._rng.random() < 0.5
-        return str(code) if as_text else code
-
-    def _money(self, amount: Decimal, *, as_text: bool) -> str | float:
-        if self.quirky:
-            as_text = self._rng.random() < 0.5
-        return str(amount) if as_text else float(amount)
-
-    def _with_ok(self, body: dict[str, Any], *, as_text: bool = False) -> dict[str, Any]:
-        """`body` headed by a success code, in whichever form the mode calls for."""
-        if self.quirky:
-            form = self._rng.randrange(3)
-            if form == 2:  # absent
-                return body
-            as_text = form == 1
-        return {"error": "0" if as_text else 0, "errorDescription": "No errors", **body}
-
-    def _times(self, body: dict[str, Any], times: Mapping[str, datetime | None]) -> None:
-        for name, moment in times.items():
-            if moment is None and self.quirky and self._rng.random() < 0.5:
-                continue
-            body[name] = format_time(moment)
-
-    # ------------------------------------------------------------ create
-
-    async def _read_json(self, request: web.Request) -> Any:
-        try:
-            return json.loads(await request.read() or b"null")
-        except ValueError:
-            return None
-
-
-def serve_forever(
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    *,
-    on_ready: Callable[[str], None] | None = None,
-    **options: Any,
-) -> None:
-    """Run a simulator until SIGINT or SIGTERM (for `viber-bot simulate-bsg`).
-
-    `options` go to `BsgSimulator` (`lifecycles` may be a YAML path); `on_ready` gets the
-    base URL once the port is open.
-    """
-    with contextlib.suppress(KeyboardInterrupt):  # platforms without loop signal handlers
-        asyncio.run(_serve(host, port, on_ready, options))
-
-
-async def _serve(
-    host: str, port: int, on_ready: Callable[[str], None] | None, options: dict[str, Any]
-) -> None:
-    simulator = BsgSimulator(**options)
-    url = await simulator.start(host, port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-    if on_ready is not None:
-        on_ready(url)
-    try:
-        await stop.wait()
-    finally:
-        await simulator.stop()

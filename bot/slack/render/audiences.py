@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from bot.domain.limits import SECTION_TEXT_MAX
 from bot.domain.phones import ParsedNumbers, display, mask
+from bot.slack.render.input_errors import invalid_numbers
 from bot.slack.render.text import clip, escape
 
 LIST_NUMBERS_SHOWN = 200  # `/viber list show`: numbers listed before "… and N more"
@@ -21,7 +22,7 @@ def _invalid(parsed: ParsedNumbers) -> str:
     if not parsed.invalid:
         return ""
     return f"\n{_plural(len(parsed.invalid), 'invalid entry', 'invalid entries')}, not used: " + (
-        escape(parsed.describe_invalid())
+        escape(invalid_numbers(parsed))
     )
 
 
@@ -84,6 +85,11 @@ def list_removed_answer(
 
 def list_deleted_answer(name: str, size: int) -> str:
     return f"Deleted *@{name}* and its {_plural(size, 'number')}."
+
+
+def list_needs_numbers(command: str, action: str, name: str) -> str:
+    """`/viber list add|remove NAME` without numbers."""
+    return f"Which numbers? `{escape(command)} list {action} {escape(name)} +380972920283`"
 
 
 def no_such_list(name: str, command: str) -> str:

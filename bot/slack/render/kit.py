@@ -8,6 +8,7 @@ from bot.domain.limits import (
     LABEL_MAX,
     PLACEHOLDER_MAX,
     SECTION_TEXT_MAX,
+    VIEW_TITLE_MAX,
 )
 from bot.slack.render.text import clip
 
@@ -79,6 +80,17 @@ def text_input(
 
 def url_input(placeholder: str) -> dict:
     return {"type": "url_text_input", "placeholder": plain(placeholder, PLACEHOLDER_MAX)}
+
+
+def notice_modal(callback_id: str, text: str) -> dict:
+    """A modal that only says something, titled `Viber message`, with a Close button."""
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain("Viber message", VIEW_TITLE_MAX),
+        "close": plain("Close", VIEW_TITLE_MAX),
+        "blocks": [section(text)],
+    }
 
 
 def listing(title: str, lines: list[str], total: int) -> str:

@@ -7,63 +7,41 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from bot.domain.limits import BUTTON_TEXT_MAX, VIEW_TITLE_MAX
 from bot.domain.models import Balance, MessageContent
-from bot.domain.phones import display
 from bot.domain.wording import plural
 from bot.slack.estimate import Estimate, PriceState
 from bot.slack.render.estimate import cost_of, counts_text, price_text, sms_text
+from bot.slack.render.kit import context, header, notice_modal, plain, section
 from bot.slack.render.modal import MODAL_CALLBACK_ID
-from bot.slack.render.text import clip, escape, money, preview, stamp
+from bot.slack.render.text import clip, escape, money, numbers_list, preview, quote, stamp
 
 REVIEW_CALLBACK_ID = "viber_review"
 REVIEW_SEND = "review_send"
 REVIEW_BACK = "review_back"
 QUICK_CONFIRM = "quick_confirm"
 NUMBERS_SHOWN = 10
-_SECTION_MAX = 3000
-
-
-def _plain(text: str, limit: int = 75) -> dict[str, Any]:
-    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, _SECTION_MAX)}}
-
-
-def _context(*lines: str) -> dict[str, Any]:
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": clip(line, _SECTION_MAX)} for line in lines[:10]],
-    }
-
-
-def _quote(text: str) -> str:
-    return "\n".join(f">{line}" if line else ">" for line in escape(text).splitlines() or [""])
 
 
 def _numbers(msisdns: Sequence[str]) -> str:
     # The review is private to the sender: full numbers (CONTRACT: private answers may).
-    shown = ", ".join(display(m, False) for m in msisdns[:NUMBERS_SHOWN])
-    if len(msisdns) > NUMBERS_SHOWN:
-        shown += f" … and {len(msisdns) - NUMBERS_SHOWN} more"
-    return shown
+    return numbers_list(msisdns, False, NUMBERS_SHOWN)
 
 
 def recipient_preview(content: MessageContent) -> list[dict[str, Any]]:
     """The message as the recipient's Viber shows it: sender, text, image and button."""
-    blocks = [_section(f"*{escape(content.sender)}*\n{_quote(content.text)}")]
+    blocks = [section(f"*{escape(content.sender)}*\n{quote(escape(content.text))}")]
     if content.image_url:
         # A link rather than an image block: Slack refuses a whole view whose image it
         # cannot fetch, and the review must always open.
-        blocks.append(_context(f"🖼️ Image: {escape(content.image_url)}"))
+        blocks.append(context(f"🖼️ Image: {escape(content.image_url)}"))
     if content.button_caption and content.button_url:
         blocks.append(
-            _context(f"🔘 *[ {escape(content.button_caption)} ]* → {escape(content.button_url)}")
+            context(f"🔘 *[ {escape(content.button_caption)} ]* → {escape(content.button_url)}")
         )
     if content.sms is not None:
         blocks.append(
-            _context(
+            context(
                 f"📱 SMS fallback from *{escape(content.sms.originator)}*: "
                 f"{preview(content.sms.text, 300)}"
             )
@@ -103,19 +81,19 @@ def review_view(
     count = len(msisdns)
     kind = "promotional" if content.promotional else "transactional"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain("Check before sending", 150)},
-        _section(f"A {kind} Viber message to *{count}* recipients: {_numbers(msisdns)}"),
+        header("Check before sending"),
+        section(f"A {kind} Viber message to *{count}* recipients: {_numbers(msisdns)}"),
         {"type": "divider"},
-        _context("*As the recipient sees it*"),
+        context("*As the recipient sees it*"),
         *recipient_preview(content),
         {"type": "divider"},
-        _context(counts_text(estimate), sms_text(estimate)),
-        _section(price_text(estimate) + "\n" + balance_text(balance, estimate, checking=checking)),
+        context(counts_text(estimate), sms_text(estimate)),
+        section(price_text(estimate) + "\n" + balance_text(balance, estimate, checking=checking)),
     ]
     if content.send_at is not None:
-        blocks.append(_context(f"🗓️ Scheduled for {stamp(content.send_at)}"))
+        blocks.append(context(f"🗓️ Scheduled for {stamp(content.send_at)}"))
     if content.validity is not None:
-        blocks.append(_context(f"⏱️ Valid for {content.validity} seconds"))
+        blocks.append(context(f"⏱️ Valid for {content.validity} seconds"))
     blocks.append(
         {
             "type": "actions",
@@ -124,14 +102,14 @@ def review_view(
                 {
                     "type": "button",
                     "action_id": REVIEW_SEND,
-                    "text": _plain(f"Send to {count}"),
+                    "text": plain(f"Send to {count}", BUTTON_TEXT_MAX),
                     "style": "primary",
                     "value": token,
                 },
                 {
                     "type": "button",
                     "action_id": REVIEW_BACK,
-                    "text": _plain("Back"),
+                    "text": plain("Back", BUTTON_TEXT_MAX),
                     "value": token,
                 },
             ],
@@ -141,8 +119,8 @@ def review_view(
         "type": "modal",
         "callback_id": REVIEW_CALLBACK_ID,
         "private_metadata": json.dumps({"token": token}),
-        "title": _plain("Review the send", 24),
-        "close": _plain("Cancel", 24),
+        "title": plain("Review the send", VIEW_TITLE_MAX),
+        "close": plain("Cancel", VIEW_TITLE_MAX),
         "blocks": blocks,
     }
 
@@ -152,10 +130,10 @@ def sent_view(count: int, channel_id: str) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": REVIEW_CALLBACK_ID,
-        "title": _plain("Sending", 24),
-        "close": _plain("Close", 24),
+        "title": plain("Sending", VIEW_TITLE_MAX),
+        "close": plain("Close", VIEW_TITLE_MAX),
         "blocks": [
-            _section(
+            section(
                 f"📨 Sending to *{count}* recipients. Delivery is reported in "
                 f"<#{channel_id}>, in a thread under the message."
             )
@@ -165,13 +143,7 @@ def sent_view(count: int, channel_id: str) -> dict[str, Any]:
 
 def notice_view(text: str) -> dict[str, Any]:
     """A modal that only says something (a refused or already-used review)."""
-    return {
-        "type": "modal",
-        "callback_id": REVIEW_CALLBACK_ID,
-        "title": _plain("Viber message", 24),
-        "close": _plain("Close", 24),
-        "blocks": [_section(text)],
-    }
+    return notice_modal(REVIEW_CALLBACK_ID, text)
 
 
 def _initial(element: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
@@ -237,11 +209,11 @@ def quick_confirm_message(
     """The private answer to a big `/viber send`: the estimate and a Send button."""
     summary = (
         f"This sends a Viber message to *{count}* recipients:\n"
-        f"{_quote(clip(text, 500))}\n"
+        f"{quote(escape(clip(text, 500)))}\n"
         f"{counts_text(estimate)} · {price_text(estimate)}"
     )
     blocks = [
-        _section(summary),
+        section(summary),
         {
             "type": "actions",
             "block_id": "quick",
@@ -249,13 +221,13 @@ def quick_confirm_message(
                 {
                     "type": "button",
                     "action_id": QUICK_CONFIRM,
-                    "text": _plain(f"Send to {count}"),
+                    "text": plain(f"Send to {count}", BUTTON_TEXT_MAX),
                     "style": "primary",
                     "value": token,
                 }
             ],
         },
-        _context(
+        context(
             "Nothing is sent until you press Send. "
             f"The button works once, for {ttl_minutes} minutes."
         ),
@@ -265,6 +237,10 @@ def quick_confirm_message(
 
 def quick_sending_text(count: int) -> str:
     return f"📨 Sending to {plural(count, 'recipient')}…"
+
+
+QUICK_UNKNOWN = "That confirmation is unknown: nothing was sent."
+QUICK_NOT_YOURS = "Only the person who ran the command can confirm it. Nothing was sent."
 
 
 def quick_used_text() -> str:

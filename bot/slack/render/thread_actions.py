@@ -9,9 +9,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from bot.domain.limits import BUTTON_TEXT_MAX, VIEW_TITLE_MAX
 from bot.domain.models import StoredMessage
 from bot.domain.phones import display
-from bot.slack.render.text import clip, escape, money
+from bot.domain.spreadsheet import ERROR_COLUMNS, RECIPIENT_COLUMNS, recipient_cells
+from bot.domain.wording import plural
+from bot.slack.render.kit import notice_modal, plain, section
+from bot.slack.render.text import escape, mention, money
 
 RETRY_FAILED = "retry_failed"
 RESEND_SMS = "resend_sms"
@@ -27,18 +31,6 @@ _LABELS = {
 _VERBS = {RETRY_FAILED: "Retry", RESEND_SMS: "Send SMS", EXPORT_CSV: "Export"}
 
 
-def _plain(text: str, limit: int = 75) -> dict[str, Any]:
-    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, 3000)}}
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def card_actions(send_id: int) -> dict[str, Any]:
     """The parent card's buttons; each value is the send's id."""
     return {
@@ -48,7 +40,7 @@ def card_actions(send_id: int) -> dict[str, Any]:
             {
                 "type": "button",
                 "action_id": action,
-                "text": _plain(_LABELS[action]),
+                "text": plain(_LABELS[action], BUTTON_TEXT_MAX),
                 "value": str(send_id),
             }
             for action in THREAD_ACTIONS
@@ -61,10 +53,6 @@ def permalink(channel_id: str, ts: str) -> str:
     return f"https://slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
 
 
-def _mention(user_id: str) -> str:
-    return f"<@{user_id}>" if user_id[:1] in ("U", "W") and user_id.isalnum() else escape(user_id)
-
-
 def retry_of_note(channel_id: str, parent_ts: str | None) -> str:
     if parent_ts:
         return f"🔁 Retry of <{permalink(channel_id, parent_ts)}|an earlier send>"
@@ -72,33 +60,33 @@ def retry_of_note(channel_id: str, parent_ts: str | None) -> str:
 
 
 def retried_as_note(user_id: str, count: int, channel_id: str, parent_ts: str | None) -> str:
-    words = f"🔁 {_mention(user_id)} retried {_plural(count, 'failed recipient')}"
+    words = f"🔁 {mention(user_id)} retried {plural(count, 'failed recipient')}"
     if parent_ts:
         words += f": <{permalink(channel_id, parent_ts)}|the retry>"
     return words
 
 
 def resent_note(user_id: str, count: int) -> str:
-    return f"📱 {_mention(user_id)} resent {_plural(count, 'recipient')} as SMS"
+    return f"📱 {mention(user_id)} resent {plural(count, 'recipient')} as SMS"
 
 
 def exported_note(user_id: str) -> str:
-    return f"📎 {_mention(user_id)} exported the recipients as CSV"
+    return f"📎 {mention(user_id)} exported the recipients as CSV"
 
 
 def _what(action: str, count: int) -> str:
     if action == RETRY_FAILED:
         return (
-            f"Send the Viber message again to *{_plural(count, 'recipient')}* whose Viber "
+            f"Send the Viber message again to *{plural(count, 'recipient')}* whose Viber "
             "and SMS both failed, undelivered, expired or were rejected. New references are used; "
             "the retry is linked to this send."
         )
     if action == RESEND_SMS:
         return (
-            f"Send an SMS through BSG's SMS API to *{_plural(count, 'recipient')}* the Viber "
+            f"Send an SMS through BSG's SMS API to *{plural(count, 'recipient')}* the Viber "
             "message did not reach. Its delivery is reported in this thread."
         )
-    return f"Upload the per-recipient CSV (*{_plural(count, 'row')}*) to this send's thread."
+    return f"Upload the per-recipient CSV (*{plural(count, 'row')}*) to this send's thread."
 
 
 def _estimate(action: str, amount: Decimal | None, currency: str | None, checking: bool) -> str:
@@ -123,11 +111,11 @@ def confirm_view(
 ) -> dict[str, Any]:
     """The confirmation a card button opens: what it does, to how many, for how much."""
     blocks = [
-        _section(_what(action, count)),
-        _section(_estimate(action, amount, currency, checking)),
+        section(_what(action, count)),
+        section(_estimate(action, amount, currency, checking)),
     ]
     if note:
-        blocks.append(_section(note))
+        blocks.append(section(note))
     return {
         "type": "modal",
         "callback_id": CONFIRM_CALLBACK_ID,
@@ -139,21 +127,16 @@ def confirm_view(
                 "currency": currency,
             }
         ),
-        "title": _plain(_LABELS[action].split(" ", 1)[1], 24),
-        "submit": _plain(_VERBS[action], 24),
-        "close": _plain("Cancel", 24),
+        "title": plain(_LABELS[action].split(" ", 1)[1], VIEW_TITLE_MAX),
+        "submit": plain(_VERBS[action], VIEW_TITLE_MAX),
+        "close": plain("Cancel", VIEW_TITLE_MAX),
         "blocks": blocks,
     }
 
 
 def notice_view(text: str) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": CONFIRM_CALLBACK_ID,
-        "title": _plain("Viber message", 24),
-        "close": _plain("Close", 24),
-        "blocks": [_section(text)],
-    }
+    """A modal that only says something (an action refused or already done)."""
+    return notice_modal(CONFIRM_CALLBACK_ID, text)
 
 
 def nothing_to_do(action: str) -> str:
@@ -172,7 +155,7 @@ def nothing_to_do(action: str) -> str:
 
 def already_done(action: str, user_id: str) -> str:
     done = {RETRY_FAILED: "retried", RESEND_SMS: "resent as SMS", EXPORT_CSV: "exported"}[action]
-    return f"This send was already {done} by {_mention(user_id)}: each action acts once."
+    return f"This send was already {done} by {mention(user_id)}: each action acts once."
 
 
 def not_allowed() -> str:
@@ -187,19 +170,23 @@ def announce(
     cost = f" (estimated {money(amount, currency)})" if amount is not None else ""
     if action == RETRY_FAILED:
         return (
-            f"🔁 {_mention(user_id)} is retrying {_plural(count, 'failed recipient')}{cost}: "
+            f"🔁 {mention(user_id)} is retrying {plural(count, 'failed recipient')}{cost}: "
             "the retry is posted in the channel."
         )
     if action == RESEND_SMS:
         return (
-            f"📱 {_mention(user_id)} is resending {_plural(count, 'recipient')} as SMS{cost}; "
+            f"📱 {mention(user_id)} is resending {plural(count, 'recipient')} as SMS{cost}; "
             "delivery follows here."
         )
-    return f"📎 {_mention(user_id)} exported the recipients as CSV."
+    return f"📎 {mention(user_id)} exported the recipients as CSV."
 
 
 def nothing_sent(reason: str) -> str:
     return f"Nothing was sent. {escape(reason)}"
+
+
+UNKNOWN_SEND = "That send is not known to viber-bot."
+CONFIRMATION_NOT_OPENED = "Slack did not open the confirmation in time: press the button again."
 
 
 def upload_failed() -> str:
@@ -207,7 +194,7 @@ def upload_failed() -> str:
 
 
 def sms_refused(count: int, code: int, explanation: str) -> str:
-    who = _plural(count, "recipient")
+    who = plural(count, "recipient")
     return f"⛔ BSG refused the SMS to {who} (code {code}): {escape(explanation)}."
 
 
@@ -218,26 +205,7 @@ def cannot_sms(reason: str) -> str:
 # ---------------------------------------------------------------- the CSV
 
 
-CSV_COLUMNS = (
-    "msisdn",
-    "reference",
-    "bsg_id",
-    "status",
-    "sms_status",
-    "price",
-    "currency",
-    "sms_price",
-    "error_code",
-    "error_description",
-    "resend_sms_status",
-)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheets run a cell starting with these as a formula.
-    return "'" + text if text.startswith(_FORMULA_START) and not text[1:2].isdigit() else text
+CSV_COLUMNS = (*RECIPIENT_COLUMNS, *ERROR_COLUMNS, "resend_sms_status")
 
 
 def recipients_csv(
@@ -248,19 +216,7 @@ def recipients_csv(
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for m in messages:
-        writer.writerow(
-            [
-                _cell(display(m.msisdn, mask)),
-                m.reference,
-                m.bsg_id or "",
-                m.status.value,
-                m.sms_status.value if m.sms_status else "",
-                "" if m.price is None else str(m.price),
-                m.currency or "",
-                "" if m.sms_price is None else str(m.sms_price),
-                "" if m.error_code is None else m.error_code,
-                _cell(m.error_description or ""),
-                resent.get(m.id, ""),
-            ]
-        )
+        cells = recipient_cells(m, display(m.msisdn, mask))
+        cells["resend_sms_status"] = resent.get(m.id, "")
+        writer.writerow([cells[column] for column in CSV_COLUMNS])
     return out.getvalue().encode("utf-8")
