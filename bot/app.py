@@ -328,8 +328,9 @@ class ViberBot:
         except asyncio.CancelledError:
             if self._started:
                 raise
-            # stop() gave up waiting. A sweep commits only at its end, so nothing of it was
-            # stored; the next start looks again. (Re-raising would log a traceback as ERROR.)
+            # stop() gave up waiting. A sweep commits a page of whole sends at a time: what it
+            # recorded stays, the rest is still due and the next start looks again.
+            # (Re-raising would log a traceback as ERROR.)
             log.info("sweep interrupted by the stop; it is redone on the next start")
         except StorageError as error:  # the database is away: the next sweep tries again
             log.warning("sweep failed: %s", error)
@@ -346,9 +347,11 @@ class ViberBot:
            at once, so it could never finish);
         2. stop taking delivery callbacks;
         3. side by side, each within STOP_BUDGET / 2 so the waits do not add up: the sweep
-           under way finishes (or is cancelled: it commits only at its end, so nothing half
-           of it is stored) and the outbox post under way finishes (or stays in flight, to
-           be looked for in Slack before it is posted again);
+           under way finishes (or is cancelled: it commits a page of whole sends at a time, so
+           no send is half recorded), the outbox post under way finishes (or stays in flight, to be
+           looked for in Slack before it is posted again), and the creates that commands
+           started after their acks finish (or are cancelled: their sends were stored first,
+           and the next start looks them up at BSG);
         4. shut the scheduler down and close BSG's client, Slack's session and the store.
         """
         if not self._started:
@@ -358,7 +361,9 @@ class ViberBot:
         self.scheduler.pause()
         await self.callbacks.stop()
         await asyncio.gather(
-            self._finish_sweep(STOP_BUDGET / 2), self.outbox.stop(grace=STOP_BUDGET / 2)
+            self._finish_sweep(STOP_BUDGET / 2),
+            self.outbox.stop(grace=STOP_BUDGET / 2),
+            self.sending.settle(STOP_BUDGET / 2),
         )
         self.scheduler.shutdown(wait=False)
         try:

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.bsg.client import BsgClient
 from bot.bsg.requests import build_create_body
@@ -97,6 +98,8 @@ class SendService:
         self.metrics = metrics
         self.wake_outbox = wake_outbox
         self._in_flight: set[int] = set()
+        # The deliveries under way (each a listener's work after its ack), for a clean stop.
+        self._delivering: set[asyncio.Task[Any]] = set()
         # Unconfirmed messages stored before this moment were left by an earlier run.
         self.started_at = clock()
         # Set on a database other replicas share: one of them may be creating an unconfirmed
@@ -263,10 +266,39 @@ class SendService:
         `submitted`: the send as submit() returned it (read in the step that stored it), so
         it is not read and parsed again on the event loop beside the acks of other commands."""
         self._in_flight.add(send_id)
+        task = asyncio.current_task()
+        if task is not None:
+            self._delivering.add(task)
         try:
             return await self._deliver(send_id, submitted)
         finally:
             self._in_flight.discard(send_id)
+            self._delivering.discard(task)  # type: ignore[arg-type]
+
+    @property
+    def delivering(self) -> int:
+        """Sends whose create is under way in this process."""
+        return len(self._in_flight)
+
+    async def settle(self, grace: float) -> int:
+        """Let the deliveries under way finish within `grace` seconds, then cancel the rest.
+
+        A cancelled delivery loses nothing: its send and references were stored before BSG
+        was asked, and the next start looks them up (and creates again, with the same
+        references, only what BSG does not know). Returns how many were cut short."""
+        under_way = self._delivering - {asyncio.current_task()}
+        if not under_way:
+            return 0
+        _, late = await asyncio.wait(under_way, timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=0.5)
+            log.warning(
+                "stop: %d delivery(ies) to BSG cut short; the next start looks them up",
+                len(late),
+            )
+        return len(late)
 
     async def _deliver(self, send_id: int, submitted: Send | None) -> SendOutcome:
         send = submitted if submitted is not None else await self.store.get_send(send_id)

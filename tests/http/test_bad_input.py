@@ -124,7 +124,7 @@ async def sends_count(bot: RunningBot) -> int:
 
 async def quiet(bot: RunningBot) -> None:
     """Wait until no delivery is under way, so BSG's create count is stable."""
-    await bot.wait_for(lambda: not bot.bot.sending._in_flight)
+    await bot.wait_for(lambda: not bot.bot.sending.delivering)
 
 
 def assert_no_crash(response) -> None:
