@@ -73,14 +73,15 @@ async def last_parent_render(db: Connection, send_id: int) -> datetime | None:
 
 
 async def pending(db: Connection, limit: int) -> list[OutboxItem]:
-    """The next post of each lane, in id order: the oldest pending row per channel (posts
-    in a channel go in order) and every pending private answer (they need no order)."""
+    """The next post of each lane, in id order: per channel the oldest pending post (posts in
+    a channel go in order) and the oldest pending parent update (an update is rendered when it
+    is made, so it needs no order against the posts), and every pending private answer."""
     rows = await sql.select(
         db,
         "outbox",
         "state = 'pending' AND (kind = 'ephemeral' OR id IN ("
         "SELECT min(id) FROM outbox WHERE state = 'pending' AND kind != 'ephemeral' "
-        "GROUP BY channel_id))",
+        "GROUP BY channel_id, kind = 'update'))",
         limit=limit,
     )
     return [model(row) for row in rows]

@@ -60,6 +60,7 @@ TOLD_VIBER = (FAILURE_STATUSES | {DeliveryStatus.DELIVERED, DeliveryStatus.READ}
 TOLD_SMS = FAILURE_STATUSES | {DeliveryStatus.DELIVERED}
 # The status used for the "fell back to SMS" line.
 FALLBACK = DeliveryStatus.SENT
+_KNOWN_SENDS = 10_000  # sends whose channel and size are remembered
 
 
 class Notifier:
@@ -69,6 +70,9 @@ class Notifier:
         self.store = store
         self.settings = settings
         self.clock = clock
+        # send id -> (channel, recipients): neither changes once the send is stored. Read in
+        # the transaction that records a poll or a callback look, which holds the one writer.
+        self._sends: dict[int, tuple[str, int]] = {}
 
     def events_for(self, change: Change) -> list[ReplyEvent]:
         """The reply events one change deserves (none, one, or two for a jump into SMS)."""
@@ -125,9 +129,8 @@ class Notifier:
             by_send[change.message.send_id].append(change)
         queued = 0
         for send_id, send_changes in by_send.items():
-            send = await self.store.get_send(send_id)
+            channel_id, size = await self._send_facts(send_id)
             events = [e for change in send_changes for e in self.events_for(change)]
-            size = sum((await self.store.status_counts(send_id)).values())
             if events:
                 if size > self.settings.summary_threshold:
                     texts = [summary_reply(events, self.settings.mask_numbers)]
@@ -135,33 +138,49 @@ class Notifier:
                     texts = [reply_line(e) for e in events]
                 for text in texts:
                     await self.store.enqueue(
-                        channel_id=send.channel_id,
+                        channel_id=channel_id,
                         kind=OutboxKind.REPLY,
                         payload={"send_id": send_id, "text": text},
                         now=now,
                         send_id=send_id,
                     )
                     queued += 1
-            queued += await self.queue_parent_update(send, now=now)
+            queued += await self._queue_parent(send_id, channel_id, now=now, post=False)
         return queued
+
+    async def _send_facts(self, send_id: int) -> tuple[str, int]:
+        """The send's channel and number of recipients (remembered: they never change)."""
+        known = self._sends.get(send_id)
+        if known is None:
+            send = await self.store.get_send(send_id)
+            size = sum((await self.store.status_counts(send_id)).values())
+            if len(self._sends) >= _KNOWN_SENDS:
+                del self._sends[next(iter(self._sends))]
+            known = self._sends[send_id] = (send.channel_id, size)
+        return known
 
     async def queue_parent_update(self, send: Send, *, now: datetime, post: bool = False) -> int:
         """Queue one chat.update of the parent unless one is already waiting; with `post`,
         queue the parent itself when there is none yet. The one place either is queued."""
-        if not await self.store.has_outbox(send.id, OutboxKind.PARENT):
+        return await self._queue_parent(send.id, send.channel_id, now=now, post=post)
+
+    async def _queue_parent(
+        self, send_id: int, channel_id: str, *, now: datetime, post: bool
+    ) -> int:
+        if not await self.store.has_outbox(send_id, OutboxKind.PARENT):
             if not post:
                 return 0
             kind = OutboxKind.PARENT
-        elif await self.store.has_pending(send.id, OutboxKind.UPDATE):
+        elif await self.store.has_pending(send_id, OutboxKind.UPDATE):
             return 0
         else:
             kind = OutboxKind.UPDATE
         await self.store.enqueue(
-            channel_id=send.channel_id,
+            channel_id=channel_id,
             kind=kind,
-            payload={"send_id": send.id},
+            payload={"send_id": send_id},
             now=now,
-            send_id=send.id,
+            send_id=send_id,
         )
         return 1
 

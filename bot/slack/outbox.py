@@ -4,6 +4,14 @@ Every post is a row in `outbox` before it is made. The worker marks a row in fli
 call and done only when Slack said ok. A row found in flight at pick-up (the process died, or
 the answer was lost) is looked for in the channel or thread by the outbox id carried in the
 message metadata before it is posted again, so a reply is never doubled.
+
+Each channel has two streams, paced apart because Slack limits the two methods apart:
+`chat.postMessage` (parent and replies, in id order, one a `slack_post_interval` per channel)
+and `chat.update` of the parent (Tier 3, not the per-channel posting limit). An update goes
+after the posts queued before it in its channel, as before, but takes no posting turn: it is
+re-rendered from the database when made, so no post waits for it. Each stream's head is posted
+as soon as its stream may go, beside the others (up to STREAMS_IN_FLIGHT at once): no stream
+waits for another's post to finish.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,6 +70,17 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 MAX_BACKOFF = 300.0
+# Posts under way at once, each in a stream of its own. A post waits for the database twice
+# (in flight, done) behind other writers, up to a second when the bot is busy; the marks of the
+# posts under way share one commit, so the more under way, the more posts a second.
+STREAMS_IN_FLIGHT = 512
+PASS_LIMIT = 5000  # stream heads read per pass: enough that paced heads cannot hide due ones
+# Least time between two reads of the queue while posts keep finishing: each read costs about
+# a millisecond per hundred streams, and a stream's next post is a posting interval away.
+PASS_GAP = 0.1
+# A stream's next post is started this long before its turn: it is marked in flight (which
+# may wait for the database) while the interval runs out, then called as soon as it may.
+EARLY_START = 1.0
 FAILED_ROW_RETRY = 5.0  # seconds before a row that failed on our side is tried again
 
 
@@ -97,6 +116,63 @@ def _retry_after(value: str | None) -> float:
     return 1.0 if seconds is None else seconds
 
 
+class GroupCommit:
+    """Writes that posts wait on, made together in one transaction.
+
+    Each post marks its row in flight before the call and done after it, and waits until that
+    is committed, as before; posts under way at once share the transaction (SQLite takes one
+    writer at a time, so one commit per post was what bounded the posts a second).
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._queue: list[tuple[Callable[[], Awaitable[None]], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def write(self, change: Callable[[], Awaitable[None]]) -> None:
+        """Run `change` (store verbs) in the next shared transaction; return once committed."""
+        done = asyncio.get_running_loop().create_future()
+        self._queue.append((change, done))
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    async with self.store.atomic():
+                        for change, _ in batch:
+                            await change()
+                except Exception:
+                    # One bad change must not fail the others: each again on its own.
+                    for change, done in batch:
+                        await self._alone(change, done)
+                else:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self._flusher = None
+
+    async def settle(self, within: float) -> None:
+        """Wait (bounded) for the writes queued so far to be committed."""
+        if self._flusher is not None:
+            await asyncio.wait([self._flusher], timeout=max(0.0, within))
+
+    async def _alone(self, change: Callable[[], Awaitable[None]], done: asyncio.Future[None]):
+        try:
+            async with self.store.atomic():
+                await change()
+        except Exception as error:
+            if not done.done():
+                done.set_exception(error)
+        else:
+            if not done.done():
+                done.set_result(None)
+
+
 class OutboxWorker:
     """Drains the outbox in the app's event loop."""
 
@@ -124,14 +200,23 @@ class OutboxWorker:
         # Told (send id, kind) after each post made; the callback metrics time thread posts.
         self.on_posted: Callable[[int | None, str], None] = lambda _send_id, _kind: None
         self._wake = asyncio.Event()
+        self._queued = False  # woken by new rows (not only by posts finishing)
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._channel_free_at: dict[str, datetime] = {}
-        self._busy = False
+        self._free_at: dict[str, datetime] = {}  # stream -> when it may post again
+        self._posting: dict[str, asyncio.Task[None]] = {}  # stream -> its post under way
+        self._in_flight = asyncio.Semaphore(STREAMS_IN_FLIGHT)
+        self._commit = GroupCommit(store)
+        # A post that finished after a pass began reading may be that pass's (stale) head:
+        # stream -> the number of the last pass begun before it finished.
+        self._finished: dict[str, int] = {}
+        self._passes = 0
 
     # ------------------------------------------------------------ lifecycle
 
     def wake(self) -> None:
+        """Rows were queued: read the queue now."""
+        self._queued = True
         self._wake.set()
 
     def start(self) -> None:
@@ -139,9 +224,11 @@ class OutboxWorker:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
 
     async def stop(self, grace: float = 3.0) -> None:
-        """Let the post under way finish (bounded), then stop."""
+        """Let the posts under way finish (bounded), then stop."""
         self._stopping = True
         self._wake.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), grace)
@@ -150,16 +237,35 @@ class OutboxWorker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             self._task = None
+        posting = list(self._posting.values())
+        if posting:
+            # Cut short, a post stays in flight and is looked for before it is made again.
+            _, unfinished = await asyncio.wait(posting, timeout=max(0.0, deadline - loop.time()))
+            for task in unfinished:
+                task.cancel()
+            for task in unfinished:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._commit.settle(deadline - loop.time())
         if self._http is not None:
             await self._http.close()
             self._http = None
 
     async def is_idle(self) -> bool:
         """Nothing being posted and nothing queued."""
-        return not self._busy and await self.store.outbox_depth() == 0
+        return not self._posting and await self.store.outbox_depth() == 0
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_pass = float("-inf")
         while not self._stopping:
+            if not self._queued:  # only posts finished: let a few more finish first
+                await asyncio.sleep(max(0.0, last_pass + PASS_GAP - loop.time()))
+            self._queued = False
+            last_pass = loop.time()
+            # Cleared before the pass, not after: a row queued (or a post finished) while the
+            # pass runs wakes the next one at once instead of waiting out the pass's wait.
+            self._wake.clear()
             try:
                 wait = await self.drain()
                 self.metrics.outbox_depth.set(await self.store.outbox_depth())
@@ -171,54 +277,85 @@ class OutboxWorker:
                 wait = 5.0
             if self._stopping:
                 break
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, wait))
 
     # ------------------------------------------------------------ one pass
 
     async def drain(self) -> float:
-        """Post every row that may go now; return seconds until the next one may."""
-        items = await self.store.pending_outbox()
+        """Start the head of every stream that may go now; return seconds until the next may.
+
+        A started post runs on its own (up to STREAMS_IN_FLIGHT at once) and wakes the worker
+        when it is done, so the next pass starts that stream's next row. Within a stream one
+        row is under way at a time, and nothing after a row that failed goes before it.
+        """
+        self._passes += 1
+        begun = self._passes
+        items = await self.store.pending_outbox(limit=PASS_LIMIT)
         if self.replicas.shared:
             owned = await self.replicas.claim_lanes({self._lane(item) for item in items})
             items = [item for item in items if self._lane(item) in owned]
         now = self.clock()
-        next_wait = 1.0
-        blocked: set[str] = set()
+        waits = [1.0]
+        # An update goes after the posts queued before it in its channel (it may link to one,
+        # e.g. a retry's parent), never before; the posts do not wait for updates.
+        posts_from = {
+            item.channel_id: item.id
+            for item in items
+            if item.kind not in (OutboxKind.UPDATE, OutboxKind.EPHEMERAL)
+        }
         for item in items:
+            stream = self._stream(item)
+            if stream in self._posting or self._finished.get(stream, 0) >= begun:
+                continue  # under way, or done since this read began: the next pass sees it
+            earlier_post = posts_from.get(item.channel_id, item.id) < item.id
+            if item.kind == OutboxKind.UPDATE and earlier_post:
+                continue  # the post before it wakes the worker when it is done
+            retry_at = item.next_attempt_at or now
+            start_at = self._free_at.get(stream, now) - timedelta(seconds=EARLY_START)
+            if retry_at > now or start_at > now:
+                waits.append((max(retry_at, start_at) - now).total_seconds())
+                continue
             if self._stopping or not self.replicas.lanes_fresh():
                 break  # a lane held too long unrenewed may be another replica's by now
-            lane = self._lane(item)
-            if lane in blocked:
-                continue
-            due = max(item.next_attempt_at or now, self._channel_free_at.get(lane, now))
-            if due > now:
-                blocked.add(lane)
-                next_wait = min(next_wait, (due - now).total_seconds())
-                continue
-            self._busy = True
-            try:
-                posted = await self._process(item)
-            finally:
-                self._busy = False
-            now = self.clock()
-            if not posted:
-                # Keep order: nothing after a failed row in its lane goes before it.
-                blocked.add(lane)
-                continue
-            if item.kind != OutboxKind.EPHEMERAL:
-                gap = timedelta(seconds=self.settings.slack_post_interval)
-                self._channel_free_at[lane] = now + gap
-                next_wait = min(next_wait, self.settings.slack_post_interval)
-                blocked.add(lane)  # at most one post per channel per interval
-        return max(0.0, next_wait)
+            self._posting[stream] = asyncio.get_running_loop().create_task(
+                self._post_head(stream, item), name=f"outbox {item.id}"
+            )
+        self._finished = {s: n for s, n in self._finished.items() if n >= begun}
+        self._free_at = {s: at for s, at in self._free_at.items() if at > now}
+        return max(0.0, min(waits))
+
+    async def _post_head(self, stream: str, item: OutboxItem) -> None:
+        """Post one stream's head (paced in _turn), then wake the worker for the next."""
+        try:
+            async with self._in_flight:
+                if self._stopping or not self.replicas.lanes_fresh():
+                    return
+                await self._process(item)
+        except StorageError as error:  # the database is away: nothing can be posted
+            log.warning("outbox %s: %s; trying again in 1 s", item.id, error)
+            self._hold(stream, 1.0)
+        except Exception:  # the worker must outlive any one bad row
+            log.exception("outbox %s: could not be tried; trying again in 5 s", item.id)
+            self._hold(stream, 5.0)
+        finally:
+            self._finished[stream] = self._passes
+            del self._posting[stream]
+            self._wake.set()
 
     @staticmethod
     def _lane(item: OutboxItem) -> str:
+        """What a replica leases: a channel (both its streams), or one private answer."""
         if item.kind == OutboxKind.EPHEMERAL:
             return f"ephemeral:{item.id}"
         return item.channel_id
+
+    @staticmethod
+    def _stream(item: OutboxItem) -> str:
+        """What is paced and ordered: a channel's posts, its parent updates, or one answer."""
+        if item.kind == OutboxKind.UPDATE:
+            return f"{item.channel_id}:update"
+        return OutboxWorker._lane(item)
 
     async def _process(self, item: OutboxItem) -> bool:
         """Try one row; True when it is settled (done or set aside), False to retry later."""
@@ -233,7 +370,7 @@ class OutboxWorker:
                 item.channel_id,
                 wait,
             )
-            self._channel_free_at[self._lane(item)] = self.clock() + timedelta(seconds=wait)
+            self._free_at[self._stream(item)] = self.clock() + timedelta(seconds=wait)
             at = self.clock() + timedelta(seconds=wait)
             if limit.maybe_posted:
                 await self.store.outbox_uncertain(item.id, at=at, error="ratelimited")
@@ -339,13 +476,14 @@ class OutboxWorker:
         if item.kind == OutboxKind.PARENT:
             assert send is not None
             if send.parent_ts:
-                await self.store.outbox_done(item.id, send.parent_ts)
+                await self._done(item.id, send.parent_ts)
                 return
             if item.in_flight and (found := await self._find_posted(item, None)):
                 await self._parent_posted(item, send.id, found)
                 return
             text, blocks = await self.notifier.render_parent(send.id)
-            await self.store.outbox_attempt(item.id)
+            await self._attempt(item.id)
+            await self._turn(item)
             answer = await self._call(
                 "chat.postMessage",
                 channel=item.channel_id,
@@ -361,9 +499,10 @@ class OutboxWorker:
             if not send.parent_ts:
                 await self._parent_missing(send.id)
             if item.in_flight and (found := await self._find_posted(item, send.parent_ts)):
-                await self.store.outbox_done(item.id, found)
+                await self._done(item.id, found)
                 return
-            await self.store.outbox_attempt(item.id)
+            await self._attempt(item.id)
+            await self._turn(item)
             answer = await self._call(
                 "chat.postMessage",
                 channel=item.channel_id,
@@ -373,21 +512,22 @@ class OutboxWorker:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-            await self.store.outbox_done(item.id, answer["ts"])
+            await self._done(item.id, answer["ts"])
         elif item.kind == OutboxKind.UPDATE:
             assert send is not None
             if not send.parent_ts:
                 await self._parent_missing(send.id)
+            await self._turn(item)  # first: the parent is rendered as it is when updated
             text, blocks = await self.notifier.render_parent(send.id)
-            await self.store.outbox_attempt(item.id)
+            await self._attempt(item.id)
             await self._call(
                 "chat.update", channel=item.channel_id, ts=send.parent_ts, text=text, blocks=blocks
             )
-            await self.store.outbox_done(item.id, send.parent_ts)
+            await self._done(item.id, send.parent_ts)
         elif item.kind == OutboxKind.EPHEMERAL:
-            await self.store.outbox_attempt(item.id)
+            await self._attempt(item.id)
             await self._ephemeral(item)
-            await self.store.outbox_done(item.id, None)
+            await self._done(item.id, None)
         else:
             raise Permanent(f"unknown outbox kind {item.kind!r}")
         self.metrics.slack_posts.labels(kind=item.kind).inc()
@@ -407,10 +547,38 @@ class OutboxWorker:
             raise Permanent("the parent message could not be posted")
         raise Waiting("the parent message is not posted yet")
 
+    def _hold(self, stream: str, seconds: float) -> None:
+        """Start nothing in the stream for `seconds` (drain starts a post EARLY_START before
+        the stream's turn, so the turn is set that much later)."""
+        self._free_at[stream] = self.clock() + timedelta(seconds=seconds + EARLY_START)
+
+    async def _turn(self, item: OutboxItem) -> None:
+        """Wait for the stream's turn, then start its next interval: a call is made now.
+
+        Paced from the call, not from when its row is marked done: Slack counts the calls it
+        gets, and the marks may wait for the database behind other writers.
+        """
+        stream = self._stream(item)
+        now = self.clock()
+        left = (self._free_at.get(stream, now) - now).total_seconds()
+        if left > 0:  # at most EARLY_START, as drain starts a post no sooner
+            await asyncio.sleep(left)
+        gap = timedelta(seconds=self.settings.slack_post_interval)
+        self._free_at[stream] = self.clock() + gap
+
+    async def _attempt(self, item_id: int) -> None:
+        """Mark the row under way (committed before the call, with other posts' marks)."""
+        await self._commit.write(lambda: self.store.outbox_attempt(item_id))
+
+    async def _done(self, item_id: int, posted_ts: str | None) -> None:
+        await self._commit.write(lambda: self.store.outbox_done(item_id, posted_ts))
+
     async def _parent_posted(self, item: OutboxItem, send_id: int, parent_ts: str) -> None:
-        async with self.store.atomic():
+        async def record() -> None:
             await self.store.set_parent_ts(send_id, parent_ts)
             await self.store.outbox_done(item.id, parent_ts)
+
+        await self._commit.write(record)
         log.info("send %s: parent posted in %s at %s", send_id, item.channel_id, parent_ts)
 
     async def _find_posted(self, item: OutboxItem, thread_ts: str | None) -> str | None:

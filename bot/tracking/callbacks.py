@@ -285,10 +285,8 @@ class CallbackService:
         """One round: keep the bodies, ask BSG about every message in it, record the answers."""
         ids = list(batch)
         self._looking.update(ids)
+        bodies = [b for w in batch.values() if w.tries == 0 for b in w.bodies]
         try:
-            bodies = [b for w in batch.values() if w.tries == 0 for b in w.bodies]
-            if bodies:
-                await self.store.add_callback_bodies(bodies)
             # A callback may beat BSG's answer to the create: wait for the id, a few times.
             unready = {i for i in ids if (await self.store.get_message(i)).bsg_id is None}
             changes = await self.poller.look_now([i for i in ids if i not in unready])
@@ -301,6 +299,13 @@ class CallbackService:
             unready = set()
         finally:
             self._looking.difference_update(ids)
+        if bodies:
+            # Kept after the look, not before: SQLite has one writer, and the status it records
+            # is what the callback is for.
+            try:
+                await self.store.add_callback_bodies(bodies)
+            except Exception:
+                log.exception("could not keep %d callback bodies", len(bodies))
         for message_id in unready:
             waiting = batch[message_id]
             waiting.tries += 1

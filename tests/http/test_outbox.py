@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -91,3 +92,66 @@ async def test_a_row_failing_on_our_side_is_set_aside_as_dead_after_bounded_trie
     await app.wait_for(lambda: any("Delivered" in r for r in app.replies()))
     await app.sweeps_after(3)
     assert (await app.store.get_outbox(bad)).attempts == 3
+
+
+async def test_a_parent_update_does_not_take_the_channels_posting_turn(make_bot, clock):
+    """chat.update is limited apart from chat.postMessage: an update queued before a reply
+    goes beside it, not one posting interval ahead of it (nor after it)."""
+    # Long beside the test: the clock (real time plus an offset) moves on only when told.
+    app = await make_bot(VIBER_BOT_SLACK_POST_INTERVAL=30)
+    await app.command("send +380972920285 Quiet one")  # lifecycle 5: sent, then nothing
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    await app.settle()
+    clock.advance(30)  # the parent's posting interval is over
+    send = (await app.store.recent_sends(1))[0]
+    async with app.store.atomic():
+        await app.store.enqueue(
+            channel_id="C123",
+            kind="update",
+            payload={"send_id": send.id},
+            now=clock(),
+            send_id=send.id,
+        )
+        for text in ("first reply", "second reply"):
+            await app.store.enqueue(
+                channel_id="C123",
+                kind="reply",
+                payload={"send_id": send.id, "text": text},
+                now=clock(),
+                send_id=send.id,
+            )
+    app.bot.outbox.wake()
+    await app.wait_for(lambda: app.slack.calls_to("chat.update"))
+    await app.wait_for(lambda: "first reply" in app.replies())
+    await app.sweeps_after(1)
+    # One post per channel per interval: the second reply waits for the clock, the update did not.
+    assert app.replies() == ["first reply"]
+    clock.advance(30)
+    app.bot.outbox.wake()
+    await app.wait_for(lambda: app.replies() == ["first reply", "second reply"])
+
+
+async def test_channels_are_posted_to_at_once(make_bot, clock):
+    """A slow answer in one channel holds no other channel's post."""
+    app = await make_bot()
+    channels = ["C1", "C2", "C3"]
+    for channel in channels:
+        await app.command("send +380972920285 Quiet one", channel_id=channel)
+    await app.wait_for(lambda: all(app.slack.channel_messages(c) for c in channels))
+    await app.settle()
+    sends = {s.channel_id: s for s in await app.store.recent_sends(10)}
+    app.slack.delay("chat.postMessage", 1.0)
+    started = asyncio.get_running_loop().time()
+    async with app.store.atomic():
+        for channel in channels:
+            await app.store.enqueue(
+                channel_id=channel,
+                kind="reply",
+                payload={"send_id": sends[channel].id, "text": f"to {channel}"},
+                now=clock(),
+                send_id=sends[channel].id,
+            )
+    app.bot.outbox.wake()
+    await app.wait_for(lambda: all(app.replies(c) for c in channels))
+    # One by one they would take 3 s; at once, one delay and a little.
+    assert asyncio.get_running_loop().time() - started < 2.5

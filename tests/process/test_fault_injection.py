@@ -127,9 +127,16 @@ async def test_after_a_kill_mid_create_every_send_is_settled_within_a_poll_inter
 ):
     """Killed while BSG holds one create (taken) and hangs on another (never taken): the restart
     looks both up at once, creates the second again with its own reference, and tracks both
-    within two poll intervals; the reconcile grace (10 min here) plays no part."""
-    # Long enough that a loaded machine's jitter and Slack's pacing (two parents and two
-    # replies in one channel, a post a second) are small beside two intervals.
+    within two poll intervals; the reconcile grace (10 min here) plays no part.
+
+    Two intervals means the second scheduled sweep after the restart. The start-up sweep
+    settles both messages and gives each its first look one interval later, a few ms after
+    the first tick (which counts from the scheduler's start, before that sweep ran), so the
+    look that tells them is usually the second tick's, at two intervals: its replies land
+    two intervals plus a sweep and a post after the restart. A bound of exactly two
+    intervals (+0.5 s) is then a coin toss on a loaded machine; the guarantee is that no
+    third sweep (at three intervals) and no reconcile grace is needed, so the replies must
+    land before two and a half intervals."""
     interval = 5.0
     env = dict(
         settings_env,

@@ -218,6 +218,20 @@ async def test_the_outbox_serves_each_lane_in_order(any_store):
     assert (await any_store.get_outbox(second)).payload == {"send_id": send.id, "text": "hi"}
 
 
+async def test_a_channels_parent_updates_are_a_lane_beside_its_posts(any_store):
+    send, _ = await _accepted(any_store, 1)
+    posts = [
+        await any_store.enqueue(
+            channel_id="C1", kind=kind, payload={"send_id": send.id}, now=T0, send_id=send.id
+        )
+        for kind in ("parent", "update", "reply", "update")
+    ]
+    parent, update, _reply, _later = posts
+    # Updates are rendered when made: they need no order against the posts, only among
+    # themselves.
+    assert [item.id for item in await any_store.pending_outbox()] == [parent, update]
+
+
 async def test_a_failed_transaction_leaves_nothing_and_savepoints_nest(any_store):
     send, _ = await any_store.add_send(_new(), _recipients(1), now=T0)
     with pytest.raises(RuntimeError):
