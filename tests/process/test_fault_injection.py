@@ -129,14 +129,12 @@ async def test_after_a_kill_mid_create_every_send_is_settled_within_a_poll_inter
     looks both up at once, creates the second again with its own reference, and tracks both
     within two poll intervals; the reconcile grace (10 min here) plays no part.
 
-    Two intervals means the second scheduled sweep after the restart. The start-up sweep
-    settles both messages and gives each its first look one interval later, a few ms after
-    the first tick (which counts from the scheduler's start, before that sweep ran), so the
-    look that tells them is usually the second tick's, at two intervals: its replies land
-    two intervals plus a sweep and a post after the restart. A bound of exactly two
-    intervals (+0.5 s) is then a coin toss on a loaded machine; the guarantee is that no
-    third sweep (at three intervals) and no reconcile grace is needed, so the replies must
-    land before two and a half intervals."""
+    The start-up sweep (the grid's first tick) settles both messages and gives each its first
+    look one interval after its tick, not after the moment it settled them: the next tick,
+    one interval after the start, looks, and the replies land about one interval after the
+    restart. (Counted from the settling, a few ms past the tick, that look waited for the
+    tick after, and the replies landed two intervals plus a sweep and a post after the
+    restart: a coin toss against issue 9's bound on a loaded machine.)"""
     interval = 5.0
     env = dict(
         settings_env,
