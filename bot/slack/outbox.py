@@ -518,8 +518,11 @@ class OutboxWorker:
             if not send.parent_ts:
                 await self._parent_missing(send.id)
             await self._turn(item)  # first: the parent is rendered as it is when updated
-            text, blocks = await self.notifier.render_parent(send.id)
+            # Marked under way before it is rendered: a change committed after the render
+            # then finds no update waiting and queues one of its own (marked after, a change
+            # committed in between would count on this update, rendered without it).
             await self._attempt(item.id)
+            text, blocks = await self.notifier.render_parent(send.id)
             await self._call(
                 "chat.update", channel=item.channel_id, ts=send.parent_ts, text=text, blocks=blocks
             )
