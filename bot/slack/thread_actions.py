@@ -29,6 +29,7 @@ from bot.domain.models import (
 from bot.domain.policy import PollPolicy
 from bot.settings import Settings
 from bot.slack.notifier import Notifier
+from bot.slack.render import private
 from bot.slack.render.bsg_errors import explain_bsg_code
 from bot.slack.render.replies import ReplyEvent, reply_line, summary_reply
 from bot.slack.render.thread_actions import (
@@ -261,7 +262,7 @@ class ThreadActions:
             try:
                 await self.sending.authorize(origin, count)
             except AccessDenied as denial:
-                raise ActionRefused(str(denial)) from None
+                raise ActionRefused(private.denied(denial)) from None
 
     async def used(self, send_id: int, action: str) -> ThreadAction | None:
         """The action's earlier use on this send, if any. An export still only claimed after
