@@ -25,6 +25,7 @@ from bot.domain.models import (
 from bot.domain.policy import PollPolicy
 from bot.settings import Settings
 from bot.slack.notifier import Notifier
+from bot.slack.render import private
 from bot.slack.render.thread_actions import EXPORT_CSV, RESEND_SMS, RETRY_FAILED
 from bot.slack.thread_actions.export import export_csv
 from bot.slack.thread_actions.resend import resend_sms
@@ -229,7 +230,7 @@ class ThreadActions:
             try:
                 await self.sending.authorize(origin, count)
             except AccessDenied as denial:
-                raise ActionRefused(str(denial)) from None
+                raise ActionRefused(private.denied(denial)) from None
 
     async def used(self, send_id: int, action: str) -> ThreadAction | None:
         """The action's earlier use on this send, if any. An export still only claimed after
