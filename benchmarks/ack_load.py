@@ -19,6 +19,7 @@ import contextlib
 import multiprocessing
 import os
 import resource
+import socket
 import sqlite3
 import statistics
 import sys
@@ -187,24 +188,32 @@ def app_env(fakes: Fakes, db_path: Path, **overrides: Any) -> dict[str, Any]:
     return env
 
 
-def _app_main(conn: Connection, env: dict[str, Any]) -> None:
+def _app_main(conn: Connection, env: dict[str, Any], sock: socket.socket | None = None) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
     profile = os.environ.get("BENCH_PROFILE")
     if not profile:
-        asyncio.run(_app(conn, env))
+        asyncio.run(_app(conn, env, sock))
         return
     import cProfile
 
     with cProfile.Profile() as profiler:
-        asyncio.run(_app(conn, env))
+        asyncio.run(_app(conn, env, sock))
     profiler.dump_stats(profile)
 
 
-async def _app(conn: Connection, env: dict[str, Any]) -> None:
+async def _app(conn: Connection, env: dict[str, Any], sock: socket.socket | None) -> None:
+    from aiohttp import web
+
     from bot.app import ViberBot, serve
     from bot.settings import load_settings
+
+    if sock is not None:
+        # serve() binds HOST:PORT itself; in this process it is handed the socket the parent
+        # bound before the settings named its port (VIBER_BOT_PUBLIC_URL), so no one can take
+        # the port in between (tests/http/test_callbacks.py does the same).
+        web.TCPSite = lambda runner, host, port: web.SockSite(runner, sock)  # type: ignore[assignment,misc]
 
     settings = load_settings(_env_file=None, **env)
     bot = ViberBot(settings)
@@ -227,8 +236,14 @@ async def _app(conn: Connection, env: dict[str, Any]) -> None:
 class AppProcess:
     """`bot.app.serve` in a child process, HTTP mode on 127.0.0.1."""
 
-    def __init__(self, env: dict[str, Any]):
-        self._conn, self._process = _spawn(_app_main, env, name="bench-app")
+    def __init__(self, env: dict[str, Any], sock: socket.socket | None = None):
+        """`sock`, bound and listening, is served instead of HOST:PORT (the parent keeps no
+        copy of it once the child has it)."""
+        if sock is None:
+            self._conn, self._process = _spawn(_app_main, env, name="bench-app")
+        else:
+            with sock:
+                self._conn, self._process = _spawn(_app_main, env, sock, name="bench-app")
         if not self._conn.poll(60):
             _stop(self._conn, self._process)
             raise RuntimeError("the app did not start within 60 s")

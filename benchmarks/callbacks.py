@@ -144,14 +144,12 @@ class Fakes:
 # ---------------------------------------------------------------- one lifecycle run
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _start_app(fakes: Fakes, db: Path, callbacks: bool, poll_interval: float) -> AppProcess:
-    port = _free_port()
+    # Bound (and listening) before the settings name its port, handed to the app's process.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    port = sock.getsockname()[1]
     env = app_env(
         fakes,
         db,
@@ -161,7 +159,7 @@ def _start_app(fakes: Fakes, db: Path, callbacks: bool, poll_interval: float) ->
     )
     if callbacks:
         env["VIBER_BOT_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
-    return AppProcess(env)
+    return AppProcess(env, sock)
 
 
 def numbers_of(send: int) -> tuple[str, str]:

@@ -1,7 +1,10 @@
 """The Store: every read and write viber-bot makes, as async verbs returning domain models.
 
 The SQL lives in one module per table (storage.sends, messages, history, outbox, audit,
-sweeps), written once for every backend (storage.backend)."""
+sweeps), written once for every backend (storage.backend). This module is long by design and
+has one subject, the facade: one short verb per thing callers do (open the transaction or
+join it, call the table module), grouped by table, so that every caller finds every verb on
+one object and the transaction rule is written once (`atomic`, `_write`, `_read`)."""
 
 from __future__ import annotations
 

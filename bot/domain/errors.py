@@ -85,8 +85,27 @@ class InputError(ViberBotError):
         super().__init__(message)
 
 
+class Denial(enum.StrEnum):
+    """Which rule keeps a person from sending (or using the bot) here; the words for the
+    person are in bot/slack/render/private.py."""
+
+    USER = "user"  # not on VIBER_BOT_ALLOWED_USERS
+    CHANNEL = "channel"  # not in VIBER_BOT_ALLOWED_CHANNELS
+    DIRECT_MESSAGE = "direct_message"  # sends are made from a channel
+    TOO_MANY = "too_many"  # more recipients than VIBER_BOT_MAX_RECIPIENTS
+    QUOTA = "quota"  # over the person's daily recipient quota
+
+
 class AccessDenied(ViberBotError):
-    """The person or channel may not send; the message says why, for that person."""
+    """The person or channel may not send: `why` names the rule; the figures it quotes
+    (recipients asked for, the limit, what was used today) come with it."""
+
+    def __init__(self, why: Denial, *, recipients: int = 0, limit: int = 0, used: int = 0):
+        super().__init__(why.value)
+        self.why = why
+        self.recipients = recipients
+        self.limit = limit
+        self.used = used
 
 
 class QuotaExceeded(AccessDenied):

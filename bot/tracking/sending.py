@@ -21,6 +21,7 @@ from bot.domain.errors import (
     BsgError,
     BsgNotFound,
     BsgRefused,
+    Denial,
     QuotaExceeded,
 )
 from bot.domain.models import (
@@ -111,34 +112,26 @@ class SendService:
     async def authorize(self, origin: Origin, recipients: int) -> None:
         """Raise AccessDenied (audited) when this person, channel or quota may not send."""
         s = self.settings
-        reason: str | None = None
-        action = "refused"
+        denial: AccessDenied | None = None
         if s.allowed_users and origin.user_id not in s.allowed_users:
-            reason = "You are not on the list of people allowed to send Viber messages."
+            denial = AccessDenied(Denial.USER)
         elif s.allowed_channels and origin.channel_id not in s.allowed_channels:
-            reason = "Viber messages cannot be sent from this channel."
+            denial = AccessDenied(Denial.CHANNEL)
         elif origin.channel_id.startswith("D"):
-            reason = (
-                "Send from a channel, not a direct message: viber-bot posts the message and "
-                "its delivery updates in the channel it was sent from."
-            )
+            denial = AccessDenied(Denial.DIRECT_MESSAGE)
         elif recipients > s.max_recipients:
-            reason = (
-                f"{recipients} recipients is more than the {s.max_recipients} allowed in one send."
-            )
+            denial = AccessDenied(Denial.TOO_MANY, recipients=recipients, limit=s.max_recipients)
         elif s.daily_quota is not None:
             now = self.clock()
             day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
             used = await self.store.recipients_sent_by(origin.user_id, day_start)
             if used + recipients > s.daily_quota:
-                action = "quota"
-                left = max(0, s.daily_quota - used)
-                reason = (
-                    f"This send would exceed your daily quota of {s.daily_quota} recipients "
-                    f"({used} used today, {left} left). It resets at 00:00 UTC."
+                denial = QuotaExceeded(
+                    Denial.QUOTA, recipients=recipients, limit=s.daily_quota, used=used
                 )
-        if reason is None:
+        if denial is None:
             return
+        action = "quota" if denial.why is Denial.QUOTA else "refused"
         await self.store.audit(
             action=action,
             outcome="denied",
@@ -146,24 +139,25 @@ class SendService:
             user_id=origin.user_id,
             channel_id=origin.channel_id,
             team_id=origin.team_id,
-            detail={"reason": reason, "recipients": recipients},
+            detail={"reason": denial.why.value, "recipients": recipients},
         )
         log.info(
-            "send refused: user=%s channel=%s reason=%s", origin.user_id, origin.channel_id, action
+            "send refused: user=%s channel=%s reason=%s",
+            origin.user_id,
+            origin.channel_id,
+            denial.why.value,
         )
-        if action == "quota":
-            raise QuotaExceeded(reason)
-        raise AccessDenied(reason)
+        raise denial
 
     # ------------------------------------------------------------ submit & deliver
 
-    def read_denial(self, user_id: str, channel_id: str) -> str | None:
+    def read_denial(self, user_id: str, channel_id: str) -> Denial | None:
         """Why this person may not look messages up here (the send allow-lists), or None."""
         s = self.settings
         if s.allowed_users and user_id not in s.allowed_users:
-            return "You are not on the list of people allowed to use viber-bot."
+            return Denial.USER
         if s.allowed_channels and channel_id not in s.allowed_channels:
-            return "viber-bot cannot be used from this channel."
+            return Denial.CHANNEL
         return None
 
     async def submit(self, composed: Composed, origin: Origin) -> Send:

@@ -171,7 +171,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         try:
             await deps.sending.authorize(origin, len(composed.msisdns))
         except AccessDenied as denial:
-            await _show(client, view_id, notice_view(private.nothing_sent_denied(str(denial))))
+            await _show(client, view_id, notice_view(private.nothing_sent_denied(denial)))
             return
         try:
             send = await send_once(

@@ -59,7 +59,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         try:
             await deps.sending.authorize(origin, len(composed.msisdns))
         except AccessDenied as denial:
-            await ack(response_action="errors", errors={"recipients": str(denial)})
+            await ack(response_action="errors", errors={"recipients": private.denied(denial)})
             return
         if await offer_review(ack, client, view, draft, composed, origin, deps):
             return

@@ -146,7 +146,7 @@ def register(app: AsyncApp, deps: Services) -> None:
         try:
             await deps.sending.authorize(origin, len(composed.msisdns))
         except AccessDenied as denial:
-            await respond(response_type="ephemeral", text=private.nothing_sent_denied(str(denial)))
+            await respond(response_type="ephemeral", text=private.nothing_sent_denied(denial))
             return
         try:
             send = await send_once(deps, token, composed, origin, now=now, created_after=cutoff)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.domain.errors import InputError
 from bot.services import Services
+from bot.slack.render import private
 from bot.slack.render.audiences import (
     list_added_answer,
     list_deleted_answer,
@@ -27,7 +28,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
     user_id = command.get("user_id", "")
     denial = deps.sending.read_denial(user_id, command.get("channel_id", ""))
     if denial is not None:
-        await ack(response_type="ephemeral", text=escape(denial))
+        await ack(response_type="ephemeral", text=escape(private.read_denied(denial)))
         return
     if request.parsed.verb == "lists":
         text = lists_answer(await deps.audiences.list_sizes(), deps.settings.command)

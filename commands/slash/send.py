@@ -45,7 +45,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
     try:
         await deps.sending.authorize(origin, len(composed.msisdns))
     except AccessDenied as denial:
-        await ack(response_type="ephemeral", text=private.nothing_sent_denied(str(denial)))
+        await ack(response_type="ephemeral", text=private.nothing_sent_denied(denial))
         return
     if await confirm.offer(
         ack,

@@ -18,7 +18,7 @@ async def answer(request: SlashRequest, deps: Services) -> None:
     user_id = command.get("user_id", "")
     denial = deps.sending.read_denial(user_id, command.get("channel_id", ""))
     if denial is not None:
-        await ack(response_type="ephemeral", text=escape(denial))
+        await ack(response_type="ephemeral", text=escape(private.read_denied(denial)))
         return
     if not token:
         await ack(

@@ -11,6 +11,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.domain.errors import AccessDenied, Denial
 from bot.domain.field_problems import FieldFault, FieldProblem
 from bot.domain.models import (
     Balance,
@@ -22,7 +23,7 @@ from bot.domain.models import (
 )
 from bot.domain.phones import NumberFault, NumberProblem
 from bot.domain.recipients_file import FileFault, RecipientsFileError
-from bot.slack.render import input_errors
+from bot.slack.render import input_errors, private
 from bot.slack.render.app_home import HomeSend, PollerHealth, app_home
 from bot.slack.render.modal import modal_channel, send_modal
 from bot.slack.render.parent import ParentView, RecipientLine, parent_message
@@ -518,3 +519,17 @@ def test_every_file_fault_has_words(fault: FileFault) -> None:
     error = RecipientsFileError(fault, detail="bad quote", count=11, limit=10, names=("n",))
     words = input_errors.recipients_file_problem(error)
     assert words.endswith(".") and "{" not in words.replace("{n}", "")
+
+
+@pytest.mark.parametrize("why", list(Denial))
+def test_every_denial_has_words_for_the_person(why: Denial) -> None:
+    denial = AccessDenied(why, recipients=12, limit=10, used=4)
+    text = private.denied(denial)
+    assert text.endswith(".") and "_" not in text
+    assert private.nothing_sent_denied(denial) == f"Nothing was sent. {escape(text)}"
+    if why is Denial.QUOTA:
+        assert "daily quota of 10 recipients (4 used today, 6 left)" in text
+    if why is Denial.TOO_MANY:
+        assert text.startswith("12 recipients is more than the 10 allowed")
+    if why in (Denial.USER, Denial.CHANNEL):
+        assert "viber-bot" in private.read_denied(why)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.domain.errors import AccessDenied, Denial
 from bot.domain.limits import SECTION_TEXT_MAX
 from bot.domain.models import Channel, DeliveryStatus, MessageStatus
 from bot.domain.phones import display
@@ -28,6 +29,41 @@ from bot.slack.render.text import (
 )
 
 HISTORY_LISTED = 40
+
+
+def denied(denial: AccessDenied) -> str:
+    """Why this person may not send from here, in their words (the send allow-lists, direct
+    messages, the recipient limit, the daily quota)."""
+    match denial.why:
+        case Denial.USER:
+            return "You are not on the list of people allowed to send Viber messages."
+        case Denial.CHANNEL:
+            return "Viber messages cannot be sent from this channel."
+        case Denial.DIRECT_MESSAGE:
+            return (
+                "Send from a channel, not a direct message: viber-bot posts the message and "
+                "its delivery updates in the channel it was sent from."
+            )
+        case Denial.TOO_MANY:
+            return (
+                f"{denial.recipients} recipients is more than the {denial.limit} allowed "
+                "in one send."
+            )
+        case Denial.QUOTA:
+            left = max(0, denial.limit - denial.used)
+            return (
+                f"This send would exceed your daily quota of {denial.limit} recipients "
+                f"({denial.used} used today, {left} left). It resets at 00:00 UTC."
+            )
+
+
+def read_denied(why: Denial) -> str:
+    """Why this person may not look messages, lists or opt-outs up here."""
+    if why is Denial.CHANNEL:
+        return "viber-bot cannot be used from this channel."
+    return "You are not on the list of people allowed to use viber-bot."
+
+
 PRIVATE_NUMBERS_LISTED = 20
 
 
@@ -167,8 +203,8 @@ def nothing_sent(problems: str) -> str:
     return f"Nothing was sent.\n{escape(problems)}"
 
 
-def nothing_sent_denied(reason: str) -> str:
-    return f"Nothing was sent. {escape(reason)}"
+def nothing_sent_denied(denial: AccessDenied) -> str:
+    return f"Nothing was sent. {escape(denied(denial))}"
 
 
 ALREADY_RECEIVED = "That command was already received; it is sent once."

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from bot.domain.callback_tokens import PROBE_REFERENCE, CallbackTokens
 from bot.domain.errors import StorageError
+from bot.ops.doctor.check import Check
 from storage.store import Store
 
 if TYPE_CHECKING:
-    from bot.ops.doctor import Check
     from bot.settings import Settings
 
 _REACH_FIX = (
@@ -35,8 +35,6 @@ async def _secret(settings: Settings, db_path: Path) -> str | None:
 async def check_callbacks(settings: Settings) -> Check:
     """POST a signed probe to {PUBLIC_URL}/bsg/callback/…; 200 means this very bot answered."""
     import aiohttp
-
-    from bot.ops.doctor import Check
 
     assert settings.public_url is not None
     try:
