@@ -1,4 +1,8 @@
-"""The composition root: builds every service, the Bolt app, the scheduler and the HTTP server."""
+"""The composition root: builds every service, the Bolt app, the scheduler and the HTTP server.
+
+One subject, over 400 lines: the wiring, the scheduler's jobs and the one stop sequence are
+kept together so that start and stop can be read in one place.
+"""
 
 from __future__ import annotations
 

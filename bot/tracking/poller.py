@@ -1,4 +1,8 @@
-"""The status poller: one sweep asks BSG about every due message and records what changed."""
+"""The status poller: one sweep asks BSG about every due message and records what changed.
+
+One subject, over 400 lines: a sweep (alone or with replicas' leases), the look a delivery
+callback asks for, and how their answers are recorded page by page share their state.
+"""
 
 from __future__ import annotations
 
