@@ -190,7 +190,9 @@ class RunningBot:
         return 0.0
 
     async def settle(self) -> None:
-        """Wait until the outbox is empty (every queued post made)."""
+        """Wait until no create started here is under way and the outbox is empty (every
+        queued post made)."""
+        await self.wait_for(lambda: not self.bot.sending.delivering)
         await self.wait_for(self.bot.outbox.is_idle)
 
     def parent(self, channel: str = CHANNEL, index: int = -1) -> dict[str, Any]:

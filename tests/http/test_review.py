@@ -199,6 +199,8 @@ async def test_a_big_quick_send_asks_first_and_sends_once(app):
     assert app.bsg.create_calls == 0
     first, second = await asyncio.gather(click(app, answer), click(app, answer))
     await app.wait_for(lambda: app.slack.responses_to(first) and app.slack.responses_to(second))
+    # The create follows the answer ("Sending to 21"): wait for it, then for anything after it.
+    await app.wait_for(lambda: app.bsg.create_calls >= 1)
     await app.settle()
     assert app.bsg.create_calls == 1
     said = [r["text"] for r in app.slack.responses_to(first) + app.slack.responses_to(second)]
