@@ -128,11 +128,9 @@ class CreateMessageAnswer(_Loose):
     currency: _Text = None
 
 
-class SmsRoute(_Loose):
-    """An `alt_route` or `alt_route_messages` entry."""
+class _Leg(_Loose):
+    """What BSG says of one delivery: its status, price and times."""
 
-    channel: _Text = None
-    id: _Text = None
     status: _Text = None
     price: _Money = None
     currency: _Text = None
@@ -141,19 +139,21 @@ class SmsRoute(_Loose):
     time_dr: _Time = None
 
 
+class SmsRoute(_Leg):
+    """An `alt_route` or `alt_route_messages` entry."""
+
+    channel: _Text = None
+    id: _Text = None
+
+
 _Routes = Annotated[list[SmsRoute], BeforeValidator(_entries)]
 
 
-class StatusAnswer(_Loose):
+class StatusAnswer(_Leg):
     id: _Text = None
     msisdn: _Text = None
     reference: _Text = None
-    status: _Text = None
     price: _Money = Field(None, validation_alias=AliasChoices("price", "total_price"))
-    currency: _Text = None
-    time_in: _Time = None
-    time_sent: _Time = None
-    time_dr: _Time = None
     alt_route: _Routes = []
     alt_route_messages: _Routes = []
 
@@ -177,16 +177,10 @@ class SmsCreateAnswer(_Loose):
     currency: _Text = None
 
 
-class SmsStatusAnswer(_Loose):
+class SmsStatusAnswer(_Leg):
     id: _Text = None
     msisdn: _Text = None
     reference: _Text = None
-    status: _Text = None
-    price: _Money = None
-    currency: _Text = None
-    time_in: _Time = None
-    time_sent: _Time = None
-    time_dr: _Time = None
 
 
 def _latest(routes: list[SmsRoute]) -> SmsRoute | None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.bsg.answers import (
     CreateAnswer,
+    CreateEntry,
     CreateMessageAnswer,
     error_code,
     flatten_errors,
@@ -67,40 +68,39 @@ class AnswerReader:
             logger.warning(
                 "BSG create answer has %d entries without a reference", len(entries) - len(said)
             )
-        outcomes = []
-        for recipient in batch:
-            entry = said.get(recipient.reference)
-            if entry is None:
-                # Not mentioned: refused with the message if BSG refused one, else unknown.
-                outcomes.append(
-                    RecipientOutcome(
-                        reference=recipient.reference, error=refusal, unconfirmed=refusal is None
-                    )
-                )
-            elif entry.error:
-                outcomes.append(
-                    RecipientOutcome(
-                        reference=recipient.reference,
-                        error=self.error_info(entry.error, entry.description),
-                    )
-                )
-            else:
-                outcomes.append(
-                    RecipientOutcome(
-                        reference=recipient.reference,
-                        bsg_id=entry.id,
-                        price=entry.price,
-                        currency=entry.currency or currency,
-                        # Accepted without an id: only a later look-up by reference can tell.
-                        unconfirmed=entry.id is None,
-                    )
-                )
+        outcomes = [
+            self.outcome(r.reference, said.get(r.reference), currency, refusal) for r in batch
+        ]
         if total is None:
             priced = [o.price for o in outcomes if o.price is not None]
             total = sum(priced, Decimal(0)) if priced else None
         if currency is None:
             currency = next((o.currency for o in outcomes if o.currency), None)
         return outcomes, total, currency, refusal
+
+    def outcome(
+        self,
+        reference: str,
+        entry: CreateEntry | None,
+        currency: str | None,
+        refusal: BsgErrorInfo | None = None,
+    ) -> RecipientOutcome:
+        """What a create's answer says of one recipient: accepted (with BSG's id, or
+        unconfirmed without one: only a later look-up by reference can tell), refused on its
+        own, or not mentioned (refused with the message when BSG refused one, else unknown)."""
+        if entry is None:
+            return RecipientOutcome(reference=reference, error=refusal, unconfirmed=refusal is None)
+        if entry.error:
+            return RecipientOutcome(
+                reference=reference, error=self.error_info(entry.error, entry.description)
+            )
+        return RecipientOutcome(
+            reference=reference,
+            bsg_id=entry.id,
+            price=entry.price,
+            currency=entry.currency or currency,
+            unconfirmed=entry.id is None,
+        )
 
     def error_info(self, code: int, description: str | None) -> BsgErrorInfo:
         return BsgErrorInfo(code=code, description=self.scrub(description or ""))

@@ -100,29 +100,10 @@ class SmsCalls:
             said = {e.reference: e for e in answer.result if e.reference}
             if len(batch) == 1 and len(answer.result) == 1 and not said:
                 said = {batch[0].reference: answer.result[0]}
-            for recipient in batch:
-                entry = said.get(recipient.reference)
-                if entry is None:
-                    outcomes.append(
-                        RecipientOutcome(reference=recipient.reference, unconfirmed=True)
-                    )
-                elif entry.error:
-                    outcomes.append(
-                        RecipientOutcome(
-                            reference=recipient.reference,
-                            error=self._answers.error_info(entry.error, entry.description),
-                        )
-                    )
-                else:
-                    outcomes.append(
-                        RecipientOutcome(
-                            reference=recipient.reference,
-                            bsg_id=entry.id,
-                            price=entry.price,
-                            currency=entry.currency or answer.currency,
-                            unconfirmed=entry.id is None,
-                        )
-                    )
+            outcomes.extend(
+                self._answers.outcome(r.reference, said.get(r.reference), answer.currency)
+                for r in batch
+            )
             if answer.total_price is not None:
                 total = answer.total_price if total is None else total + answer.total_price
             currency = currency or answer.currency
