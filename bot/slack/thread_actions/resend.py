@@ -11,7 +11,7 @@ from bot.domain.errors import BsgError, BsgRefused
 from bot.domain.models import DeliveryStatus, Recipient, Send
 from bot.slack.render.bsg_errors import explain_bsg_code
 from bot.slack.render.thread_actions import RESEND_SMS, announce, sms_refused
-from bot.slack.thread_actions.results import ActionRefused, ActionResult
+from bot.slack.thread_actions.results import ActionResult
 from bot.tracking.sending import new_reference
 
 if TYPE_CHECKING:
@@ -30,11 +30,7 @@ async def resend_sms(
     await actions.authorize(send, user_id, RESEND_SMS)
     now = actions.clock()
     async with actions.store.atomic():
-        claim = await actions.claim(send, RESEND_SMS, user_id, now)
-        chosen = await actions.candidates(send.id, RESEND_SMS)
-        if not chosen:
-            await actions.store.release_thread_action(claim)
-            raise ActionRefused("nothing")
+        claim, chosen = await actions.claim_recipients(send, RESEND_SMS, user_id, now)
         rows = await actions.store.add_sms_resends(
             send.id, [(m.id, m.msisdn, new_reference()) for m in chosen], now=now
         )

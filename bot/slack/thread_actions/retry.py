@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot.domain.models import Composed, Send
 from bot.slack.render.thread_actions import RETRY_FAILED, announce
-from bot.slack.thread_actions.results import ActionRefused, ActionResult
+from bot.slack.thread_actions.results import ActionResult
 from bot.tracking.sending import Origin, content_of
 
 if TYPE_CHECKING:
@@ -21,11 +21,7 @@ async def retry_failed(
     await actions.authorize(send, user_id, RETRY_FAILED)
     now = actions.clock()
     async with actions.store.atomic():
-        claim = await actions.claim(send, RETRY_FAILED, user_id, now)
-        chosen = await actions.candidates(send.id, RETRY_FAILED)
-        if not chosen:
-            await actions.store.release_thread_action(claim)
-            raise ActionRefused("nothing")
+        claim, chosen = await actions.claim_recipients(send, RETRY_FAILED, user_id, now)
         # The original time is past: the retry goes now, with the same content.
         content = content_of(send).model_copy(update={"send_at": None})
         origin = Origin(

@@ -255,6 +255,18 @@ class ThreadActions:
             raise ActionRefused("already")
         return claim.id
 
+    async def claim_recipients(
+        self, send: Send, action: str, user_id: str, now: datetime
+    ) -> tuple[int, list[StoredMessage]]:
+        """Inside the action's transaction: its one use on this send and the recipients it
+        reaches now; ActionRefused("nothing") (the claim given back) when there are none."""
+        claim = await self.claim(send, action, user_id, now)
+        chosen = await self.candidates(send.id, action)
+        if not chosen:
+            await self.store.release_thread_action(claim)
+            raise ActionRefused("nothing")
+        return claim, chosen
+
     async def track_sms(self, *, tick: datetime | None = None) -> int:
         """One sweep over resent SMS (`sms_tracking.track_sms`). Returns the changes."""
         return await track_sms(self, tick=tick)
