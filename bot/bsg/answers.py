@@ -110,22 +110,25 @@ class CreateEntry(_Loose):
     currency: _Text = None
 
 
-class CreateAnswer(_Loose):
-    """`{"result": [...], "total_price", "currency"}`."""
+class _Totalled(_Loose):
+    """An answer that states what the whole request costs."""
 
-    result: list[CreateEntry]
     total_price: _Money = Field(None, validation_alias=AliasChoices("total_price", "totalprice"))
     currency: _Text = None
 
 
-class CreateMessageAnswer(_Loose):
+class CreateAnswer(_Totalled):
+    """`{"result": [...], "total_price", "currency"}`."""
+
+    result: list[CreateEntry]
+
+
+class CreateMessageAnswer(_Totalled):
     """One item of `[{"error": "0", "messages": [...]}]`."""
 
     error: _Code = 0
     description: str | None = Field(None, validation_alias=_DESCRIPTION)
     messages: Annotated[list[CreateEntry], BeforeValidator(_entries)] = []
-    total_price: _Money = Field(None, validation_alias=AliasChoices("total_price", "totalprice"))
-    currency: _Text = None
 
 
 class _Leg(_Loose):
@@ -164,17 +167,14 @@ class BalanceAnswer(_Loose):
     limit: _Money = Field(None, validation_alias=AliasChoices("limit", "credit_limit"))
 
 
-class PriceAnswer(_Loose):
-    total_price: _Money = Field(None, validation_alias=AliasChoices("totalprice", "total_price"))
-    currency: _Text = None
+class PriceAnswer(_Totalled):
+    """`{"error": 0, "totalprice", "currency"}`: a cost preview, nothing sent."""
 
 
-class SmsCreateAnswer(_Loose):
+class SmsCreateAnswer(_Totalled):
     """`{"result": {...}}` (one phone) or `{"task_id", "result": [...], "total_price"}`."""
 
     result: Annotated[list[CreateEntry], BeforeValidator(_entries)]
-    total_price: _Money = Field(None, validation_alias=AliasChoices("total_price", "totalprice"))
-    currency: _Text = None
 
 
 class SmsStatusAnswer(_Leg):
