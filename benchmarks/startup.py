@@ -34,7 +34,9 @@ def _wall(command: list[str], runs: int) -> float:
 
 
 def measure(runs: int) -> dict[str, object]:
-    script = shutil.which("viber-bot") or str(Path(sys.executable).with_name("viber-bot"))
+    # This interpreter's own script first: PATH may name another install's (a pyenv shim).
+    beside = Path(sys.executable).with_name("viber-bot")
+    script = str(beside) if beside.exists() else shutil.which("viber-bot") or str(beside)
     baseline = _wall([sys.executable, "-c", "pass"], runs)
     help_s = _wall([script, "--help"], runs)
     return {

@@ -120,6 +120,8 @@ class Settings(DatabaseSettings):
     bsg_timeout: PositiveFloat = Field(10.0, validation_alias="VIBER_BOT_BSG_TIMEOUT")
     bsg_retries: int = Field(3, ge=0, le=10, validation_alias="VIBER_BOT_BSG_RETRIES")
     slack_post_interval: float = Field(1.0, ge=0, validation_alias="VIBER_BOT_SLACK_POST_INTERVAL")
+    # Posts a channel may take at once after a quiet spell (Slack allows short bursts).
+    slack_post_burst: int = Field(2, ge=1, le=10, validation_alias="VIBER_BOT_SLACK_POST_BURST")
     slack_retries: int = Field(5, ge=0, le=20, validation_alias="VIBER_BOT_SLACK_RETRIES")
     # Tries before an outbox row that keeps failing for a reason no retry fixes is set aside.
     outbox_max_attempts: int = Field(
@@ -160,8 +162,8 @@ class Settings(DatabaseSettings):
         10.0, ge=0, le=3600, validation_alias="VIBER_BOT_CALLBACK_SUMMARY_GAP"
     )
     # Per source address: sustained callbacks a second, and the burst allowed above that.
-    callback_rate: PositiveFloat = Field(200.0, validation_alias="VIBER_BOT_CALLBACK_RATE")
-    callback_burst: PositiveInt = Field(1000, validation_alias="VIBER_BOT_CALLBACK_BURST")
+    callback_rate: PositiveFloat = Field(2000.0, validation_alias="VIBER_BOT_CALLBACK_RATE")
+    callback_burst: PositiveInt = Field(20_000, validation_alias="VIBER_BOT_CALLBACK_BURST")
     log_format: Literal["text", "json"] = Field("text", validation_alias="VIBER_BOT_LOG_FORMAT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="VIBER_BOT_LOG_LEVEL"

@@ -9,14 +9,15 @@ one object and the transaction rule is written once (`atomic`, `_write`, `_read`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+import copy
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.domain.models import (
     DeliveryStatus,
@@ -64,14 +65,18 @@ __all__ = [
 ]
 
 
+T = TypeVar("T")
+
+
 class _Tx:
     """The transaction a task has open: its connection, for the verbs it calls meanwhile."""
 
     __slots__ = ("conn", "open", "task")
 
-    def __init__(self, conn: Connection):
+    def __init__(self, conn: Connection, *, pinned: bool = False):
         self.conn = conn
-        self.task = asyncio.current_task()
+        # A store bound to one step (Store.in_one_step) runs off the loop, with no task.
+        self.task = None if pinned else asyncio.current_task()
         self.open = True
 
 
@@ -85,6 +90,7 @@ class Store(ActionVerbs):
     def __init__(self, backend: Backend):
         self.backend = backend
         self._tx: ContextVar[_Tx | None] = ContextVar(f"store-tx-{id(self)}", default=None)
+        self._pinned: _Tx | None = None  # set on a copy bound to one step (in_one_step)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -113,10 +119,28 @@ class Store(ActionVerbs):
         await self.backend.close()
 
     def _current(self) -> _Tx | None:
+        if self._pinned is not None:
+            return self._pinned
         tx = self._tx.get()
         if tx is not None and tx.open and tx.task is asyncio.current_task():
             return tx
         return None
+
+    async def in_one_step(self, work: Callable[[Store], Awaitable[T]]) -> T:
+        """`work` as one transaction, given this store bound to it: on SQLite one trip to the
+        writer's thread however many statements it makes, instead of a trip (and a turn of a
+        busy event loop) per statement while the write lock is held. `work` may await only
+        the bound store's verbs (and code that awaits nothing else); inside a transaction
+        already open it runs as a savepoint of it."""
+        if self._current() is not None:
+            async with self.atomic():
+                return await work(self)
+        return await self.backend.in_one_step(lambda conn: work(self._bound_to(conn)))
+
+    def _bound_to(self, conn: Connection) -> Store:
+        bound = copy.copy(self)
+        bound._pinned = _Tx(conn, pinned=True)
+        return bound
 
     @asynccontextmanager
     async def atomic(self) -> AsyncIterator[Connection]:

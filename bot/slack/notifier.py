@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -73,6 +74,12 @@ class Notifier:
         # send id -> (channel, recipients): neither changes once the send is stored. Read in
         # the transaction that records a poll or a callback look, which holds the one writer.
         self._sends: dict[int, tuple[str, int]] = {}
+
+    def bound(self, store: Store) -> Notifier:
+        """This notifier through `store` (bound to one step): it shares what it remembers."""
+        bound = copy.copy(self)
+        bound.store = store
+        return bound
 
     def events_for(self, change: Change) -> list[ReplyEvent]:
         """The reply events one change deserves (none, one, or two for a jump into SMS)."""

@@ -288,7 +288,7 @@ class CallbackService:
         bodies = [b for w in batch.values() if w.tries == 0 for b in w.bodies]
         try:
             # A callback may beat BSG's answer to the create: wait for the id, a few times.
-            unready = {i for i in ids if (await self.store.get_message(i)).bsg_id is None}
+            unready = {m.id for m in await self.store.messages_by_id(ids) if m.bsg_id is None}
             changes = await self.poller.look_now([i for i in ids if i not in unready])
             for change in changes:
                 waited = batch.get(change.message.id)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.domain.models import Send
-from storage.store import Change
+from storage.store import Change, Store
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,11 @@ SenderNotice = Refused | NeverSent | PartlyNeverSent | Unconfirmed
 class SendListener(Protocol):
     """Told what became of a send, inside the transaction that recorded it."""
 
+    def bound(self, store: Store) -> SendListener:
+        """This listener, reading and queueing through `store` (one bound to a single step,
+        Store.in_one_step)."""
+        ...
+
     async def send_accepted(self, send: Send, *, now: datetime) -> int:
         """BSG accepted some of the send: post its parent, or update the one posted."""
         ...
@@ -63,6 +68,11 @@ class SendListener(Protocol):
 
 class SweepListener(Protocol):
     """Told about a sweep's results inside the sweep's transaction."""
+
+    def bound(self, store: Store) -> SweepListener:
+        """This listener, reading and queueing through `store` (one bound to a single step,
+        Store.in_one_step)."""
+        ...
 
     async def announce(self, changes: Sequence[Change], *, now: datetime) -> int:
         """Queue what the channel hears about these changes; return how many posts."""

@@ -33,6 +33,7 @@ RECONCILE_LOCK = "reconcile"
 SWEEP_LIMIT = 50_000  # due messages taken by one sweep; the rest wait for the next
 LOAD_PAGE = 500  # due messages loaded at once by a sweep alone (SQLite)
 RECORD_PAGE = 100  # answers recorded per transaction while a sweep runs (whole sends)
+_KNOWN_SENDS = 10_000  # sends whose SMS wish is remembered (it never changes)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Poller:
         # How many times a message's poll gaps are stretched (delivery callbacks raise it).
         self.stretch: Callable[[int], float] = lambda _message_id: 1.0
         self.record_page = RECORD_PAGE
+        self._wants_sms: dict[int, bool] = {}  # send id -> it has an SMS fallback
 
     async def sweep(self, tick: datetime | None = None) -> SweepReport:
         """One pass: reconcile unconfirmed sends, then poll every due message.
@@ -192,7 +194,7 @@ class Poller:
         held = await self.replicas.claim(sorted(wanted))
         self._busy |= held
         try:
-            fresh = [await self.store.get_message(i) for i in sorted(held)]
+            fresh = await self.store.messages_by_id(sorted(held))
             due = [m for m in fresh if not m.final and m.bsg_id]
             tally = await self._check_renewing(due)
             changes, errors, last_error = tally.changes, tally.errors, tally.last_error
@@ -391,10 +393,12 @@ class Poller:
         """Store what BSG said about these messages (whole sends) and queue the posts that
         announce it, in one transaction. `now`: when; `anchor`: where next looks count from."""
         checked_sends = sorted({m.send_id for m, _ in results})
-        wants_sms = tally.wants_sms
+        wants_sms = self._wants_sms
         for send_id in checked_sends:
             if send_id not in wants_sms:
                 send = await self.store.get_send(send_id)
+                if len(wants_sms) >= _KNOWN_SENDS:
+                    del wants_sms[next(iter(wants_sms))]
                 wants_sms[send_id] = bool(send.options.get("content", {}).get("sms"))
         polls: list[Poll] = []
         later: list[tuple[int, datetime]] = []
@@ -406,12 +410,17 @@ class Poller:
                 self._unanswered(message, now, anchor, wants_sms[message.send_id], polls, later)
             else:
                 polls.append(self._judged(message, seen, now, anchor, wants_sms[message.send_id]))
-        async with self.store.atomic():
-            changes = await self.store.record_polls(polls, now=now)
-            await self.store.reschedule_many(later)
-            await self.listener.announce(changes, now=now)
-            await self.store.touch_send(checked_sends, now)
-            await self.listener.refresh_parents(checked_sends, now=now)
+
+        async def record(store: Store) -> list[Change]:
+            listener = self.listener.bound(store)
+            changes = await store.record_polls(polls, now=now)
+            await store.reschedule_many(later)
+            await listener.announce(changes, now=now)
+            await store.touch_send(checked_sends, now)
+            await listener.refresh_parents(checked_sends, now=now)
+            return changes
+
+        changes = await self.store.in_one_step(record)
         tally.changes += changes
         for change in changes:
             self.metrics.transitions.labels(
@@ -506,10 +515,9 @@ _Answer = tuple[StoredMessage, MessageStatus | BsgError]
 
 @dataclass(slots=True)
 class _Tally:
-    """What one batch's pages recorded so far, and each send's SMS wish (read once)."""
+    """What one batch's pages recorded so far."""
 
     checked: int = 0
     changes: list[Change] = field(default_factory=list)
     errors: int = 0
     last_error: str | None = None
-    wants_sms: dict[int, bool] = field(default_factory=dict)

@@ -378,7 +378,8 @@ class SendService(Reconciliation):
         by_ref = {o.reference: o for o in outcomes}
         refused: list[tuple[StoredMessage, int, str]] = []
         accepted: list[Acceptance] = []
-        async with self.store.atomic():
+
+        async def record(store: Store) -> SendOutcome:
             for message in messages:
                 outcome = by_ref.get(message.reference)
                 if outcome is None or outcome.unconfirmed:
@@ -389,7 +390,7 @@ class SendService(Reconciliation):
                     code, description = outcome.error.code, outcome.error.description
                     if count_refusals:
                         self.metrics.bsg_errors.labels(code=str(code)).inc()
-                    await self.store.record_refusal(
+                    await store.record_refusal(
                         message.id,
                         status=DeliveryStatus.REFUSED,
                         code=code,
@@ -398,8 +399,12 @@ class SendService(Reconciliation):
                     )
                     refused.append((message, code, description))
             # One statement for all of them: a 10,000-recipient send answers at once.
-            await self.store.record_acceptances(accepted, now=now)
-            verdict = await self._settle(send.id, now)
+            await store.record_acceptances(accepted, now=now)
+            return await self._settle(send.id, now, store=store)
+
+        # One step: under a burst of sends each statement would wait for a turn of the loop
+        # while holding the write lock.
+        verdict = await self.store.in_one_step(record)
         self.metrics.sends.labels(outcome=verdict.value).inc()
         log.info(
             "send %s: BSG answered: outcome=%s refused=%d", send.id, verdict.value, len(refused)
@@ -462,10 +467,15 @@ class SendService(Reconciliation):
             message.reference,
         )
 
-    async def _settle(self, send_id: int, now: datetime) -> SendOutcome:
-        """Set the send's outcome from its messages; queue the parent or the refusal. In a txn."""
-        send = await self.store.get_send(send_id)
-        messages = await self.store.send_messages(send_id)
+    async def _settle(
+        self, send_id: int, now: datetime, *, store: Store | None = None
+    ) -> SendOutcome:
+        """Set the send's outcome from its messages; queue the parent or the refusal. In a txn
+        (`store`: one bound to the step it runs in, Store.in_one_step)."""
+        store = store or self.store
+        listener = self.listener if store is self.store else self.listener.bound(store)
+        send = await store.get_send(send_id)
+        messages = await store.send_messages(send_id)
         accepted = [m for m in messages if m.bsg_id is not None]
         pending = [m for m in messages if m.status == DeliveryStatus.PENDING]
         failed = [
@@ -475,10 +485,10 @@ class SendService(Reconciliation):
             return SendOutcome.PENDING
         if accepted:
             outcome = SendOutcome.PARTIAL if failed else SendOutcome.SENT
-            await self.store.set_send_outcome(send_id, outcome)
-            await self.listener.send_accepted(send, now=now)
+            await store.set_send_outcome(send_id, outcome)
+            await listener.send_accepted(send, now=now)
             await self._audit_outcome(
-                send, outcome, now, accepted=len(accepted), refused=len(failed)
+                store, send, outcome, now, accepted=len(accepted), refused=len(failed)
             )
             return outcome
         # Nothing went out: tell the sender privately, post nothing in the channel.
@@ -487,7 +497,7 @@ class SendService(Reconciliation):
         first = next((m for m in failed if m.error_code is not None), None)
         code = first.error_code if first else None
         description = first.error_description if first else None
-        await self.store.set_send_outcome(
+        await store.set_send_outcome(
             send_id, outcome, error_code=code, error_description=description
         )
         notice: SenderNotice
@@ -495,14 +505,14 @@ class SendService(Reconciliation):
             notice = NeverSent(recipients=len(failed))
         else:
             notice = Refused(code, description, tuple(m.msisdn for m in failed))
-        await self.listener.tell_sender(send, notice, now=now)
-        await self._audit_outcome(send, outcome, now, code=code, description=description)
+        await listener.tell_sender(send, notice, now=now)
+        await self._audit_outcome(store, send, outcome, now, code=code, description=description)
         return outcome
 
     async def _audit_outcome(
-        self, send: Send, outcome: SendOutcome, now: datetime, **detail: object
+        self, store: Store, send: Send, outcome: SendOutcome, now: datetime, **detail: object
     ) -> None:
-        await self.store.audit(
+        await store.audit(
             action="send",
             outcome=outcome.value,
             now=now,

@@ -98,7 +98,7 @@ async def test_a_parent_update_does_not_take_the_channels_posting_turn(make_bot,
     """chat.update is limited apart from chat.postMessage: an update queued before a reply
     goes beside it, not one posting interval ahead of it (nor after it)."""
     # Long beside the test: the clock (real time plus an offset) moves on only when told.
-    app = await make_bot(VIBER_BOT_SLACK_POST_INTERVAL=30)
+    app = await make_bot(VIBER_BOT_SLACK_POST_INTERVAL=30, VIBER_BOT_SLACK_POST_BURST=1)
     await app.command("send +380972920285 Quiet one")  # lifecycle 5: sent, then nothing
     await app.wait_for(lambda: app.slack.channel_messages("C123"))
     await app.settle()
@@ -129,6 +129,52 @@ async def test_a_parent_update_does_not_take_the_channels_posting_turn(make_bot,
     clock.advance(30)
     app.bot.outbox.wake()
     await app.wait_for(lambda: app.replies() == ["first reply", "second reply"])
+
+
+async def test_a_quiet_channel_takes_a_short_burst_then_one_post_an_interval(make_bot, clock):
+    """Slack allows a channel one post a second with short bursts: after a quiet spell two
+    replies go together (a two-recipient send's), the third waits for the interval."""
+    app = await make_bot(VIBER_BOT_SLACK_POST_INTERVAL=30)  # burst: the default, 2
+    await app.command("send +380972920285 Quiet one")
+    await app.wait_for(lambda: app.slack.channel_messages("C123"))
+    await app.settle()
+    clock.advance(60)  # quiet long enough for the whole burst
+    send = (await app.store.recent_sends(1))[0]
+    async with app.store.atomic():
+        for text in ("first reply", "second reply", "third reply"):
+            await app.store.enqueue(
+                channel_id="C123",
+                kind="reply",
+                payload={"send_id": send.id, "text": text},
+                now=clock(),
+                send_id=send.id,
+            )
+    app.bot.outbox.wake()
+    await app.wait_for(lambda: app.replies() == ["first reply", "second reply"])
+    await app.sweeps_after(1)
+    assert app.replies() == ["first reply", "second reply"]  # the third waits its turn
+    clock.advance(30)
+    app.bot.outbox.wake()
+    await app.wait_for(lambda: app.replies() == ["first reply", "second reply", "third reply"])
+    # Posted at the burst's pace, the rest go one an interval: no burst right after a burst.
+    clock.advance(5)
+    async with app.store.atomic():
+        for text in ("fourth reply", "fifth reply"):
+            await app.store.enqueue(
+                channel_id="C123",
+                kind="reply",
+                payload={"send_id": send.id, "text": text},
+                now=clock(),
+                send_id=send.id,
+            )
+    app.bot.outbox.wake()
+    await app.sweeps_after(1)
+    assert "fourth reply" not in app.replies()
+    clock.advance(30)
+    app.bot.outbox.wake()
+    await app.wait_for(lambda: "fourth reply" in app.replies())
+    await app.sweeps_after(1)
+    assert "fifth reply" not in app.replies()
 
 
 async def test_channels_are_posted_to_at_once(make_bot, clock):

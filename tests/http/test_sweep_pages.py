@@ -6,6 +6,8 @@ import pytest
 
 import bot.tracking.poller as poller_module
 from bot.domain.models import DeliveryStatus
+from bot.slack.notifier import Notifier
+from storage.store import Store
 
 
 async def send_fifty(app) -> None:
@@ -22,13 +24,14 @@ async def test_a_send_spread_over_many_pages_still_gets_one_summary_reply(
     monkeypatch.setattr(poller_module, "LOAD_PAGE", 7)  # 50 messages: 8 loads
     app.bot.poller.record_page = 3  # and a transaction for every few answers
     transactions: list[int] = []
-    record_polls = app.store.record_polls
+    record_polls = Store.record_polls
 
-    async def counted(polls, *, now):
+    # On the class: a page is recorded through a copy of the store bound to its one step.
+    async def counted(store, polls, *, now):
         transactions.append(len(polls))
-        return await record_polls(polls, now=now)
+        return await record_polls(store, polls, now=now)
 
-    monkeypatch.setattr(app.store, "record_polls", counted)
+    monkeypatch.setattr(Store, "record_polls", counted)
     await send_fifty(app)
     clock.advance(6)
     await app.wait_for(lambda: len(app.replies()) >= 1)
@@ -48,17 +51,18 @@ async def test_a_change_is_never_stored_without_what_announces_it(make_bot, cloc
     sweep records and announces them."""
     app = await make_bot(VIBER_BOT_REVIEW_ABOVE=50)
     app.bot.poller.record_page = 10
-    announce = app.bot.poller.listener.announce
+    announce = Notifier.announce
     failing = True
     refused: list[int] = []
 
-    async def flaky(changes, *, now):
+    # On the class: a page is announced through a copy of the notifier bound to its step.
+    async def flaky(notifier, changes, *, now):
         if failing and changes:
             refused.append(len(changes))
             raise RuntimeError("the outbox insert failed")
-        return await announce(changes, now=now)
+        return await announce(notifier, changes, now=now)
 
-    monkeypatch.setattr(app.bot.poller.listener, "announce", flaky)
+    monkeypatch.setattr(Notifier, "announce", flaky)
     await send_fifty(app)
     send_id = (await app.store.recent_sends(1))[0].id
     clock.advance(6)

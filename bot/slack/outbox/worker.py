@@ -84,6 +84,9 @@ class OutboxWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._free_at: dict[str, datetime] = {}  # stream -> when it may post again
+        # stream -> its pacing's theoretical time (GCRA): one post an interval on average,
+        # with up to `slack_post_burst` at once after a quiet spell.
+        self._paced_to: dict[str, datetime] = {}
         self._posting: dict[str, asyncio.Task[None]] = {}  # stream -> its post under way
         self._in_flight = asyncio.Semaphore(STREAMS_IN_FLIGHT)
         self._commit = GroupCommit(store)
@@ -212,6 +215,7 @@ class OutboxWorker:
             )
         self._finished = {s: n for s, n in self._finished.items() if n >= begun}
         self._free_at = {s: at for s, at in self._free_at.items() if at > now}
+        self._paced_to = {s: at for s, at in self._paced_to.items() if at > now}
         return max(0.0, min(waits))
 
     async def _post_head(self, stream: str, item: OutboxItem) -> None:
@@ -259,7 +263,7 @@ class OutboxWorker:
                 item.channel_id,
                 wait,
             )
-            self._free_at[self._stream(item)] = self.clock() + timedelta(seconds=wait)
+            self._hold_until(self._stream(item), self.clock() + timedelta(seconds=wait))
             at = self.clock() + timedelta(seconds=wait)
             if limit.maybe_posted:
                 await self.store.outbox_uncertain(item.id, at=at, error="ratelimited")
@@ -356,18 +360,33 @@ class OutboxWorker:
     def _hold(self, stream: str, seconds: float) -> None:
         """Start nothing in the stream for `seconds` (drain starts a post EARLY_START before
         the stream's turn, so the turn is set that much later)."""
-        self._free_at[stream] = self.clock() + timedelta(seconds=seconds + EARLY_START)
+        self._hold_until(stream, self.clock() + timedelta(seconds=seconds + EARLY_START))
+
+    def _hold_until(self, stream: str, until: datetime) -> None:
+        """No post in the stream before `until`, and then one at a time, no burst."""
+        self._free_at[stream] = until
+        burst = self.settings.slack_post_burst
+        self._paced_to[stream] = until + (burst - 1) * self._gap()
+
+    def _gap(self) -> timedelta:
+        return timedelta(seconds=self.settings.slack_post_interval)
 
     async def _turn(self, item: OutboxItem) -> None:
-        """Wait for the stream's turn, then start its next interval: a call is made now.
+        """Wait for the stream's turn, then count a call made now.
 
         Paced from the call, not from when its row is marked done: Slack counts the calls it
-        gets, and the marks may wait for the database behind other writers.
+        gets, and the marks may wait for the database behind other writers. Slack allows a
+        channel one post a second "with short bursts" (docs.slack.dev, rate limits): after a
+        quiet spell up to `slack_post_burst` posts go at once (the replies of a two-recipient
+        send together), then one an interval (a generic cell rate algorithm).
         """
         stream = self._stream(item)
         now = self.clock()
         left = (self._free_at.get(stream, now) - now).total_seconds()
         if left > 0:  # at most EARLY_START, as drain starts a post no sooner
             await asyncio.sleep(left)
-        gap = timedelta(seconds=self.settings.slack_post_interval)
-        self._free_at[stream] = self.clock() + gap
+        now = self.clock()
+        gap = self._gap()
+        paced_to = max(self._paced_to.get(stream, now), now) + gap
+        self._paced_to[stream] = paced_to
+        self._free_at[stream] = paced_to - (self.settings.slack_post_burst - 1) * gap
