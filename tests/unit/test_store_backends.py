@@ -367,3 +367,53 @@ async def test_the_due_set_by_ids_then_loaded_by_page(any_store):
         await any_store.get_message(messages[2].id),
         await any_store.get_message(messages[0].id),
     ]
+
+
+async def test_one_step_commits_its_verbs_together_or_none_of_them(any_store):
+    """Store.in_one_step hands the work a store bound to one transaction (on SQLite one trip
+    to the writer's thread): what it writes lands together, a failure leaves nothing."""
+    send, _ = await _accepted(any_store, 2)
+
+    async def both(store):
+        await store.touch_send([send.id], T0 + timedelta(minutes=1))
+        await store.enqueue(
+            channel_id="C1", kind="reply", payload={"text": "a"}, now=T0, send_id=send.id
+        )
+        # The step sees its own writes.
+        assert await store.has_pending(send.id, "reply")
+        return await store.outbox_depth()
+
+    assert await any_store.in_one_step(both) == 1
+    assert (await any_store.get_send(send.id)).last_checked_at == T0 + timedelta(minutes=1)
+
+    async def failing(store):
+        await store.enqueue(
+            channel_id="C1", kind="reply", payload={"text": "b"}, now=T0, send_id=send.id
+        )
+        await store.touch_send([send.id], T0 + timedelta(minutes=2))
+        raise RuntimeError("the announcement failed")
+
+    with pytest.raises(RuntimeError, match="announcement failed"):
+        await any_store.in_one_step(failing)
+    assert await any_store.outbox_depth() == 1
+    assert (await any_store.get_send(send.id)).last_checked_at == T0 + timedelta(minutes=1)
+    # The store itself is not left bound: its next verbs run as before.
+    await any_store.touch_send([send.id], T0 + timedelta(minutes=3))
+    assert (await any_store.get_send(send.id)).last_checked_at == T0 + timedelta(minutes=3)
+
+
+async def test_one_step_inside_an_open_transaction_is_a_savepoint_of_it(any_store):
+    send, _ = await _accepted(any_store, 1)
+
+    async def failing(store):
+        await store.touch_send([send.id], T0 + timedelta(minutes=2))
+        raise RuntimeError("no")
+
+    async with any_store.atomic():
+        await any_store.enqueue(
+            channel_id="C1", kind="reply", payload={"text": "kept"}, now=T0, send_id=send.id
+        )
+        with pytest.raises(RuntimeError):
+            await any_store.in_one_step(failing)
+    assert await any_store.outbox_depth() == 1  # the outer transaction's write stays
+    assert (await any_store.get_send(send.id)).last_checked_at != T0 + timedelta(minutes=2)
