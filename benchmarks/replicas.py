@@ -363,11 +363,6 @@ def uses_due_index(plan: dict[str, Any]) -> bool:
     return bool(on_messages) and all(n.get("Index Name") == "messages_due" for n in on_messages)
 
 
-DUE_SQL = (
-    "SELECT * FROM messages WHERE final = 0 AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
-)
-
-
 async def _time_due(store: Any, now: datetime, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -386,6 +381,7 @@ def poll_sweep_limit() -> int:
 def run_due(postgres: Postgres, workdir: Path, *, rows: int, due: int, repeat: int) -> dict:
     import psycopg
 
+    from storage.messages import DUE_SQL  # what Store.due_for_poll sends
     from storage.records import ts
     from storage.sqlite_copy import copy_sqlite
     from storage.store import Store

@@ -32,6 +32,11 @@ class Connection(Protocol):
         """Every row of a query; callers page with LIMIT for large results."""
         ...
 
+    async def fetch_values(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of a query as its values in the order selected, no names: for wide rows
+        read by the thousand, where a mapping per row costs more than the query."""
+        ...
+
 
 class Backend(Protocol):
     """What the Store needs from a database. Names are stable: other backends implement them."""

@@ -10,7 +10,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.domain.models import Channel, DeliveryStatus, MessageStatus, StatusEvent, StoredMessage
+from bot.domain.models import (
+    MESSAGE_COLUMNS,
+    Channel,
+    DeliveryStatus,
+    MessageStatus,
+    StatusEvent,
+    StoredMessage,
+)
 from storage import history, sql
 from storage.backend import Connection, Row
 from storage.records import Acceptance, Change, NewRecipient, Poll, dec, ts
@@ -18,6 +25,23 @@ from storage.records import Acceptance, Change, NewRecipient, Poll, dec, ts
 
 def model(row: Row) -> StoredMessage:
     return StoredMessage.from_row(row)
+
+
+# The columns of a StoredMessage, in its order: reads in bulk take rows as plain values
+# (`fetch_values`) and make each model positionally (`StoredMessage.from_values`).
+SELECT_MODELS = f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages"
+
+# The due messages, oldest due first (the final/next_poll_at index gives the order).
+DUE_SQL = f"{SELECT_MODELS} WHERE final = 0 AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
+
+
+def models(rows: list[Any]) -> list[StoredMessage]:
+    """`fetch_values` rows of SELECT_MODELS as models, in place: each row is dropped as its
+    model is made (a sweep loads up to 50,000)."""
+    make = StoredMessage.from_values
+    for index, row in enumerate(rows):
+        rows[index] = make(row)
+    return rows
 
 
 def listing_filter(
@@ -84,15 +108,7 @@ async def update(db: Connection, message_id: int, values: dict[str, Any]) -> Non
 
 async def due(db: Connection, now: datetime, limit: int) -> list[StoredMessage]:
     """Messages whose next look is due, oldest due first (the final/next_poll_at index)."""
-    rows: list[Any] = await db.fetchall(
-        "SELECT * FROM messages WHERE final = 0 AND next_poll_at <= ? "
-        "ORDER BY next_poll_at LIMIT ?",
-        [ts(now), limit],
-    )
-    # In place: each row is dropped as its model is made (a sweep loads up to 50,000).
-    for index, row in enumerate(rows):
-        rows[index] = model(row)
-    return rows
+    return models(await db.fetch_values(DUE_SQL, [ts(now), limit]))
 
 
 async def due_ids(db: Connection, now: datetime, limit: int) -> list[tuple[int, int]]:
@@ -112,8 +128,9 @@ async def by_ids(db: Connection, ids: Sequence[int]) -> list[StoredMessage]:
     for start in range(0, len(ids), _IDS_PER_QUERY):
         chunk = list(ids[start : start + _IDS_PER_QUERY])
         marks = ", ".join("?" for _ in chunk)
-        for row in await db.fetchall(f"SELECT * FROM messages WHERE id IN ({marks})", chunk):
-            found[row["id"]] = model(row)
+        rows = await db.fetch_values(f"{SELECT_MODELS} WHERE id IN ({marks})", chunk)
+        for message in models(rows):
+            found[message.id] = message
     return [found[i] for i in ids if i in found]
 
 
@@ -282,8 +299,9 @@ async def record_polls(db: Connection, polls: Sequence[Poll], *, now: datetime) 
     for start in range(0, len(changed_ids), _IDS_PER_QUERY):
         chunk = changed_ids[start : start + _IDS_PER_QUERY]
         marks = ", ".join("?" for _ in chunk)
-        for row in await db.fetchall(f"SELECT * FROM messages WHERE id IN ({marks})", chunk):
-            fresh[row["id"]] = model(row)
+        rows = await db.fetch_values(f"{SELECT_MODELS} WHERE id IN ({marks})", chunk)
+        for message in models(rows):
+            fresh[message.id] = message
         for row in await db.fetchall(
             f"SELECT * FROM status_events WHERE message_id IN ({marks}) AND observed_at = ? "
             "ORDER BY id",

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from bot.domain.errors import StorageError
@@ -118,6 +118,14 @@ class PostgresConnection:
         try:
             cursor = await self.raw.execute(pyformat(sql), params)  # type: ignore[arg-type]
             return await cursor.fetchall()
+        except psycopg.OperationalError as error:
+            raise _unavailable(self.url, error) from None
+
+    async def fetch_values(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            async with self.raw.cursor(row_factory=tuple_row) as cursor:
+                await cursor.execute(pyformat(sql), params)  # type: ignore[arg-type]
+                return await cursor.fetchall()
         except psycopg.OperationalError as error:
             raise _unavailable(self.url, error) from None
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.domain.models import StoredMessage
+from bot.domain.models import MESSAGE_COLUMNS, StoredMessage
 from storage.records import ts
 
 # Give up leases on messages (ids, then this replica's name): release() and leave().
@@ -29,6 +29,9 @@ _RELEASE_MESSAGES = (
     "UPDATE messages SET lease_owner = NULL, lease_until = NULL "
     "WHERE id = ANY(?) AND lease_owner = ?"
 )
+
+# A claimed message's columns, in StoredMessage's order (its leases left out).
+_RETURNING_MODELS = ", ".join(f"m.{column}" for column in MESSAGE_COLUMNS)
 
 
 def replica_id() -> str:
@@ -174,7 +177,7 @@ class Leases:
 
     async def claim_due(self, now: datetime, limit: int) -> list[StoredMessage]:
         async with self.backend.connection() as conn:
-            rows = await conn.fetchall(
+            rows = await conn.fetch_values(
                 "WITH due AS ("
                 " SELECT id FROM messages"
                 " WHERE final = 0 AND next_poll_at <= ?"
@@ -183,11 +186,11 @@ class Leases:
                 " FOR UPDATE SKIP LOCKED)"
                 " UPDATE messages m SET lease_owner = ?,"
                 " lease_until = now() + make_interval(secs => ?)"
-                " FROM due WHERE m.id = due.id RETURNING m.*",
+                f" FROM due WHERE m.id = due.id RETURNING {_RETURNING_MODELS}",
                 [ts(now), int(limit), self.replica, self.lease_seconds],
             )
         messages = sorted(
-            (StoredMessage.from_row(row) for row in rows),
+            (StoredMessage.from_values(row) for row in rows),
             key=lambda m: (m.next_poll_at or now, m.id),
         )
         self._messages.update(m.id for m in messages)

@@ -55,6 +55,20 @@ class SqliteConnection:
             rows[index] = dict(zip(names, row, strict=True))
         return rows
 
+    async def fetch_values(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        # One trip to the thread, as execute_fetchall, with a cursor that makes plain tuples.
+        return await self.raw._execute(_values, self.raw._conn, sql, params)  # type: ignore[no-any-return]
+
+
+def _values(raw: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """A query's rows as plain tuples (the connection's row factory makes sqlite3.Row)."""
+    cursor = raw.cursor()
+    cursor.row_factory = None
+    try:
+        return cursor.execute(sql, params).fetchall()
+    finally:
+        cursor.close()
+
 
 class _OnThread:
     """storage.backend.Connection over the sqlite3 connection itself, for work run whole on
@@ -79,6 +93,9 @@ class _OnThread:
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return list(self.raw.execute(sql, params).fetchall())
+
+    async def fetch_values(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return _values(self.raw, sql, params)
 
 
 def _run_whole(work: Coroutine[Any, Any, T]) -> T:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -195,8 +195,9 @@ class Send(BaseModel):
 class StoredMessage:
     """One recipient of a send (one row in `messages`).
 
-    A slotted dataclass, built by `from_row` without a validation pass: the poller loads
-    thousands a sweep, and the database already holds them in the shape written here."""
+    A slotted dataclass, built by `from_row` or `from_values` without a validation pass: the
+    poller loads thousands a sweep, and the database already holds them in the shape written
+    here."""
 
     id: int
     send_id: int
@@ -230,37 +231,83 @@ class StoredMessage:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> StoredMessage:
         """A `messages` row (times as ISO text or datetimes, prices as text or numbers)."""
-        sms_status = row["sms_status"]
-        error_code = row["error_code"]
+        return cls.from_values([row[name] for name in MESSAGE_COLUMNS])
+
+    @classmethod
+    def from_values(cls, values: Sequence[Any]) -> StoredMessage:
+        """A `messages` row as its values in MESSAGE_COLUMNS' order, read as `from_row` reads
+        them. Positional: no mapping is made per row (a sweep or a page loads thousands)."""
+        (
+            id_,
+            send_id,
+            reference,
+            msisdn,
+            status,
+            created_at,
+            bsg_id,
+            raw_status,
+            error_code,
+            error_description,
+            price,
+            currency,
+            sms_id,
+            sms_status,
+            sms_price,
+            sms_currency,
+            time_in,
+            time_sent,
+            time_dr,
+            next_poll_at,
+            last_polled_at,
+            last_change_at,
+            expires_at,
+            poll_count,
+            final,
+            text,
+            sms_text,
+        ) = values
         return cls(
-            row["id"],
-            row["send_id"],
-            row["reference"],
-            row["msisdn"],
-            DeliveryStatus(row["status"]),
-            _moment(row["created_at"]),  # type: ignore[arg-type]
-            row["bsg_id"],
-            row["raw_status"],
+            id_,
+            send_id,
+            reference,
+            msisdn,
+            _status(status),
+            _moment(created_at),  # type: ignore[arg-type]
+            bsg_id,
+            raw_status,
             None if error_code is None else int(error_code),
-            row["error_description"],
-            _amount(row["price"]),
-            row["currency"],
-            row["sms_id"],
-            None if sms_status is None else DeliveryStatus(sms_status),
-            _amount(row["sms_price"]),
-            row["sms_currency"],
-            _moment(row["time_in"]),
-            _moment(row["time_sent"]),
-            _moment(row["time_dr"]),
-            _moment(row["next_poll_at"]),
-            _moment(row["last_polled_at"]),
-            _moment(row["last_change_at"]),
-            _moment(row["expires_at"]),
-            int(row["poll_count"] or 0),
-            bool(row["final"]),
-            row["text"],
-            row["sms_text"],
+            error_description,
+            None if price is None else _amount(price),
+            currency,
+            sms_id,
+            None if sms_status is None else _status(sms_status),
+            None if sms_price is None else _amount(sms_price),
+            sms_currency,
+            None if time_in is None else _moment(time_in),
+            None if time_sent is None else _moment(time_sent),
+            None if time_dr is None else _moment(time_dr),
+            None if next_poll_at is None else _moment(next_poll_at),
+            None if last_polled_at is None else _moment(last_polled_at),
+            None if last_change_at is None else _moment(last_change_at),
+            None if expires_at is None else _moment(expires_at),
+            poll_count if poll_count.__class__ is int else int(poll_count or 0),
+            bool(final),
+            text,
+            sms_text,
         )
+
+
+# The `messages` columns StoredMessage is made of, in its field order: what a query selects
+# for `StoredMessage.from_values` (PostgreSQL's table has more, the replicas' leases).
+MESSAGE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(StoredMessage))
+
+_STATUSES: dict[object, DeliveryStatus] = {status.value: status for status in DeliveryStatus}
+
+
+def _status(value: object) -> DeliveryStatus:
+    # A dict look-up: the enum's own call costs ~0.3 us, a third of a row's reading.
+    found = _STATUSES.get(value)
+    return DeliveryStatus(value) if found is None else found
 
 
 def _moment(value: object) -> datetime | None:

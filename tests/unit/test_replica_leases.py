@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from bot.domain.models import StoredMessage
 from storage.postgres import PostgresBackend
 from storage.replicas import Leases
 from storage.store import ts
@@ -64,6 +65,13 @@ async def test_a_claimed_batch_comes_oldest_due_first(backend, pg_url):
     _seed(pg_url, due=20)
     batch = await _replica(backend, "r").claim_due(NOW, limit=5)
     assert [m.reference for m in batch] == [f"ref-{n}" for n in range(5)]
+    # RETURNING the model's columns, built positionally: the same as the whole rows by name.
+    async with backend.connection() as conn:
+        rows = await conn.fetchall(
+            "SELECT * FROM messages WHERE id = ANY(?)", [[m.id for m in batch]]
+        )
+    whole = {row["id"]: StoredMessage.from_row(row) for row in rows}
+    assert batch == [whole[m.id] for m in batch]
 
 
 async def test_a_dead_replicas_claims_come_free_after_the_lease_time(backend, pg_url):

@@ -3,6 +3,7 @@ fixture): what one backend stores, the other stores and returns the same way."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -417,3 +418,68 @@ async def test_one_step_inside_an_open_transaction_is_a_savepoint_of_it(any_stor
             await any_store.in_one_step(failing)
     assert await any_store.outbox_depth() == 1  # the outer transaction's write stays
     assert (await any_store.get_send(send.id)).last_checked_at != T0 + timedelta(minutes=2)
+
+
+async def test_bulk_reads_equal_whole_rows_field_by_field(any_store):
+    """due_for_poll, messages_by_id and the polls' read-back select the model's columns and
+    build it positionally (StoredMessage.from_values): each field equals `get_message`'s
+    (SELECT *, by name), every column filled, times tz-aware UTC and exact."""
+    recipients = [
+        NewRecipient(msisdn="380972920001", reference="full", text="Hi Ann", sms_text="Hi"),
+        NewRecipient(msisdn="380972920002", reference="refused"),
+    ]
+    _, (full, refused) = await accepted_send(
+        any_store,
+        _new(),
+        recipients,
+        now=T0,
+        due_at=T0 + timedelta(seconds=1),
+        bsg_id="bulk-{i}",
+        price=Decimal("0.0123000"),
+    )
+    at = T0 + timedelta(seconds=2, microseconds=123457)
+    changes = await any_store.record_poll(
+        full,
+        MessageStatus(
+            bsg_id="bulk-0",
+            status=DeliveryStatus.UNDELIVERED,
+            raw_status="UNDELIV",
+            price=Decimal("0.0200"),
+            currency="EUR",
+            time_in=at,
+            time_sent=at + timedelta(microseconds=1),
+            time_dr=at + timedelta(microseconds=2),
+            sms=SmsStatus(bsg_id="s1", status=DeliveryStatus.SENT, price=Decimal("0.05")),
+        ),
+        now=at,
+        next_poll_at=T0 + timedelta(minutes=1, microseconds=999999),
+        final=False,
+    )
+    await any_store.record_refusal(
+        refused.id, status=DeliveryStatus.REFUSED, code=3, description="bad", now=T0
+    )
+    whole = await any_store.get_message(full.id)
+    empty = [f.name for f in dataclasses.fields(whole) if getattr(whole, f.name) is None]
+    assert empty == ["error_code", "error_description"]  # a refusal's: the other message's
+    due = await any_store.due_for_poll(T0 + timedelta(hours=1))
+    loaded = await any_store.messages_by_id([full.id, refused.id])
+    expected = [whole, await any_store.get_message(refused.id)]
+    for got, want in [
+        (due[0], whole),
+        (changes[0].message, whole),
+        *zip(loaded, expected, strict=True),
+    ]:
+        for field in dataclasses.fields(want):
+            value = getattr(got, field.name)
+            assert value == getattr(want, field.name), field.name
+            assert type(value) is type(getattr(want, field.name)), field.name
+            if isinstance(value, datetime):
+                assert value.utcoffset() == timedelta(0), field.name
+    assert [len(due), due[0].error_code, loaded[1].error_code] == [1, None, 3]
+    times = [at + timedelta(microseconds=n) for n in range(3)]
+    assert [whole.time_in, whole.time_sent, whole.time_dr, whole.last_polled_at] == [*times, at]
+    assert (whole.price, whole.sms_price, whole.text) == (
+        Decimal("0.0200"),
+        Decimal("0.05"),
+        "Hi Ann",
+    )
