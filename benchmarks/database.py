@@ -161,13 +161,12 @@ async def due_query_sql(
     own = store is None
     store = store or Store.memory()
     assert isinstance(store.backend, SqliteBackend)
-    reader = await store.backend.reader()
     seen: list[str] = []
-    await reader.set_trace_callback(seen.append)
+    await store.backend.on_reader(lambda conn: conn.set_trace_callback(seen.append))
     try:
         await store.due_for_poll(now or datetime.now(UTC), limit=limit)
     finally:
-        await reader.set_trace_callback(None)
+        await store.backend.on_reader(lambda conn: conn.set_trace_callback(None))
         if own:
             await store.close()
     statements = [s for s in seen if s.lstrip().upper().startswith("SELECT")]

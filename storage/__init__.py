@@ -9,7 +9,7 @@ Layout
                  `storage.backend.Connection`.
     backend.py   the backend interface (below).
     sqlite.py    the SQLite backend: file checks, pragmas, one writer and one reader
-                 connection, each on its own aiosqlite thread.
+                 connection, each on a thread of its own (a single-worker executor).
     schema.py    the SQLite schema as sqlite-utils migrations, applied at start-up.
 
 The backend interface (storage/backend.py; names are stable)

@@ -1,5 +1,6 @@
 """The SQLite backend: the file's checks, pragmas and migrations at start-up, then one writer
-and one reader connection, each on its own aiosqlite thread so no query runs on the event loop."""
+and one reader connection, each on a thread of its own (a single-worker executor), so no query
+runs on the event loop and a transaction can run whole on the writer's thread in one trip."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-
-import aiosqlite
 
 from bot.domain.errors import StorageError
 from storage.backend import Connection, Row
@@ -22,52 +22,109 @@ BUSY_TIMEOUT_MS = 5000
 T = TypeVar("T")
 
 
-class SqliteConnection:
-    """storage.backend.Connection over one aiosqlite connection (one thread hop per call)."""
+class _Thread:
+    """One sqlite3 connection and the one thread that ever uses it: a single-worker executor,
+    so calls run in the order they are queued, each awaited through `loop.run_in_executor`
+    and none on the event loop. `queue` puts a call in line at once; `run` awaits it."""
 
-    __slots__ = ("raw",)
+    def __init__(self, name: str):
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self.conn: sqlite3.Connection | None = None
 
-    def __init__(self, raw: aiosqlite.Connection):
-        self.raw = raw
+    async def open(self, path: Path, *, read_only: bool) -> None:
+        self.conn = await asyncio.get_running_loop().run_in_executor(
+            self._executor, partial(_connect, path, read_only=read_only)
+        )
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cursor = await self.raw.execute(sql, params)
-        return cursor.rowcount
+    def queue(self, function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        if self.conn is None:
+            raise StorageError("the database connection is closed")
+        return asyncio.get_running_loop().run_in_executor(
+            self._executor, partial(function, self.conn, *args)
+        )
 
-    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self.raw.executemany(sql, rows)
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        return await self.queue(function, *args)
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        rows = await self.raw.execute_fetchall(sql, params)
-        for row in rows:
-            return dict(zip(row.keys(), row, strict=True))
-        return None
+    async def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        self._executor.shutdown(wait=False)
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        rows: list[Any] = list(await self.raw.execute_fetchall(sql, params))
-        if not rows:
-            return rows
-        # Plain dicts: `dict(sqlite3.Row)` looks every column up by name, a scan of the
-        # columns each (~15 us a row of `messages`); zipping the names once costs ~1 us.
-        # In place, so each Row is freed as its dict is made (10,000 due rows: ~10 MB less).
-        names = rows[0].keys()
+
+def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    """A connection as both threads use it (on the thread that will use it)."""
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # WAL with synchronous=NORMAL: a commit survives a process crash (kill -9); only a
+        # power cut can lose the last commits, never corrupt the file.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if read_only:
+            conn.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as error:
+        reason = " ".join(str(error).split())
+        raise StorageError(f"VIBER_BOT_DB: cannot use {path}: {reason}") from None
+    return conn
+
+
+# What runs on a connection's thread: each statement stepped to its end (a RETURNING
+# statement too), rows as plain dicts (names zipped once a query, ~1 us a row) or tuples.
+
+
+def _execute(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
+    return conn.execute(sql, params).rowcount
+
+
+def _executemany(conn: sqlite3.Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    conn.executemany(sql, rows)
+
+
+def _fetchall(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Row]:
+    cursor = conn.execute(sql, params)
+    rows: list[Any] = cursor.fetchall()
+    if rows:
+        names = [column[0] for column in cursor.description]
+        # In place, so each tuple is freed as its dict is made (10,000 due rows: ~10 MB less).
         for index, row in enumerate(rows):
             rows[index] = dict(zip(names, row, strict=True))
-        return rows
+    return rows
+
+
+def _fetchone(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Row | None:
+    for row in _fetchall(conn, sql, params):
+        return row
+    return None
+
+
+def _values(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    return conn.execute(sql, params).fetchall()
+
+
+class SqliteConnection:
+    """storage.backend.Connection over one connection's thread (one trip per call)."""
+
+    __slots__ = ("thread",)
+
+    def __init__(self, thread: _Thread):
+        self.thread = thread
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return await self.thread.run(_execute, sql, params)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self.thread.run(_executemany, sql, list(rows))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        return await self.thread.run(_fetchone, sql, params)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return await self.thread.run(_fetchall, sql, params)
 
     async def fetch_values(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        # One trip to the thread, as execute_fetchall, with a cursor that makes plain tuples.
-        return await self.raw._execute(_values, self.raw._conn, sql, params)  # type: ignore[no-any-return]
-
-
-def _values(raw: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """A query's rows as plain tuples (the connection's row factory makes sqlite3.Row)."""
-    cursor = raw.cursor()
-    cursor.row_factory = None
-    try:
-        return cursor.execute(sql, params).fetchall()
-    finally:
-        cursor.close()
+        return await self.thread.run(_values, sql, params)
 
 
 class _OnThread:
@@ -80,19 +137,16 @@ class _OnThread:
         self.raw = raw
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self.raw.execute(sql, params).rowcount
+        return _execute(self.raw, sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.raw.executemany(sql, rows)
+        _executemany(self.raw, sql, rows)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        # fetchall: a RETURNING statement is stepped to its end, as aiosqlite does.
-        for row in self.raw.execute(sql, params).fetchall():
-            return row
-        return None
+        return _fetchone(self.raw, sql, params)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(self.raw.execute(sql, params).fetchall())
+        return _fetchall(self.raw, sql, params)
 
     async def fetch_values(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return _values(self.raw, sql, params)
@@ -106,16 +160,6 @@ def _run_whole(work: Coroutine[Any, Any, T]) -> T:
         return done.value  # type: ignore[no-any-return]
     work.close()
     raise RuntimeError("in_one_step: the work awaited something other than its connection")
-
-
-def _queue_on_thread(raw: aiosqlite.Connection, function: Callable[[], Any]) -> asyncio.Future[Any]:
-    """Queue `function` on the connection's thread at once, as aiosqlite's `_execute` does
-    once it is awaited (aiosqlite has no public name for either)."""
-    if not raw._running or raw._connection is None:
-        raise StorageError("the database connection is closed")
-    future = asyncio.get_running_loop().create_future()
-    raw._tx.put_nowait((future, function))
-    return future
 
 
 def _begin(raw: sqlite3.Connection) -> None:
@@ -185,8 +229,8 @@ class SqliteBackend:
     def __init__(self, path: Path, *, scratch: Path | None = None):
         self.path = path
         self._scratch = scratch  # a temporary directory removed on close (Store.memory)
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._writer: _Thread | None = None
+        self._reader: _Thread | None = None
         self._write_lock = asyncio.Lock()
         # Set while no transaction() is open on the writer: in_one_step waits only for that.
         self._no_open_transaction = asyncio.Event()
@@ -207,51 +251,46 @@ class SqliteBackend:
         prepare(target)
         return cls(target, scratch=scratch)
 
-    async def _connect(self, *, read_only: bool) -> aiosqlite.Connection:
+    async def _connect(self, *, read_only: bool) -> _Thread:
+        thread = _Thread("sqlite-reader" if read_only else "sqlite-writer")
         try:
-            raw = await aiosqlite.connect(
-                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
-            )
-            raw.row_factory = sqlite3.Row
-            await raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await raw.execute("PRAGMA foreign_keys = ON")
-            # WAL with synchronous=NORMAL: a commit survives a process crash (kill -9);
-            # only a power cut can lose the last commits, never corrupt the file.
-            await raw.execute("PRAGMA synchronous = NORMAL")
-            if read_only:
-                await raw.execute("PRAGMA query_only = ON")
-        except sqlite3.Error as error:
-            reason = " ".join(str(error).split())
-            raise StorageError(f"VIBER_BOT_DB: cannot use {self.path}: {reason}") from None
-        return raw
+            await thread.open(self.path, read_only=read_only)
+        except BaseException:
+            await thread.close()
+            raise
+        return thread
 
-    async def writer(self) -> aiosqlite.Connection:
+    async def writer(self) -> _Thread:
         if self._writer is None:
             async with self._connecting:
                 if self._writer is None:
                     self._writer = await self._connect(read_only=False)
         return self._writer
 
-    async def reader(self) -> aiosqlite.Connection:
+    async def reader(self) -> _Thread:
         if self._reader is None:
             async with self._connecting:
                 if self._reader is None:
                     self._reader = await self._connect(read_only=True)
         return self._reader
 
+    async def on_reader(self, function: Callable[[sqlite3.Connection], T]) -> T:
+        """`function(connection)` on the reader's thread (a trace hook, a query plan)."""
+        return await (await self.reader()).run(function)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteConnection]:
         async with self._write_lock:
-            raw = await self.writer()
+            thread = await self.writer()
             self._no_open_transaction.clear()
             try:
-                await raw._execute(_begin, raw._conn)
+                await thread.run(_begin)
                 try:
-                    yield SqliteConnection(raw)
+                    yield SqliteConnection(thread)
                 except BaseException:
-                    await _finish(raw.execute("ROLLBACK"))
+                    await _finish(thread.queue(_execute, "ROLLBACK", ()))
                     raise
-                await _finish(raw.execute("COMMIT"))
+                await _finish(thread.queue(_execute, "COMMIT", ()))
             finally:
                 # Before the lock passes on: the steps waiting are queued ahead of the next
                 # transaction (their wake-ups are scheduled first).
@@ -267,13 +306,13 @@ class SqliteBackend:
         transaction begun after it, and steps queued together run back to back. A slash
         command's submission is answered after one short step, not after the backlog of
         BSG outcomes being recorded meanwhile."""
-        raw = await self.writer()
+        thread = await self.writer()
         while not self._no_open_transaction.is_set():
             await self._no_open_transaction.wait()
         # No await between the check above and the queueing: no transaction begins between.
-        step = _queue_on_thread(raw, partial(_transaction_on_thread, raw._conn, work))
+        step = thread.queue(_transaction_on_thread, work)
         # Shielded: a cancelled caller leaves the step to finish on the thread (as _finish).
-        return await asyncio.shield(step)  # type: ignore[no-any-return]
+        return await asyncio.shield(step)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqliteConnection]:
@@ -284,9 +323,9 @@ class SqliteBackend:
             await conn.fetchone("SELECT 1 AS one")
 
     async def close(self) -> None:
-        for raw in (self._reader, self._writer):
-            if raw is not None:
-                await raw.close()
+        for thread in (self._reader, self._writer):
+            if thread is not None:
+                await thread.close()
         self._reader = self._writer = None
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
