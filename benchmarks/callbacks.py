@@ -3,7 +3,8 @@
 The app runs as in production (`bot.app.serve`, HTTP mode) in a child process and the BSG
 simulator with the Slack stand-in in another (benchmarks/ack_load.py's processes). Sends are
 signed modal submissions, two recipients each with the SMS fallback, one channel per send, so
-Slack's pacing (one post a second per channel) is that of a two-recipient send. Every message
+Slack's pacing (a post a second per channel, two at once after a quiet spell) is that of a
+two-recipient send. Every message
 goes through three transitions at BSG: not_viber_user at 2 s, SMS sent at 5 s, SMS delivered at
 12 s. Four runs:
 
