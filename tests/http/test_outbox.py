@@ -94,6 +94,22 @@ async def test_a_row_failing_on_our_side_is_set_aside_as_dead_after_bounded_trie
     assert (await app.store.get_outbox(bad)).attempts == 3
 
 
+async def queue_posts(app, send_id: int, now, *posts: str) -> None:
+    """Queue these in C123 in one transaction, then wake the outbox: "update" is a parent
+    update, any other text a thread reply saying it."""
+    async with app.store.atomic():
+        for post in posts:
+            update = post == "update"
+            await app.store.enqueue(
+                channel_id="C123",
+                kind="update" if update else "reply",
+                payload={"send_id": send_id} if update else {"send_id": send_id, "text": post},
+                now=now,
+                send_id=send_id,
+            )
+    app.bot.outbox.wake()
+
+
 async def test_a_parent_update_does_not_take_the_channels_posting_turn(make_bot, clock):
     """chat.update is limited apart from chat.postMessage: an update queued before a reply
     goes beside it, not one posting interval ahead of it (nor after it)."""
@@ -104,23 +120,7 @@ async def test_a_parent_update_does_not_take_the_channels_posting_turn(make_bot,
     await app.settle()
     clock.advance(30)  # the parent's posting interval is over
     send = (await app.store.recent_sends(1))[0]
-    async with app.store.atomic():
-        await app.store.enqueue(
-            channel_id="C123",
-            kind="update",
-            payload={"send_id": send.id},
-            now=clock(),
-            send_id=send.id,
-        )
-        for text in ("first reply", "second reply"):
-            await app.store.enqueue(
-                channel_id="C123",
-                kind="reply",
-                payload={"send_id": send.id, "text": text},
-                now=clock(),
-                send_id=send.id,
-            )
-    app.bot.outbox.wake()
+    await queue_posts(app, send.id, clock(), "update", "first reply", "second reply")
     await app.wait_for(lambda: app.slack.calls_to("chat.update"))
     await app.wait_for(lambda: "first reply" in app.replies())
     await app.sweeps_after(1)
@@ -140,16 +140,7 @@ async def test_a_quiet_channel_takes_a_short_burst_then_one_post_an_interval(mak
     await app.settle()
     clock.advance(60)  # quiet long enough for the whole burst
     send = (await app.store.recent_sends(1))[0]
-    async with app.store.atomic():
-        for text in ("first reply", "second reply", "third reply"):
-            await app.store.enqueue(
-                channel_id="C123",
-                kind="reply",
-                payload={"send_id": send.id, "text": text},
-                now=clock(),
-                send_id=send.id,
-            )
-    app.bot.outbox.wake()
+    await queue_posts(app, send.id, clock(), "first reply", "second reply", "third reply")
     await app.wait_for(lambda: app.replies() == ["first reply", "second reply"])
     await app.sweeps_after(1)
     assert app.replies() == ["first reply", "second reply"]  # the third waits its turn
@@ -158,16 +149,7 @@ async def test_a_quiet_channel_takes_a_short_burst_then_one_post_an_interval(mak
     await app.wait_for(lambda: app.replies() == ["first reply", "second reply", "third reply"])
     # Posted at the burst's pace, the rest go one an interval: no burst right after a burst.
     clock.advance(5)
-    async with app.store.atomic():
-        for text in ("fourth reply", "fifth reply"):
-            await app.store.enqueue(
-                channel_id="C123",
-                kind="reply",
-                payload={"send_id": send.id, "text": text},
-                now=clock(),
-                send_id=send.id,
-            )
-    app.bot.outbox.wake()
+    await queue_posts(app, send.id, clock(), "fourth reply", "fifth reply")
     await app.sweeps_after(1)
     assert "fourth reply" not in app.replies()
     clock.advance(30)
