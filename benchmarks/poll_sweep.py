@@ -445,11 +445,14 @@ async def _run_all(args: argparse.Namespace, transport: str) -> list[SweepRun]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot import runtime
+
     args = parse_args(argv)
     transports = ["aiohttp", "httpx"] if args.transport == "both" else [args.transport]
     missed = False
     for number, transport in enumerate(transports):
-        runs = asyncio.run(_run_all(args, transport))
+        # The bot's own event loop (uvloop where installed), as `viber-bot run` has it.
+        runs = runtime.run(_run_all(args, transport))
         # The first transport's figures are the benchmark's; others are prefixed by their name.
         prefix = "poll_sweep" if number == 0 else f"poll_sweep.{transport}"
         missed = _report(args, runs, transport, prefix) or missed

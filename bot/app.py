@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 import commands
+from bot import runtime
 from bot.bsg.client import BsgClient
 from bot.callback_endpoint import receive_callback
 from bot.clock import Clock, Grid, offset_of, utcnow
@@ -539,6 +540,7 @@ async def serve(
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     # The address bound, not the one asked for: PORT=0 takes any free port, logged here.
     host, port = runner.addresses[0][:2]
+    log.info("running on the %s event loop", runtime.loop_name(loop))
     socket_handler = None
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
