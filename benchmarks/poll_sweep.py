@@ -280,6 +280,7 @@ async def run_once(
     naive: int = 0,
     profile: str | None = None,
 ) -> SweepRun:
+    from bot import runtime
     from bot.app import ViberBot
     from bot.clock import utcnow
 
@@ -313,6 +314,8 @@ async def run_once(
 
         bot.bsg.status_by_id = timed_status_by_id  # type: ignore[method-assign]
         gc.collect()
+        # The collector as `viber-bot run` leaves it once started (frozen, young threshold).
+        runtime.settle_memory()
         simulator_cpu_before, _ = simulator.cpu()
         # CPU time, not wall time: on a shared box a wall-clock profile blames whatever call
         # the process was descheduled in (a socket send, an epoll wait).
@@ -332,6 +335,7 @@ async def run_once(
         naive_s = naive_poll(simulator.base_url, db_path, subset) if subset else 0.0
     finally:
         await bot.stop()
+        gc.unfreeze()  # each run starts as a fresh process would: nothing of the last frozen
     fetch_wall_start, fetch_cpu_start = marks["fetch_start"]
     fetch_wall_end, fetch_cpu_end = marks["fetch_end"]
     return SweepRun(

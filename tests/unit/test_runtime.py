@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 
@@ -56,3 +57,14 @@ class _Settings:
 
     def secrets(self) -> list[str]:
         return []
+
+
+def test_settle_memory_freezes_start_up_and_raises_the_young_threshold() -> None:
+    saved = gc.get_threshold()
+    try:
+        runtime.settle_memory()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (runtime.GC_YOUNG_THRESHOLD, *saved[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)
