@@ -34,7 +34,10 @@ def _wall(command: list[str], runs: int) -> float:
 
 
 def measure(runs: int) -> dict[str, object]:
-    script = shutil.which("viber-bot") or str(Path(sys.executable).with_name("viber-bot"))
+    # The script installed beside this interpreter first: a `viber-bot` earlier on PATH may
+    # belong to another environment (a pyenv shim answers 127 where it is not installed).
+    beside = Path(sys.executable).with_name("viber-bot")
+    script = str(beside) if beside.exists() else shutil.which("viber-bot") or str(beside)
     baseline = _wall([sys.executable, "-c", "pass"], runs)
     help_s = _wall([script, "--help"], runs)
     return {
