@@ -191,15 +191,17 @@ def app_env(fakes: Fakes, db_path: Path, **overrides: Any) -> dict[str, Any]:
 def _app_main(conn: Connection, env: dict[str, Any], sock: socket.socket | None = None) -> None:
     import logging
 
+    from bot import runtime
+
     logging.basicConfig(level=logging.WARNING)
     profile = os.environ.get("BENCH_PROFILE")
     if not profile:
-        asyncio.run(_app(conn, env, sock))
+        runtime.run(_app(conn, env, sock))
         return
     import cProfile
 
     with cProfile.Profile() as profiler:
-        asyncio.run(_app(conn, env, sock))
+        runtime.run(_app(conn, env, sock))
     profiler.dump_stats(profile)
 
 

@@ -16,7 +16,6 @@ simulator and the Slack stand-in in another (`benchmarks.ack_load`). This proces
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import sys
@@ -213,9 +212,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot import runtime
+
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="viber-bot-bench-") as workdir:
-        figures = asyncio.run(
+        figures = runtime.run(
             run(args.numbers, args.create_delay, create_concurrency(), Path(workdir))
         )
     print_metrics("audiences", list(figures.items()))

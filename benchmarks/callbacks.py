@@ -518,6 +518,8 @@ async def run_all(args: argparse.Namespace, workdir: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot import runtime
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--poll-interval", type=float, default=15.0)
@@ -530,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--commands", type=int, default=200, help="slash commands timed")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="viber-bench-cb-") as folder:
-        return asyncio.run(run_all(args, Path(folder)))
+        return runtime.run(run_all(args, Path(folder)))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Slack calls the campaign caused over the send and a couple of sweeps after it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import inspect
 import json
 import math
@@ -212,9 +211,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot import runtime
+
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="viber-bot-bench-") as workdir:
-        figures = asyncio.run(
+        figures = runtime.run(
             run(
                 args.recipients,
                 args.create_delay,

@@ -124,13 +124,15 @@ async def run(changes: int, in_flight: int, price_delay: float, workdir: Path) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot import runtime
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=200)
     parser.add_argument("--in-flight", type=int, default=10)
     parser.add_argument("--price-delay", type=float, default=1.0)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-estimate-") as workdir:
-        figures = asyncio.run(run(args.changes, args.in_flight, args.price_delay, Path(workdir)))
+        figures = runtime.run(run(args.changes, args.in_flight, args.price_delay, Path(workdir)))
     figures["ratio_p99_to_target"] = figures["p99_ms"] / P99_TARGET_MS
     print_metrics("estimate_update", figures.items())
     print_table(

@@ -13,7 +13,6 @@ series keeps the due messages fixed and adds final ones: the sweep should not no
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 import sys
 import tempfile
@@ -178,9 +177,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot import runtime
+
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="viber-bot-bench-") as workdir:
-        series, flat = asyncio.run(
+        series, flat = runtime.run(
             run(args.size_list, args.due_share, args.delay, args.concurrency, Path(workdir))
         )
     print_metrics("growth", figures_of(series, flat))

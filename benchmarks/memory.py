@@ -42,7 +42,9 @@ def _rss_mb() -> float:
 
 
 def _sweep_main(conn: Connection, db_path: str, base_url: str, concurrency: int) -> None:
-    conn.send(asyncio.run(_sweep(Path(db_path), base_url, concurrency)))
+    from bot import runtime
+
+    conn.send(runtime.run(_sweep(Path(db_path), base_url, concurrency)))
     conn.close()
 
 

@@ -104,7 +104,9 @@ def _settings_env(
 
 
 def _replica_main(conn: Connection, env: dict[str, Any]) -> None:
-    asyncio.run(_replica(conn, env))
+    from bot import runtime
+
+    runtime.run(_replica(conn, env))
 
 
 async def _replica(conn: Connection, env: dict[str, Any]) -> None:

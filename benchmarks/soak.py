@@ -176,8 +176,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot import runtime
+
     args = parse_args(argv)
-    figures = asyncio.run(
+    figures = runtime.run(
         run(
             creates=args.creates,
             gets=args.gets,

@@ -34,7 +34,8 @@ def _wall(command: list[str], runs: int) -> float:
 
 
 def measure(runs: int) -> dict[str, object]:
-    # This interpreter's own script first: PATH may name another install's (a pyenv shim).
+    # The script installed beside this interpreter first: a `viber-bot` earlier on PATH may
+    # belong to another environment (a pyenv shim answers 127 where it is not installed).
     beside = Path(sys.executable).with_name("viber-bot")
     script = str(beside) if beside.exists() else shutil.which("viber-bot") or str(beside)
     baseline = _wall([sys.executable, "-c", "pass"], runs)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import importlib.metadata
 import logging
 import signal
@@ -28,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 import commands
+from bot import runtime
 from bot.bsg.client import BsgClient
 from bot.callback_endpoint import receive_callback
 from bot.clock import Clock, Grid, offset_of, utcnow
@@ -77,7 +77,6 @@ class _NoTokenNotice(logging.Filter):
 bolt_log = logging.getLogger("bot.bolt")
 bolt_log.addFilter(_NoTokenNotice())
 STOP_BUDGET = 4.0  # seconds; the contract allows 5 from SIGTERM to exit
-GC_YOUNG_THRESHOLD = 7000  # allocations between young-generation collections (Python: 700)
 
 
 class ViberBot:
@@ -531,14 +530,10 @@ async def serve(
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
-    # What start-up made (modules, Bolt, settings, clients) lives as long as the process: out
-    # of the collector's full passes, which otherwise stop the event loop for 100 ms or more
-    # in the middle of a burst of commands. The youngest generation is collected after 10x
-    # Python's default allocations: a burst of 200 commands then runs no full pass at all.
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    runtime.settle_memory()
     # The address bound, not the one asked for: PORT=0 takes any free port, logged here.
     host, port = runner.addresses[0][:2]
+    log.info("running on the %s event loop", runtime.loop_name(loop))
     socket_handler = None
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler

@@ -21,14 +21,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = load_settings()  # first: a bad setting is reported before the heavy imports
 
-    import asyncio
-
+    from bot import runtime
     from bot.app import ViberBot, serve
     from bot.logs import configure_logging
 
     configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=settings.secrets())
     bot = ViberBot(settings)
-    asyncio.run(serve(bot))
+    runtime.run(serve(bot))
     return 0
 
 

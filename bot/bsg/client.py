@@ -93,13 +93,17 @@ class BsgClient(SmsCalls):
             base_url=self.base_url,
             transport=self._transport,
             timeout=httpx.Timeout(connect=timeout, read=timeout, write=timeout, pool=timeout),
-            headers={
-                "X-API-KEY": self._secret,
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            },
+            # Content-Type only where there is a body: httpx sets `application/json` for `json=`.
+            headers={"X-API-KEY": self._secret, "Accept": "application/json"},
             trust_env=False,
         )
+        # Every header costs CPU on every request (httpx normalises it, httpx-aiohttp converts
+        # it to aiohttp's), so httpx's defaults that buy nothing go. Accept-Encoding stays
+        # (compressed create answers); Connection: keep-alive is HTTP/1.1's default anyway;
+        # aiohttp names itself in a User-Agent of its own, so httpx's would only replace it.
+        # Accept: application/json stays: it asks for errors as JSON rather than HTML pages.
+        del self._http.headers["Connection"]
+        del self._http.headers["User-Agent"]
         self._backoff = wait_exponential_jitter(multiplier=backoff, max=backoff_max, jitter=backoff)
         # Requests answered only after a retry (a dropped connection, a 5xx, a timeout).
         self.retried = 0

@@ -3,6 +3,7 @@ and no configured secret in any of it."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import logging
@@ -127,6 +128,9 @@ async def test_viber_bot_run_writes_json_lines_with_ids_and_no_secrets(bsg, slac
         [changed] = lines_with(messages, f"message {message.id}:", f"-> {status}")
         assert f"send={send.id}" in changed and f"bsg_id={message.bsg_id}" in changed
     assert lines_with(messages, "viber-bot stopped")
+    # `viber-bot run` runs on uvloop where it is installed (bot/runtime.py).
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    assert lines_with(messages, f"running on the {loop} event loop")
     everything = written
     for secret in (BOT_TOKEN, SIGNING_SECRET, BSG_KEY):
         assert secret not in everything

@@ -534,6 +534,20 @@ async def test_status_by_id_parses_everything(canned_bsg: CannedBsg, client: Bsg
     assert status.sms is None
 
 
+async def test_a_status_check_sends_the_key_and_accept_but_no_content_type(
+    canned_bsg: CannedBsg, client: BsgClient
+) -> None:
+    """A GET has no body, so no Content-Type; and none of httpx's defaults that buy nothing."""
+    canned_bsg.on("GET", STATUS_PATH, status_body())
+    await client.status_by_id("16")
+    [sent] = canned_bsg.made("GET", STATUS_PATH)
+    assert sent.headers["X-API-KEY"] == KEY
+    assert sent.headers["Accept"] == "application/json"
+    assert "Content-Type" not in sent.headers
+    assert "python-httpx" not in sent.headers.get("User-Agent", "")
+    assert "gzip" in sent.headers["Accept-Encoding"]
+
+
 async def test_status_by_reference_quotes_the_reference(
     canned_bsg: CannedBsg, client: BsgClient
 ) -> None:

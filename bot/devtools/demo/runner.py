@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bot import runtime
 from bot.app import ViberBot
 from bot.devtools.demo.channel import ChannelPrinter
 from bot.devtools.demo.script import (
@@ -84,7 +85,7 @@ def run_demo(*, keep_db: str | None = None, fast: bool = True) -> int:
         db_path = Path(workdir) / "viber-bot.db"
         signing_secret = secrets.token_hex(16)
         configure_logging(level="WARNING", fmt="text", secrets=[BOT_TOKEN, BSG_KEY, signing_secret])
-        code = asyncio.run(
+        code = runtime.run(
             play(FAST if fast else SLOW, db_path, console, signing_secret=signing_secret)
         )
         if kept is not None and db_path.exists():
