@@ -132,15 +132,15 @@ class RowPoster:
 
     async def _attempt(self, item_id: int) -> None:
         """Mark the row under way (committed before the call, with other posts' marks)."""
-        await self._commit.write(lambda: self.store.outbox_attempt(item_id))
+        await self._commit.write(lambda store: store.outbox_attempt(item_id))
 
     async def _done(self, item_id: int, posted_ts: str | None) -> None:
-        await self._commit.write(lambda: self.store.outbox_done(item_id, posted_ts))
+        await self._commit.write(lambda store: store.outbox_done(item_id, posted_ts))
 
     async def _parent_posted(self, item: OutboxItem, send_id: int, parent_ts: str) -> None:
-        async def record() -> None:
-            await self.store.set_parent_ts(send_id, parent_ts)
-            await self.store.outbox_done(item.id, parent_ts)
+        async def record(store: Store) -> None:
+            await store.set_parent_ts(send_id, parent_ts)
+            await store.outbox_done(item.id, parent_ts)
 
         await self._commit.write(record)
         log.info("send %s: parent posted in %s at %s", send_id, item.channel_id, parent_ts)
