@@ -1,15 +1,17 @@
 """The SQLite backend: the file's checks, pragmas and migrations at start-up, then one writer
-and one reader connection, each on a thread of its own (a single-worker executor), so no query
-runs on the event loop and a transaction can run whole on the writer's thread in one trip."""
+and one reader connection, each on a thread of its own, so no query runs on the event loop and a
+transaction can run whole on the writer's thread in one trip."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import shutil
 import sqlite3
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -23,34 +25,71 @@ T = TypeVar("T")
 
 
 class _Thread:
-    """One sqlite3 connection and the one thread that ever uses it: a single-worker executor,
-    so calls run in the order they are queued, each awaited through `loop.run_in_executor`
-    and none on the event loop. `queue` puts a call in line at once; `run` awaits it."""
+    """One sqlite3 connection and the one thread that ever uses it. Calls are queued to it
+    in order and each is awaited through an asyncio future the thread resolves with
+    `loop.call_soon_threadsafe` (the shape of aiosqlite's worker, reached through names of
+    our own): `queue` puts a call in line at once, `run` awaits it; none runs on the loop."""
 
     def __init__(self, name: str):
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._name = name
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self.conn: sqlite3.Connection | None = None
 
     async def open(self, path: Path, *, read_only: bool) -> None:
-        self.conn = await asyncio.get_running_loop().run_in_executor(
-            self._executor, partial(_connect, path, read_only=read_only)
-        )
+        self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
+        self._thread.start()
+        opened = self._put(lambda: _connect(path, read_only=read_only))
+        self.conn = await opened
 
     def queue(self, function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-        if self.conn is None:
+        conn = self.conn
+        if conn is None:
             raise StorageError("the database connection is closed")
-        return asyncio.get_running_loop().run_in_executor(
-            self._executor, partial(function, self.conn, *args)
-        )
+        return self._put(partial(function, conn, *args))
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         return await self.queue(function, *args)
 
     async def close(self) -> None:
         conn, self.conn = self.conn, None
+        if self._thread is None:
+            return
         if conn is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
-        self._executor.shutdown(wait=False)
+            await self._put(conn.close)
+        self._calls.put(None)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+
+    def _put(self, call: Callable[[], T]) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._calls.put((loop, future, call))
+        return future
+
+    def _serve(self) -> None:
+        while (item := self._calls.get()) is not None:
+            loop, future, call = item
+            try:
+                outcome: tuple[Any, BaseException | None] = (call(), None)
+            except BaseException as error:  # handed to the caller, whatever it is
+                outcome = (None, error)
+            # A loop already closed has nobody waiting; the thread serves on (close() ends it).
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, future, *outcome)
+
+
+_Call = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    """On the loop: the call's outcome, unless its caller has stopped waiting."""
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
