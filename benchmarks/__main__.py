@@ -41,15 +41,15 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 # Why a target is missed, as far as it is understood (written under the table when it is).
 GAPS = {
     "1 ack under load": (
-        "What an ack waits for now (profiled this round, commands/ack_first.py, "
-        "Store.add_submission): its one trip to SQLite's writer thread (1-18 ms median, p95 "
-        "~36 ms, queued behind the outcome writes of earlier sends) and then for the event loop "
-        "to come back to it (2-7 ms median). About half the loop's busy time in the burst is "
-        "work after earlier acks: the BSG create through httpx and tenacity (15-65 %), "
-        "recording its outcome and the parent post (~18 %), re-reading the stored send (~9 %). "
-        "On 2 cores shared with the simulator, the Slack stand-in and the load generator, p99 "
-        "lands between 45 and 70 ms (under 50 in quieter runs); a cheaper create and recording "
-        "outcomes in one step are what is left."
+        "An ack costs the app ~2 ms of its event loop (measured one at a time, --in-flight 1: "
+        "p50 2.0 ms, the same as last round): Bolt's signature check and parsing, the "
+        "submission's one trip to SQLite's writer thread, the answer, and the BSG create it "
+        "starts. With 20 in flight each waits for the others' turns on the one loop, so p50 "
+        "is ~20 x 1.8 ms; p99 adds the collector and the other processes on the 2 cores. "
+        "Across back-to-back runs of the same code p99 spans ~46-57 ms (last round's full run: "
+        "47). Recording BSG's outcomes and the outbox's marks in one trip each, uvloop and "
+        "fewer BSG headers moved it by less than that spread; what is left is the per-ack "
+        "cost inside Bolt and httpx."
     ),
     "3 poll sweep": (
         "CPU per check: issue 9 requires BSG calls to go through `httpx.AsyncClient.request` "
