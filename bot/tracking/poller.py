@@ -393,13 +393,18 @@ class Poller:
         """Store what BSG said about these messages (whole sends) and queue the posts that
         announce it, in one transaction. `now`: when; `anchor`: where next looks count from."""
         checked_sends = sorted({m.send_id for m, _ in results})
-        wants_sms = self._wants_sms
+        # This page's sends' SMS wishes, from what is remembered (a send's never changes): the
+        # page reads its own map, so forgetting old sends to make room never loses one of its.
+        wants_sms: dict[int, bool] = {}
         for send_id in checked_sends:
-            if send_id not in wants_sms:
+            known = self._wants_sms.get(send_id)
+            if known is None:
                 send = await self.store.get_send(send_id)
-                if len(wants_sms) >= _KNOWN_SENDS:
-                    del wants_sms[next(iter(wants_sms))]
-                wants_sms[send_id] = bool(send.options.get("content", {}).get("sms"))
+                known = bool(send.options.get("content", {}).get("sms"))
+                if len(self._wants_sms) >= _KNOWN_SENDS:
+                    del self._wants_sms[next(iter(self._wants_sms))]
+                self._wants_sms[send_id] = known
+            wants_sms[send_id] = known
         polls: list[Poll] = []
         later: list[tuple[int, datetime]] = []
         for message, seen in results:

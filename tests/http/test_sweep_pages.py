@@ -92,3 +92,18 @@ async def test_every_due_message_is_asked_about_once_a_look(make_bot, clock, mon
     assert all(m.poll_count >= 1 for m in messages)
     # One GET for every recorded look: none asked twice, none asked and dropped.
     assert app.bsg.status_by_id_calls == sum(m.poll_count for m in messages)
+
+
+async def test_a_page_of_more_sends_than_are_remembered_is_recorded_whole(
+    make_bot, clock, monkeypatch
+):
+    """The poller remembers a bounded number of sends' SMS wishes: a page with more sends than
+    that is still recorded whole (no send of the page is forgotten while it is read)."""
+    monkeypatch.setattr(poller_module, "_KNOWN_SENDS", 1)
+    app = await make_bot()
+    for number in ("+380972920182", "+380972920282"):  # lifecycle 2: delivered at 5 s
+        await app.command(f"send {number} Hello")
+    await app.wait_for(lambda: len(app.slack.channel_messages("C123")) == 2)
+    clock.advance(6)
+    for parent in (0, 1):  # each send's thread tells its delivery
+        await app.wait_for(lambda p=parent: any("Delivered" in r for r in app.replies(index=p)))
