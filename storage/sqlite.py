@@ -323,7 +323,14 @@ class SqliteBackend:
             thread = await self.writer()
             self._no_open_transaction.clear()
             try:
-                await thread.run(_begin)
+                begun = _retrieved(thread.queue(_begin))
+                try:
+                    await asyncio.shield(begun)
+                except asyncio.CancelledError:
+                    # Queued, the BEGIN runs all the same: end it before the lock passes on,
+                    # or SQLite's write lock stays held until this process writes again.
+                    await _finish(thread.queue(_rollback_if_open))
+                    raise
                 try:
                     yield SqliteConnection(thread)
                 except BaseException:
@@ -349,7 +356,7 @@ class SqliteBackend:
         while not self._no_open_transaction.is_set():
             await self._no_open_transaction.wait()
         # No await between the check above and the queueing: no transaction begins between.
-        step = thread.queue(_transaction_on_thread, work)
+        step = _retrieved(thread.queue(_transaction_on_thread, work))
         # Shielded: a cancelled caller leaves the step to finish on the thread (as _finish).
         return await asyncio.shield(step)
 
@@ -370,8 +377,21 @@ class SqliteBackend:
             shutil.rmtree(self._scratch, ignore_errors=True)
 
 
-async def _finish(step: Awaitable[Any]) -> None:
+async def _finish(step: asyncio.Future[Any]) -> None:
     """Let a COMMIT or ROLLBACK complete even when the task is cancelled meanwhile: the
     statement is already queued on the connection's thread, and the next transaction queues
     behind it, so the order of transactions holds."""
-    await asyncio.shield(step)
+    await asyncio.shield(_retrieved(step))
+
+
+def _retrieved(future: asyncio.Future[T]) -> asyncio.Future[T]:
+    """`future`, its failure marked as read: awaited through a shield, a cancelled caller no
+    longer reads it, and asyncio would log "exception was never retrieved" (the failure has
+    been handled on the thread: its transaction rolled back)."""
+    future.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return future
+
+
+def _rollback_if_open(raw: sqlite3.Connection) -> None:
+    if raw.in_transaction:
+        raw.execute("ROLLBACK")

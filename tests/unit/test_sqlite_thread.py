@@ -3,6 +3,7 @@ the event loop; a caller that stops waiting leaves its call to run; errors come 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 
@@ -44,3 +45,39 @@ async def test_calls_run_in_order_on_one_thread_even_when_a_caller_stops_waiting
         await backend.close()
     with pytest.raises(Exception, match="closed"):
         writer.queue(lambda conn: None)
+
+
+async def test_a_transaction_cancelled_before_its_begin_ran_leaves_no_write_lock(tmp_path):
+    """Cancelled while its BEGIN waits on the writer's thread, a transaction still ends: the
+    BEGIN runs (it was queued) and is rolled back, so no other process finds the file locked."""
+    backend = SqliteBackend.open(tmp_path / "t.db")
+    try:
+        writer = await backend.writer()
+        busy, release = threading.Event(), threading.Event()
+
+        def hold(conn: sqlite3.Connection) -> None:
+            busy.set()
+            release.wait(5)
+
+        held = writer.queue(hold)
+        await asyncio.to_thread(busy.wait, 5)
+
+        async def write() -> None:
+            async with backend.transaction() as conn:
+                await conn.execute("CREATE TABLE never (x)")
+
+        task = asyncio.ensure_future(write())
+        await asyncio.sleep(0.05)  # queued its BEGIN behind `hold`
+        task.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await held
+        assert await writer.run(lambda conn: conn.in_transaction) is False
+        other = sqlite3.connect(tmp_path / "t.db", timeout=0.1)
+        try:
+            other.execute("CREATE TABLE other (x)")  # not "database is locked"
+        finally:
+            other.close()
+    finally:
+        await backend.close()

@@ -363,10 +363,11 @@ class OutboxWorker:
         self._hold_until(stream, self.clock() + timedelta(seconds=seconds + EARLY_START))
 
     def _hold_until(self, stream: str, until: datetime) -> None:
-        """No post in the stream before `until`, and then one at a time, no burst."""
-        self._free_at[stream] = until
-        burst = self.settings.slack_post_burst
-        self._paced_to[stream] = until + (burst - 1) * self._gap()
+        """No post in the stream before `until`, and then one at a time, no burst (a hold
+        never brings a turn forward)."""
+        self._free_at[stream] = max(until, self._free_at.get(stream, until))
+        paced_to = until + (self.settings.slack_post_burst - 1) * self._gap()
+        self._paced_to[stream] = max(paced_to, self._paced_to.get(stream, paced_to))
 
     def _gap(self) -> timedelta:
         return timedelta(seconds=self.settings.slack_post_interval)
