@@ -131,7 +131,9 @@ class Store(ActionVerbs):
         writer's thread however many statements it makes, instead of a trip (and a turn of a
         busy event loop) per statement while the write lock is held. `work` may await only
         the bound store's verbs (and code that awaits nothing else); inside a transaction
-        already open it runs as a savepoint of it."""
+        already open it runs as a savepoint of it. Never reach the unbound store from `work`:
+        on SQLite that raises (the step runs off the loop), on PostgreSQL it would wait for
+        ever on the write lock the step holds."""
         if self._current() is not None:
             async with self.atomic():
                 return await work(self)
