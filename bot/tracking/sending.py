@@ -447,25 +447,10 @@ class SendService(Reconciliation):
         now: datetime,
         anchor: datetime,
     ) -> None:
-        assert outcome.bsg_id is not None
-        status = DeliveryStatus.SCHEDULED if send.send_at and send.send_at > now else None
-        await self.store.record_acceptance(
-            message.id,
-            bsg_id=outcome.bsg_id,
-            price=outcome.price,
-            currency=outcome.currency,
-            now=now,
-            next_poll_at=self.policy.first_poll(anchor, send.send_at),
-            expires_at=self.policy.expires_at(now, send.send_at, send.validity),
-            status=status or DeliveryStatus.SENT,
-        )
-        log.info(
-            "message %s accepted: send=%s bsg_id=%s reference=%s",
-            message.id,
-            send.id,
-            outcome.bsg_id,
-            message.reference,
-        )
+        """One acceptance found later (recovery adopting a message BSG holds), recorded as a
+        create's answer records them."""
+        acceptance = self._acceptance(send, message, outcome, now, anchor)
+        await self.store.record_acceptances([acceptance], now=now)
 
     async def _settle(
         self, send_id: int, now: datetime, *, store: Store | None = None
