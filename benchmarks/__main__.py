@@ -535,6 +535,7 @@ def callback_rows(cb: dict[str, str]) -> list[list[str]]:
     stored, thread = _f(cb, "on.stored_p95_s"), _f(cb, "on.thread_p95_s")
     gets, ratio = _f(cb, "on.gets_per_message"), _f(cb, "flood.flood_ratio")
     reached, total = cb.get("lossy.reached_thread", "?"), cb.get("lossy.messages", "?")
+    answer = _f(cb, "on.answer_p99_ms")
     return [
         [
             "10 callbacks",
@@ -551,6 +552,13 @@ def callback_rows(cb: dict[str, str]) -> list[list[str]]:
             f"{thread:.2f}",
             f"<= {callbacks.THREAD_P95_TARGET_S:g}",
             _ok(thread <= callbacks.THREAD_P95_TARGET_S),
+        ],
+        [
+            "",
+            "callback answered (ms), p50 / p99 / max, as BSG waits for it",
+            f"{_f(cb, 'on.answer_p50_ms'):.1f} / {answer:.1f} / {_f(cb, 'on.answer_max_ms'):.0f}",
+            f"p99 <= {callbacks.ANSWER_TARGET_MS:g}",
+            _ok(answer <= callbacks.ANSWER_TARGET_MS),
         ],
         [
             "",

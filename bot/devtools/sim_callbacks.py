@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +74,8 @@ class CallbackSender:
         self.concurrency = 64
         self.sent: list[SentCallback] = []
         self.counts: Counter[str] = Counter()
+        # Seconds from each POST to the bot's answer (its status line), as BSG would wait.
+        self.answer_times: list[float] = []
         self._rng = random.Random(seed)
         self._shape_turn = 0
         self._watched: dict[str, _Watched] = {}
@@ -190,8 +193,10 @@ class CallbackSender:
         answer: int | None = None
         async with self._limit:
             try:
+                started = time.perf_counter()
                 async with self._session.post(url, data=data, headers=headers) as response:
                     answer = response.status
+                    self.answer_times.append(time.perf_counter() - started)
                     await response.read()
             except (aiohttp.ClientError, TimeoutError) as error:
                 logger.info("BSG simulator: callback to the bot failed: %s", error)
