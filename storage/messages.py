@@ -134,6 +134,32 @@ async def by_ids(db: Connection, ids: Sequence[int]) -> list[StoredMessage]:
     return [found[i] for i in ids if i in found]
 
 
+async def by_references(db: Connection, references: Sequence[str]) -> dict[str, StoredMessage]:
+    """These references' messages (a reference nobody holds is left out)."""
+    found: dict[str, StoredMessage] = {}
+    for start in range(0, len(references), _IDS_PER_QUERY):
+        chunk = list(references[start : start + _IDS_PER_QUERY])
+        marks = ", ".join("?" for _ in chunk)
+        rows = await db.fetch_values(f"{SELECT_MODELS} WHERE reference IN ({marks})", chunk)
+        for message in models(rows):
+            found[message.reference] = message
+    return found
+
+
+async def send_sizes(db: Connection, send_ids: Sequence[int]) -> dict[int, int]:
+    """How many recipients each of these sends has (a send with none is left out)."""
+    sizes: dict[int, int] = {}
+    for start in range(0, len(send_ids), _IDS_PER_QUERY):
+        chunk = list(send_ids[start : start + _IDS_PER_QUERY])
+        marks = ", ".join("?" for _ in chunk)
+        rows = await db.fetch_values(
+            f"SELECT send_id, count(*) FROM messages WHERE send_id IN ({marks}) GROUP BY send_id",
+            chunk,
+        )
+        sizes.update((send_id, count) for send_id, count in rows)
+    return sizes
+
+
 async def count_due(db: Connection, now: datetime) -> int:
     row = await db.fetchone(
         "SELECT count(*) AS n FROM messages WHERE final = 0 AND next_poll_at <= ?", [ts(now)]

@@ -729,6 +729,17 @@ class Store(ActionVerbs):
         async with self._read() as db:
             return await messages.by_reference(db, reference)
 
+    async def messages_by_reference(self, references: Sequence[str]) -> dict[str, StoredMessage]:
+        """Reference -> message, for those of `references` the database holds (one query a
+        few hundred)."""
+        async with self._read() as db:
+            return await messages.by_references(db, references)
+
+    async def send_sizes(self, send_ids: Sequence[int]) -> dict[int, int]:
+        """Send id -> its number of recipients (one query a few hundred sends)."""
+        async with self._read() as db:
+            return await messages.send_sizes(db, send_ids)
+
     async def add_callback_bodies(self, bodies: list[CallbackBody]) -> None:
         async with self._write() as db:
             await callback_table.add_callback_bodies(db, bodies)

@@ -14,12 +14,12 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl
 
 from bot.clock import Clock
 from bot.domain.callback_tokens import PROBE_REFERENCE, CallbackTokens
-from bot.domain.models import DeliveryStatus, OutboxKind
+from bot.domain.models import DeliveryStatus, OutboxKind, StoredMessage
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.tracking.poller import Poller
@@ -131,6 +131,9 @@ class CallbackService:
         self._summary_rounds: dict[int, float] = {}  # send id -> its last round (monotonic)
         # send id -> when the callback that changed it came, until its thread post is made
         self._awaiting_post: dict[int, float] = {}
+        # reference -> bodies of callbacks answered but not yet sorted to their message
+        self._arrived: dict[str, list[CallbackBody]] = {}
+        self._sorting: asyncio.Task[None] | None = None
         self._stopped = False
         poller.stretch = self.stretch_for
 
@@ -144,7 +147,7 @@ class CallbackService:
     async def receive(
         self, token: str, body: bytes, *, truncated: bool, content_type: str | None, source: str
     ) -> CallbackAnswer:
-        """Answer one callback; nothing here waits on BSG, Slack or the network.
+        """Answer one callback; nothing here waits on BSG, Slack, the network or the database.
 
         The token is checked first (an HMAC, microseconds): forged ones draw on a small
         allowance of their own, so a flood of them never uses up a real sender's.
@@ -165,30 +168,60 @@ class CallbackService:
         if reference == PROBE_REFERENCE:
             self.metrics.callbacks.labels(outcome="probe").inc()
             return OK
-        message = await self.store.message_by_reference(reference)
-        if message is None or message.final:
-            # Signed by us (CONTRACT.md: 200 for a token the bot issued), but for a message
-            # gone or done: nothing to look at, so no request to BSG.
-            self.metrics.callbacks.labels(outcome="final").inc()
-            return OK
+        # Answered now: whatever the database says of the message, a token we issued gets
+        # 200 (CONTRACT.md), so the answer never waits for it. The bodies are sorted to their
+        # messages a batch at a time (one query), then wait for the round's look.
+        arrived = self._arrived.setdefault(reference, [])
+        arrived.append(
+            CallbackBody(
+                message_id=0,  # set once the reference is looked up
+                received_at=self.clock(),
+                source=source,
+                content_type=(content_type or "")[:100] or None,
+                body=body[:KEPT_BODY].decode("utf-8", errors="replace"),
+                truncated=len(body) > KEPT_BODY,
+                parsed_status=parse_callback_body(body, content_type),
+            )
+        )
+        if self._sorting is None and not self._stopped:
+            self._sorting = asyncio.ensure_future(self._sort())
+            self._tasks.add(self._sorting)
+            self._sorting.add_done_callback(self._tasks.discard)
+        return OK
+
+    async def _sort(self) -> None:
+        """Look up the references of the callbacks answered meanwhile (one query a batch) and
+        put each body in its message's waiting room; a message gone or final needs no look."""
+        try:
+            while self._arrived:
+                arrived, self._arrived = self._arrived, {}
+                try:
+                    found = await self.store.messages_by_reference(list(arrived))
+                    summarised = await self._summarised({m.send_id for m in found.values()})
+                    # No await from here on: each room is chosen and filled in one step.
+                    for reference, bodies in arrived.items():
+                        message = found.get(reference)
+                        if message is None or message.final:
+                            self.metrics.callbacks.labels(outcome="final").inc(len(bodies))
+                            continue
+                        self.metrics.callbacks.labels(outcome="accepted").inc(len(bodies))
+                        for kept in bodies:
+                            kept = replace(kept, message_id=message.id)
+                            self._wait(message, kept, summarised[message.send_id])
+                except Exception:  # polling covers these messages; later callbacks go on
+                    log.exception("could not sort %d callback(s) to their messages", len(arrived))
+        finally:
+            self._sorting = None
+
+    def _wait(self, message: StoredMessage, kept: CallbackBody, summarised: bool) -> None:
+        """One callback's body into its message's waiting room (no await: the room is chosen
+        and filled in one step of the loop)."""
         now = self.monotonic()
-        self.metrics.callbacks.labels(outcome="accepted").inc()
         if len(self._last_callback) > _TRACKED_MESSAGES:
             self._last_callback = {
                 k: t for k, t in self._last_callback.items() if now - t <= _STRETCH_WINDOW
             }
         self._last_callback[message.id] = now
-        kept = CallbackBody(
-            message_id=message.id,
-            received_at=self.clock(),
-            source=source,
-            content_type=(content_type or "")[:100] or None,
-            body=body[:KEPT_BODY].decode("utf-8", errors="replace"),
-            truncated=len(body) > KEPT_BODY,
-            parsed_status=parse_callback_body(body, content_type),
-        )
-        summarised = await self._summarised(message.send_id)
-        # No await from here on: the room is chosen and filled in one step of the loop.
         waiting_room = self._again if message.id in self._looking else self._waiting
         waiting = waiting_room.get(message.id)
         if waiting is None:
@@ -200,7 +233,6 @@ class CallbackService:
         waiting.bodies.append(kept)
         if waiting_room is self._waiting:
             self._schedule_round()
-        return OK
 
     def _hold(self) -> float:
         # Jittered, so that held answers do not all fall due in the same loop turn.
@@ -231,14 +263,18 @@ class CallbackService:
 
     # ------------------------------------------------------------ looks
 
-    async def _summarised(self, send_id: int) -> bool:
-        """Whether the send's replies are summaries (remembered: a send's size never changes)."""
-        known = self._summarised_sends.get(send_id)
-        if known is None:
-            size = sum((await self.store.status_counts(send_id)).values())
-            known = self._summarised_sends[send_id] = size > self.settings.summary_threshold
-            if len(self._summarised_sends) > _TRACKED_SENDS:
-                del self._summarised_sends[next(iter(self._summarised_sends))]
+    async def _summarised(self, send_ids: set[int]) -> dict[int, bool]:
+        """Whether each send's replies are summaries: remembered (a send's size never
+        changes), the others counted in one query."""
+        known = {i: self._summarised_sends[i] for i in send_ids if i in self._summarised_sends}
+        unknown = [i for i in send_ids if i not in known]
+        if unknown:
+            sizes = await self.store.send_sizes(unknown)
+            for send_id in unknown:
+                known[send_id] = sizes.get(send_id, 0) > self.settings.summary_threshold
+                self._summarised_sends[send_id] = known[send_id]
+                if len(self._summarised_sends) > _TRACKED_SENDS:
+                    del self._summarised_sends[next(iter(self._summarised_sends))]
         return known
 
     def _schedule_round(self, delay: float | None = None) -> None:

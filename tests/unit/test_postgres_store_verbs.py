@@ -138,3 +138,21 @@ async def test_drafts_thread_actions_and_sms_resends(any_store):
         resends[0].id
     ]
     assert await any_store.due_sms_resends(T0) == []
+
+
+async def test_messages_are_found_by_many_references_at_once(any_store):
+    """What a batch of callbacks is sorted by: one query for many references, each message
+    whole, a reference nobody holds left out."""
+    _, messages = await _send(any_store)
+    references = [m.reference for m in messages] + ["nope"]
+    found = await any_store.messages_by_reference(references)
+    assert sorted(found) == sorted(m.reference for m in messages)
+    for message in messages:
+        assert found[message.reference] == await any_store.get_message(message.id)
+    assert await any_store.messages_by_reference([]) == {}
+
+
+async def test_send_sizes_count_each_sends_recipients_in_one_query(any_store):
+    send, messages = await _send(any_store)
+    assert await any_store.send_sizes([send.id, send.id + 999]) == {send.id: len(messages)}
+    assert await any_store.send_sizes([]) == {}
