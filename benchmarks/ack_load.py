@@ -458,9 +458,9 @@ def report(figures: dict[str, Any]) -> list[list[object]]:
         [
             "sends reaching BSG exactly once",
             f"{figures['sent_exactly_once']} / {figures['commands']} "
-            f"({figures['bsg_create_calls']} creates)",
+            f"(in {figures['bsg_create_calls']} create requests: sends that meet share one)",
             "all",
-            "ok" if once and figures["bsg_create_calls"] == figures["commands"] else "MISSED",
+            "ok" if once and figures["bsg_create_calls"] <= figures["commands"] else "MISSED",
         ],
     ]
 
@@ -503,7 +503,7 @@ def missed(figures: dict[str, Any]) -> bool:
     return (
         slow
         or figures["sent_exactly_once"] != figures["commands"]
-        or figures["bsg_create_calls"] != figures["commands"]
+        or figures["bsg_create_calls"] > figures["commands"]
         or figures["http_failures"] > 0
     )
 

@@ -123,6 +123,7 @@ class ViberBot:
             timeout=settings.bsg_timeout,
             batch_size=settings.bsg_batch_size,
             create_concurrency=settings.bsg_create_concurrency,
+            create_linger=settings.bsg_create_linger,
             retries=settings.bsg_retries,
             transport=bsg_transport,
             callback_url=callback_url,

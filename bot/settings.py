@@ -21,7 +21,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.errors import ConfigurationError
-from bot.domain.limits import BATCH_MAX, SENDER_MAX
+from bot.domain.limits import BATCH_MAX, CREATE_LINGER, SENDER_MAX
 
 CommaList = Annotated[frozenset[str], NoDecode]
 
@@ -116,6 +116,10 @@ class Settings(DatabaseSettings):
     bsg_batch_size: int = Field(50, ge=1, le=BATCH_MAX, validation_alias="VIBER_BOT_BSG_BATCH_SIZE")
     bsg_create_concurrency: int = Field(
         4, ge=1, le=32, validation_alias="VIBER_BOT_BSG_CREATE_CONCURRENCY"
+    )
+    # Seconds a create batch may wait to share a request while another create is under way.
+    bsg_create_linger: float = Field(
+        CREATE_LINGER, ge=0, le=1, validation_alias="VIBER_BOT_BSG_CREATE_LINGER"
     )
     bsg_timeout: PositiveFloat = Field(10.0, validation_alias="VIBER_BOT_BSG_TIMEOUT")
     bsg_retries: int = Field(3, ge=0, le=10, validation_alias="VIBER_BOT_BSG_RETRIES")

@@ -27,6 +27,7 @@ from bot.bsg.answers import (
     StatusAnswer,
     message_status,
 )
+from bot.bsg.coalesce import CreateCoalescer
 from bot.bsg.reader import AnswerReader
 from bot.bsg.requests import CallbackUrl, build_create_body
 from bot.bsg.sms import SmsCalls
@@ -39,6 +40,7 @@ from bot.bsg.transport import (
     make_transport,
 )
 from bot.domain.errors import BsgProtocolError, BsgRefused, BsgUnavailable
+from bot.domain.limits import CREATE_LINGER
 from bot.domain.models import (
     Balance,
     BsgErrorInfo,
@@ -70,6 +72,7 @@ class BsgClient(SmsCalls):
         backoff_max: float = 10.0,
         retry_after_max: float = 30.0,
         create_concurrency: int = 4,
+        create_linger: float = CREATE_LINGER,
         callback_url: CallbackUrl | None = None,
     ) -> None:
         if batch_size < 1:
@@ -109,6 +112,8 @@ class BsgClient(SmsCalls):
         self.retried = 0
         self._stop = stop_after_attempt(retries + 1)
         self._retry_on = retry_if_exception_type(Retryable)
+        # Batches of different sends share a create when they meet (bot/bsg/coalesce.py).
+        self._creates = CreateCoalescer(self._post_create, limit=batch_size, linger=create_linger)
 
     def __repr__(self) -> str:
         return (
@@ -117,6 +122,7 @@ class BsgClient(SmsCalls):
         )
 
     async def aclose(self) -> None:
+        await self._creates.aclose()
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:
@@ -160,7 +166,7 @@ class BsgClient(SmsCalls):
         async def post(batch: Sequence[Recipient]) -> Any:
             async with limit:
                 body = build_create_body(request.content, batch, request.tariff, self.callback_url)
-                return await self._call("POST", "/viber/create", body)
+                return await self._creates.create(body, [r.reference for r in batch])
 
         tasks = [asyncio.ensure_future(post(batch)) for batch in batches]
         try:
@@ -246,6 +252,9 @@ class BsgClient(SmsCalls):
         if answer.total_price is None:
             raise self._answers.protocol_error(path, "the price answer has no total price")
         return PricePreview(total_price=answer.total_price, currency=answer.currency)
+
+    async def _post_create(self, body: dict[str, Any]) -> Any:
+        return await self._call("POST", "/viber/create", body)
 
     # ------------------------------------------------------------ parsing
 

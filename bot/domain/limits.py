@@ -43,3 +43,7 @@ PLACEHOLDER_MAX = 150
 OPTION_TEXT_MAX = 75
 BUTTON_TEXT_MAX = 75
 VIEW_TITLE_MAX = 24
+
+# Seconds a create batch may wait to share a request while another create is under way
+# (bot/bsg/coalesce.py; BSG itself takes ~0.1-1 s to answer a create).
+CREATE_LINGER = 0.02

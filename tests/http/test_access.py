@@ -54,7 +54,8 @@ async def modal(
 
 
 async def delivered(app: RunningBot, sends_before: int) -> None:
-    """Wait until the send made after `sends_before` sends is accepted by BSG."""
+    """Wait until the send made after `sends_before` sends is accepted by BSG and its parent
+    is in the channel."""
 
     async def stored() -> bool:
         return len(await app.store.recent_sends(1_000_000)) == sends_before + 1
@@ -63,7 +64,9 @@ async def delivered(app: RunningBot, sends_before: int) -> None:
     send = (await app.store.recent_sends(1))[0]
 
     async def condition() -> object:
-        return (await app.store.get_send(send.id)).outcome == SendOutcome.SENT
+        # Its parent posted too: the checks that follow count the channel's posts.
+        stored_send = await app.store.get_send(send.id)
+        return stored_send.outcome == SendOutcome.SENT and stored_send.parent_ts is not None
 
     await app.wait_for(condition)
 

@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.domain.models import SendOutcome
 from commands.ack_first import ack_first
 
 NUMBER = "380972920283"
@@ -147,3 +148,35 @@ async def test_a_listener_that_never_acks_is_answered_as_bolt_would_when_it_ends
     response = await bolt.async_dispatch(_command())
     assert response.status == 404  # Bolt's answer for a listener that did not ack
     assert 0.04 < time.perf_counter() - started < 1.0  # not Slack's whole 3 s
+
+
+async def test_sends_arriving_while_bsg_holds_a_create_share_the_next_one(make_bot):
+    # The first send's create is under way for a while; the four that follow while it is are
+    # carried by one create between them (bot/bsg/coalesce.py), each reading its own answer.
+    app = await make_bot(VIBER_BOT_BSG_CREATE_LINGER=0.3)
+    app.bsg.create_delay = 0.6
+    numbers = [f"38097292{index:04d}" for index in range(5)]
+    assert (await app.command(f"send +{numbers[0]} First")).status_code == 200
+    await app.wait_for(lambda: app.bsg.create_calls == 1)
+    answers = await asyncio.gather(
+        *(app.command(f"send +{number} Order for {number}") for number in numbers[1:])
+    )
+    assert all("Sending to 1 recipient" in answer.json()["text"] for answer in answers)
+
+    async def all_sent() -> bool:
+        sends = await app.store.recent_sends(10)
+        return len(sends) == 5 and all(s.outcome == SendOutcome.SENT for s in sends)
+
+    await app.wait_for(all_sent)
+    assert app.bsg.create_calls == 2
+    shared = app.bsg.create_bodies[1]
+    assert sorted(item["text"] for item in shared["messages"]) == [
+        f"Order for {number}" for number in numbers[1:]
+    ]
+    assert all(app.bsg.sent_to(number) == 1 for number in numbers)
+    # Each send holds BSG's id of its own recipient's message, text and all.
+    for send in await app.store.recent_sends(10):
+        [message] = await app.store.send_messages(send.id)
+        at_bsg = app.bsg.message(message.bsg_id)
+        assert at_bsg.msisdn == message.msisdn and at_bsg.reference == message.reference
+        assert at_bsg.text == send.text

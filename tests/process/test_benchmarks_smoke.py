@@ -86,14 +86,16 @@ def test_the_whole_benchmark_command_runs_at_smoke_sizes(tmp_path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     ack = metrics(out, "ack_load")
-    # Every signed command was answered and reached BSG exactly once.
+    # Every signed command was answered and reached BSG exactly once (sends that met while
+    # BSG held a create shared one: fewer create requests than sends).
     assert ack["http_failures"] == "0"
-    assert ack["sent_exactly_once"] == ack["commands"] == ack["bsg_create_calls"] == "20"
+    assert ack["sent_exactly_once"] == ack["commands"] == "20"
+    assert 1 <= int(ack["bsg_create_calls"]) <= 20
     assert 0 < float(ack["p50_ms"]) <= float(ack["p95_ms"]) <= float(ack["p99_ms"])
     mid = metrics(out, "ack_mid_sweep")
     # The commands were answered while the app's first sweep checked the 300 due messages.
     assert mid["http_failures"] == "0" and mid["sweep_due"] == "300"
-    assert mid["sent_exactly_once"] == mid["bsg_create_calls"] == "20"
+    assert mid["sent_exactly_once"] == "20" and 1 <= int(mid["bsg_create_calls"]) <= 20
     assert int(mid["sweep_checked_during_load"]) > 0
     campaign = metrics(out, "campaign")
     assert campaign["stored_ids"] == campaign["recipients"] == "120"
