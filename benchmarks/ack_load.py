@@ -57,6 +57,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU time used so far by every thread of process `pid` (scheduler figures, in ns)."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
 def _spawn(target: Any, *args: Any, name: str) -> tuple[Connection, Any]:
     context = multiprocessing.get_context("spawn")
     conn, child = context.Pipe()
@@ -252,6 +262,10 @@ class AppProcess:
         self.url: str = self._conn.recv()
         self.db_path = Path(env["VIBER_BOT_DB"])
 
+    def cpu_s(self) -> float:
+        """The app process's CPU time so far, all its threads."""
+        return process_cpu_s(self._process.pid)
+
     def stop(self) -> dict[str, Any]:
         with contextlib.suppress(OSError):
             self._conn.send(("stop",))
@@ -376,9 +390,11 @@ async def run(
         before = fakes.stats() if sweep else {"status_calls": 0, "create_calls": 0}
         status_before = before["status_calls"]
         load_cpu = time.process_time()
+        app_cpu = app.cpu_s()
         times, msisdns, failures = await _load(app.url, commands, in_flight)
         load_s = time.perf_counter() - started
         load_cpu = time.process_time() - load_cpu
+        app_cpu = app.cpu_s() - app_cpu
         # How much of the sweep the commands overlapped: its status GETs made meanwhile.
         checked_during = fakes.stats()["status_calls"] - status_before if sweep else 0
 
@@ -419,6 +435,9 @@ async def run(
         "load_s": load_s,
         # This process's CPU while it posted the commands: it shares the machine with the app.
         "loadgen_cpu_s": load_cpu,
+        # The app's CPU while the commands came in (all threads), per command: what an ack and
+        # the work it starts cost it (the latency under load is this times the queue).
+        "app_cpu_ms_per_command": app_cpu * 1000 / commands,
         "all_stored_s": stored_s,
         "stored_ids": stored,
         "bsg_create_calls": stats["create_calls"] - before["create_calls"],

@@ -35,18 +35,25 @@ _after_ack: set[asyncio.Task[Any]] = set()
 class _SignallingAck(AsyncAck):
     """The listener's ack: Bolt's, and a signal that it was called."""
 
-    def __init__(self, ack: AsyncAck, acked: asyncio.Event):
+    def __init__(self, ack: AsyncAck, answered: asyncio.Future[None]):
         super().__init__()
         self._ack = ack
-        self._acked = acked
+        self._answered = answered
+        self.called = False
 
     async def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
         try:
             answer = await self._ack(*args, **kwargs)
         finally:
-            self._acked.set()
+            self.called = True
+            _wake(self._answered)
         self.response = self._ack.response
         return answer
+
+
+def _wake(answered: asyncio.Future[None], *_: Any) -> None:
+    if not answered.done():
+        answered.set_result(None)
 
 
 def _in_background(work: asyncio.Task[Any]) -> None:
@@ -74,19 +81,21 @@ def ack_first(listener: Listener) -> Listener:
             # An event listener takes no ack: Bolt acks the event when this returns.
             _in_background(asyncio.ensure_future(listener(**kwargs)))
             return None
-        acked = asyncio.Event()
-        kwargs["ack"] = _SignallingAck(ack, acked)
+        # One future, woken by the ack, by the listener ending, or by the time running out.
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[None] = loop.create_future()
+        signalling = _SignallingAck(ack, answered)
+        kwargs["ack"] = signalling
         work = asyncio.ensure_future(listener(**kwargs))
         _after_ack.add(work)
         work.add_done_callback(_after_ack.discard)
-        signal = asyncio.ensure_future(acked.wait())
+        work.add_done_callback(functools.partial(_wake, answered))
+        timer = loop.call_later(ACK_WAIT, _wake, answered)
         try:
-            await asyncio.wait(
-                {work, signal}, timeout=ACK_WAIT, return_when=asyncio.FIRST_COMPLETED
-            )
+            await answered
         finally:
-            signal.cancel()
-        if work.done() and not acked.is_set():
+            timer.cancel()
+        if work.done() and not signalling.called:
             return work.result()  # a failure before the ack goes to Bolt's error handler
         # Acked: Slack has its answer, whatever happens next (even at once) is only logged.
         _in_background(work)
