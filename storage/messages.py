@@ -11,10 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain.models import (
+    DUE_COLUMNS,
     MESSAGE_COLUMNS,
     Channel,
     DeliveryStatus,
+    DueMessage,
     MessageStatus,
+    PolledMessage,
     StatusEvent,
     StoredMessage,
 )
@@ -31,8 +34,12 @@ def model(row: Row) -> StoredMessage:
 # (`fetch_values`) and make each model positionally (`StoredMessage.from_values`).
 SELECT_MODELS = f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages"
 
-# The due messages, oldest due first (the final/next_poll_at index gives the order).
-DUE_SQL = f"{SELECT_MODELS} WHERE final = 0 AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
+# The due messages as a poll reads them (DueMessage's columns), oldest due first (the
+# final/next_poll_at index gives the order).
+DUE_SQL = (
+    f"SELECT {', '.join(DUE_COLUMNS)} FROM messages"
+    " WHERE final = 0 AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
+)
 
 
 def models(rows: list[Any]) -> list[StoredMessage]:
@@ -106,9 +113,14 @@ async def update(db: Connection, message_id: int, values: dict[str, Any]) -> Non
     await sql.update(db, "messages", message_id, values)
 
 
-async def due(db: Connection, now: datetime, limit: int) -> list[StoredMessage]:
-    """Messages whose next look is due, oldest due first (the final/next_poll_at index)."""
-    return models(await db.fetch_values(DUE_SQL, [ts(now), limit]))
+async def due(db: Connection, now: datetime, limit: int) -> list[DueMessage]:
+    """Messages whose next look is due, as a poll reads them, oldest due first (the
+    final/next_poll_at index)."""
+    rows: list[Any] = await db.fetch_values(DUE_SQL, [ts(now), limit])
+    make = DueMessage.from_values
+    for index, row in enumerate(rows):  # in place, as `models`
+        rows[index] = make(row)
+    return rows
 
 
 async def due_ids(db: Connection, now: datetime, limit: int) -> list[tuple[int, int]]:
@@ -202,7 +214,7 @@ async def count(db: Connection, *, status: DeliveryStatus | None, since: datetim
 
 
 def poll_update(
-    message: StoredMessage,
+    message: PolledMessage,
     seen: MessageStatus | None,
     *,
     now: datetime,
@@ -251,7 +263,7 @@ def poll_update(
 
 async def record_poll(
     db: Connection,
-    message: StoredMessage,
+    message: PolledMessage,
     seen: MessageStatus | None,
     *,
     now: datetime,
@@ -269,7 +281,7 @@ async def record_polls(db: Connection, polls: Sequence[Poll], *, now: datetime) 
     columns, one for the status events; then the changed messages and their events are read
     back (two queries a page) for the notifier. Returns the changes in the order of `polls`."""
     updates: dict[tuple[str, ...], list[list[Any]]] = {}
-    events: list[tuple[StoredMessage, Channel, DeliveryStatus | None]] = []
+    events: list[tuple[PolledMessage, Channel, DeliveryStatus | None]] = []
     event_rows: list[tuple[Any, ...]] = []
     observed = ts(now)
     for look in polls:
