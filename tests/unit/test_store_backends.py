@@ -519,3 +519,53 @@ async def test_due_messages_equal_their_whole_rows_field_by_field(any_store):
     nulls = [f.name for f in dataclasses.fields(due[1]) if getattr(due[1], f.name) is None]
     assert filled == []
     assert nulls == [f.name for f in dataclasses.fields(DueMessage) if f.default is None]
+
+
+async def test_a_poll_of_a_due_message_keeps_what_bsg_leaves_out_and_counts_in_sql(any_store):
+    """A DueMessage has no currency, SMS id or poll count: a poll's UPDATE keeps the row's
+    currency and SMS id when BSG's answer gives none (or ''), writes them when it gives one,
+    and counts the look in SQL (a stale copy polled twice counts twice)."""
+    _, (message,) = await _accepted(any_store, 1)  # currency EUR
+    at = T0 + timedelta(seconds=10)
+    await any_store.record_poll(
+        message,
+        MessageStatus(status=DeliveryStatus.SENT, sms=SmsStatus(bsg_id="s1")),
+        now=at,
+        next_poll_at=at,
+        final=False,
+    )
+    [due] = await any_store.due_for_poll(at)
+    for currency, sms_id in [(None, None), ("", "")]:
+        await any_store.record_poll(
+            due,
+            MessageStatus(
+                status=DeliveryStatus.SENT,
+                price=Decimal("0.03"),
+                currency=currency,
+                sms=SmsStatus(bsg_id=sms_id, status=DeliveryStatus.SENT),
+            ),
+            now=at,
+            next_poll_at=at,
+            final=False,
+        )
+    kept = await any_store.get_message(message.id)
+    assert (kept.currency, kept.sms_id, kept.price, kept.poll_count) == (
+        "EUR",
+        "s1",
+        Decimal("0.03"),
+        3,
+    )
+    await any_store.record_poll(
+        due,
+        MessageStatus(
+            status=DeliveryStatus.SENT,
+            price=Decimal("0.04"),
+            currency="USD",
+            sms=SmsStatus(bsg_id="s2", status=DeliveryStatus.SENT),
+        ),
+        now=at,
+        next_poll_at=at,
+        final=False,
+    )
+    given = await any_store.get_message(message.id)
+    assert (given.currency, given.sms_id, given.poll_count) == ("USD", "s2", 4)

@@ -75,4 +75,4 @@ def test_a_due_message_reads_its_columns_as_a_whole_row_does():
             assert type(getattr(due, name)) is type(getattr(whole, name)), name
     assert [f.name for f in dataclasses.fields(DueMessage)] == list(DUE_COLUMNS)
     assert set(DUE_COLUMNS) < {f.name for f in dataclasses.fields(StoredMessage)}
-    assert due.created_at == moment and due.expires_at is None and due.poll_count == 0
+    assert due.created_at == moment and due.expires_at is None and due.sms_status is None
