@@ -63,14 +63,14 @@ GAPS = {
         "simulator answering them."
     ),
     "5 database": (
-        "`Store.due_for_poll` returns whole rows: their 27 columns cost ~2.6 ms a 1,000 in "
-        "sqlite3 alone (Python 3.11's sqlite3 drops and retakes the GIL around each value it "
-        "reads, ~55 ns even for a NULL; SQLite's own search is ~0.1 ms), and a StoredMessage "
-        "built positionally from them ~1.2 us a row (a 27-field __init__ ~0.4 us, the ISO "
-        "times, a Decimal). 3 ms would take fewer columns, a lighter model of the ~14 fields "
-        "a poll reads (~2 ms measured outside the Store), not made: due_for_poll is for "
-        "callers that want whole rows. The sweep reads (id, send) pairs (`Store.due_ids`, "
-        "~1 ms a 1,000) and loads messages 500 at a time ahead of the requests."
+        "`Store.due_for_poll` returns `DueMessage`s, the 9 columns of a row a poll reads: in "
+        "sqlite3 alone they cost ~1.3 ms a 1,000 (Python 3.11's sqlite3 drops and retakes the "
+        "GIL around each value it reads, ~55 ns even for a NULL; SQLite's own search is "
+        "~0.1 ms), the models ~0.6 ms (three ISO times, a status look-up and a 9-field "
+        "__init__ a row) and the trip to the reader's thread ~0.2 ms: ~2.1-2.5 ms on a quiet "
+        "host. A run over 3 ms met a busy one: the plain query beside it is the calibrant. "
+        "The sweep alone reads (id, send) pairs (`Store.due_ids`, ~1 ms a 1,000) and loads "
+        "whole messages 500 at a time ahead of the requests."
     ),
     "7 replicas": (
         "No target in issue 15 for this figure (the < 50 ms is issue 11's single-process "

@@ -5,16 +5,20 @@ of storage/): its reads, the poller's writes (statuses, schedule) and BSG's acce
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from bot.domain.models import (
+    DUE_COLUMNS,
     MESSAGE_COLUMNS,
     Channel,
     DeliveryStatus,
+    DueMessage,
     MessageStatus,
+    PolledMessage,
     StatusEvent,
     StoredMessage,
 )
@@ -31,8 +35,12 @@ def model(row: Row) -> StoredMessage:
 # (`fetch_values`) and make each model positionally (`StoredMessage.from_values`).
 SELECT_MODELS = f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages"
 
-# The due messages, oldest due first (the final/next_poll_at index gives the order).
-DUE_SQL = f"{SELECT_MODELS} WHERE final = 0 AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
+# The due messages as a poll reads them (DueMessage's columns), oldest due first (the
+# final/next_poll_at index gives the order).
+DUE_SQL = (
+    f"SELECT {', '.join(DUE_COLUMNS)} FROM messages"
+    " WHERE final = 0 AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
+)
 
 
 def models(rows: list[Any]) -> list[StoredMessage]:
@@ -106,9 +114,14 @@ async def update(db: Connection, message_id: int, values: dict[str, Any]) -> Non
     await sql.update(db, "messages", message_id, values)
 
 
-async def due(db: Connection, now: datetime, limit: int) -> list[StoredMessage]:
-    """Messages whose next look is due, oldest due first (the final/next_poll_at index)."""
-    return models(await db.fetch_values(DUE_SQL, [ts(now), limit]))
+async def due(db: Connection, now: datetime, limit: int) -> list[DueMessage]:
+    """Messages whose next look is due, as a poll reads them, oldest due first (the
+    final/next_poll_at index)."""
+    rows: list[Any] = await db.fetch_values(DUE_SQL, [ts(now), limit])
+    make = DueMessage.from_values
+    for index, row in enumerate(rows):  # in place, as `models`
+        rows[index] = make(row)
+    return rows
 
 
 async def due_ids(db: Connection, now: datetime, limit: int) -> list[tuple[int, int]]:
@@ -202,7 +215,7 @@ async def count(db: Connection, *, status: DeliveryStatus | None, since: datetim
 
 
 def poll_update(
-    message: StoredMessage,
+    message: PolledMessage,
     seen: MessageStatus | None,
     *,
     now: datetime,
@@ -210,11 +223,11 @@ def poll_update(
     final: bool,
     forced_status: DeliveryStatus | None,
 ) -> tuple[dict[str, Any], DeliveryStatus | None, str | None, bool, bool]:
-    """What a poll changes in the row: (columns, new Viber status, raw status, Viber changed,
-    SMS changed). Pure: the same for every backend."""
+    """What a poll changes in the row: (columns and the values `poll_update_sql` binds, new
+    Viber status, raw status, Viber changed, SMS changed). Pure: the same for every backend.
+    Of the row it reads the fields a DueMessage has."""
     update: dict[str, Any] = {
         "last_polled_at": ts(now),
-        "poll_count": message.poll_count + 1,
         "next_poll_at": None if final else ts(next_poll_at),
         "final": 1 if final else 0,
     }
@@ -228,7 +241,7 @@ def poll_update(
                 update[key] = ts(getattr(seen, key))
         if seen.price is not None:
             update["price"] = dec(seen.price)
-            update["currency"] = seen.currency or message.currency
+            update["currency"] = seen.currency  # none: the row's own stays (_POLL_SETS)
         if seen.bsg_id and not message.bsg_id:
             update["bsg_id"] = seen.bsg_id
     viber_changed = new_status is not None and new_status != message.status
@@ -238,7 +251,7 @@ def poll_update(
     sms = seen.sms if seen is not None else None
     sms_changed = sms is not None and sms.status != message.sms_status
     if sms is not None:
-        update["sms_id"] = sms.bsg_id or message.sms_id
+        update["sms_id"] = sms.bsg_id  # none: the row's own stays (_POLL_SETS)
         if sms.price is not None:
             update["sms_price"] = dec(sms.price)
             update["sms_currency"] = sms.currency or seen.currency
@@ -249,9 +262,26 @@ def poll_update(
     return update, new_status, raw, viber_changed, sms_changed
 
 
+# How a poll's UPDATE sets these columns: BSG's value, or when it gave none (or '') the
+# row's own, so a poll need not read them first (a DueMessage has neither).
+_POLL_SETS = {
+    "currency": "currency = coalesce(nullif(?, ''), currency)",
+    "sms_id": "sms_id = coalesce(nullif(?, ''), sms_id)",
+}
+
+
+@functools.cache
+def poll_update_sql(columns: tuple[str, ...]) -> str:
+    """The UPDATE that writes `poll_update`'s columns (their values bound in order, then the
+    id). The poll count goes up in SQL: a poll need not read it, nor can a stale copy of the
+    row count a look less."""
+    sets = ", ".join(_POLL_SETS.get(name, f"{name} = ?") for name in columns)
+    return f"UPDATE messages SET poll_count = poll_count + 1, {sets} WHERE id = ?"
+
+
 async def record_poll(
     db: Connection,
-    message: StoredMessage,
+    message: PolledMessage,
     seen: MessageStatus | None,
     *,
     now: datetime,
@@ -269,7 +299,7 @@ async def record_polls(db: Connection, polls: Sequence[Poll], *, now: datetime) 
     columns, one for the status events; then the changed messages and their events are read
     back (two queries a page) for the notifier. Returns the changes in the order of `polls`."""
     updates: dict[tuple[str, ...], list[list[Any]]] = {}
-    events: list[tuple[StoredMessage, Channel, DeliveryStatus | None]] = []
+    events: list[tuple[PolledMessage, Channel, DeliveryStatus | None]] = []
     event_rows: list[tuple[Any, ...]] = []
     observed = ts(now)
     for look in polls:
@@ -315,7 +345,7 @@ async def record_polls(db: Connection, polls: Sequence[Poll], *, now: datetime) 
                 )
             )
     for columns, rows in updates.items():
-        await db.executemany(sql.update_sql("messages", columns), rows)
+        await db.executemany(poll_update_sql(columns), rows)
     if not events:
         return []
     await db.executemany(_INSERT_EVENT, event_rows)

@@ -8,7 +8,14 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from bot.domain.errors import StorageError
-from bot.domain.models import DeliveryStatus, MessageStatus, Send, StatusEvent, StoredMessage
+from bot.domain.models import (
+    DeliveryStatus,
+    MessageStatus,
+    PolledMessage,
+    Send,
+    StatusEvent,
+    StoredMessage,
+)
 from storage.backend import Row
 from storage.timestamps import ts as ts  # re-exported for the table modules
 
@@ -105,7 +112,7 @@ class Poll:
     """One look at a message for `Store.record_polls`: what BSG said (None: no answer that
     counts) and what the poll policy decided."""
 
-    message: StoredMessage
+    message: PolledMessage
     seen: MessageStatus | None
     next_poll_at: datetime | None
     final: bool

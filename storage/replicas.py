@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.domain.models import MESSAGE_COLUMNS, StoredMessage
+from bot.domain.models import DUE_COLUMNS, DueMessage
 from storage.records import ts
 
 # Give up leases on messages (ids, then this replica's name): release() and leave().
@@ -30,8 +30,9 @@ _RELEASE_MESSAGES = (
     "WHERE id = ANY(?) AND lease_owner = ?"
 )
 
-# A claimed message's columns, in StoredMessage's order (its leases left out).
-_RETURNING_MODELS = ", ".join(f"m.{column}" for column in MESSAGE_COLUMNS)
+# A claimed message's columns, in DueMessage's order: what a poll reads, as `due_for_poll`.
+_RETURNING_DUE = ", ".join(f"m.{column}" for column in DUE_COLUMNS)
+_CLAIMED_DUE = ", ".join(DUE_COLUMNS)
 
 
 def replica_id() -> str:
@@ -59,8 +60,9 @@ class Coordinator(Protocol):
     replica: str
     shared: bool  # True when other replicas may be working on the same database
 
-    async def claim_due(self, now: datetime, limit: int) -> list[StoredMessage]:
-        """Due messages, oldest due first, that this replica now holds until it releases them."""
+    async def claim_due(self, now: datetime, limit: int) -> list[DueMessage]:
+        """Due messages as a poll reads them (`Store.due_for_poll`'s), oldest due first, that
+        this replica now holds until it releases them."""
         ...
 
     async def claim(self, message_ids: Sequence[int]) -> set[int]:
@@ -110,7 +112,7 @@ class Solo:
         self._messages = 0
         self._lanes = 0
 
-    async def claim_due(self, now: datetime, limit: int) -> list[StoredMessage]:
+    async def claim_due(self, now: datetime, limit: int) -> list[DueMessage]:
         due = await self.store.due_for_poll(now, limit=limit)
         self._messages = len(due)
         return due
@@ -175,7 +177,7 @@ class Leases:
 
     # ------------------------------------------------------------ messages
 
-    async def claim_due(self, now: datetime, limit: int) -> list[StoredMessage]:
+    async def claim_due(self, now: datetime, limit: int) -> list[DueMessage]:
         async with self.backend.connection() as conn:
             rows = await conn.fetch_values(
                 "WITH due AS ("
@@ -183,16 +185,16 @@ class Leases:
                 " WHERE final = 0 AND next_poll_at <= ?"
                 " AND (lease_until IS NULL OR lease_until < now())"
                 " ORDER BY next_poll_at LIMIT ?"
-                " FOR UPDATE SKIP LOCKED)"
+                " FOR UPDATE SKIP LOCKED),"
+                " claimed AS ("
                 " UPDATE messages m SET lease_owner = ?,"
                 " lease_until = now() + make_interval(secs => ?)"
-                f" FROM due WHERE m.id = due.id RETURNING {_RETURNING_MODELS}",
+                f" FROM due WHERE m.id = due.id RETURNING m.next_poll_at, {_RETURNING_DUE})"
+                # RETURNING keeps no order: the batch comes oldest due first, as due_for_poll.
+                f" SELECT {_CLAIMED_DUE} FROM claimed ORDER BY next_poll_at, id",
                 [ts(now), int(limit), self.replica, self.lease_seconds],
             )
-        messages = sorted(
-            (StoredMessage.from_values(row) for row in rows),
-            key=lambda m: (m.next_poll_at or now, m.id),
-        )
+        messages = [DueMessage.from_values(row) for row in rows]
         self._messages.update(m.id for m in messages)
         return messages
 

@@ -21,7 +21,9 @@ from typing import Any, TypeVar
 
 from bot.domain.models import (
     DeliveryStatus,
+    DueMessage,
     MessageStatus,
+    PolledMessage,
     Send,
     SendOutcome,
     StatusEvent,
@@ -367,8 +369,9 @@ class Store(ActionVerbs):
                 db, message_id, status=status, code=code, description=description, now=now
             )
 
-    async def due_for_poll(self, now: datetime, limit: int = 1000) -> list[StoredMessage]:
-        """Messages whose next look is due, oldest due first (uses the final/next_poll_at index)."""
+    async def due_for_poll(self, now: datetime, limit: int = 1000) -> list[DueMessage]:
+        """Messages whose next look is due, as a poll reads them (DueMessage: not whole rows),
+        oldest due first (uses the final/next_poll_at index)."""
         async with self._read() as db:
             return await messages.due(db, now, limit)
 
@@ -393,7 +396,7 @@ class Store(ActionVerbs):
 
     async def record_poll(
         self,
-        message: StoredMessage,
+        message: PolledMessage,
         seen: MessageStatus | None,
         *,
         now: datetime,

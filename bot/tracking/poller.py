@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from bot.bsg.client import BsgClient
 from bot.clock import Clock
 from bot.domain.errors import BsgError, BsgNotFound, StorageError
-from bot.domain.models import MessageStatus, StoredMessage
+from bot.domain.models import MessageStatus, PolledMessage
 from bot.domain.policy import PollPolicy, judge
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -210,7 +210,7 @@ class Poller:
         return changes
 
     async def _poll_batch(
-        self, due: list[StoredMessage], tick: datetime
+        self, due: list[PolledMessage], tick: datetime
     ) -> tuple[list[Change], int, str | None]:
         """Ask BSG about one claimed batch, recording the answers as they come."""
         batch = {m.id for m in due}
@@ -224,13 +224,13 @@ class Poller:
             self._released = asyncio.Event()
 
     async def _check_renewing(
-        self, due: list[StoredMessage], anchor: datetime | None = None
+        self, due: list[PolledMessage], anchor: datetime | None = None
     ) -> _Tally:
         """_check, renewing the batch's leases while BSG answers (a slow BSG must not let
         another replica take the batch over meanwhile)."""
         by_id = {m.id: m for m in due}
 
-        async def loaded(ids: list[int]) -> list[StoredMessage]:
+        async def loaded(ids: list[int]) -> list[PolledMessage]:
             return [by_id[i] for i in ids]
 
         pairs = [(m.id, m.send_id) for m in due]
@@ -262,12 +262,12 @@ class Poller:
             self._released.set()
             self._released = asyncio.Event()
 
-    def _loader(self, tick: datetime) -> Callable[[list[int]], Awaitable[list[StoredMessage]]]:
+    def _loader(self, tick: datetime) -> Callable[[list[int]], Awaitable[list[PolledMessage]]]:
         """Loads a page of the sweep's messages; those no longer due (a callback's look
         recorded them meanwhile) or being looked at right now are left out. A loaded message
         is busy until the sweep ends, so a callback's look waits for its answer."""
 
-        async def load(ids: list[int]) -> list[StoredMessage]:
+        async def load(ids: list[int]) -> list[PolledMessage]:
             page = [
                 m
                 for m in await self.store.messages_by_id(ids)
@@ -285,7 +285,7 @@ class Poller:
     async def _check(
         self,
         due: Sequence[tuple[int, int]],
-        load: Callable[[list[int]], Awaitable[list[StoredMessage]]],
+        load: Callable[[list[int]], Awaitable[list[PolledMessage]]],
         *,
         anchor: datetime | None = None,
     ) -> _Tally:
@@ -309,7 +309,7 @@ class Poller:
         order = sorted(due, key=lambda pair: pair[1])  # stable: the due order within a send
         left = Counter(send_id for _, send_id in order)
         pages = (order[start : start + LOAD_PAGE] for start in range(0, len(order), LOAD_PAGE))
-        pending: deque[StoredMessage] = deque()
+        pending: deque[PolledMessage] = deque()
         held: dict[int, list[_Answer]] = defaultdict(list)
         ready: list[_Answer] = []
         writing = asyncio.Lock()
@@ -342,7 +342,7 @@ class Poller:
                     if message_id not in answered:  # no longer due: nothing to ask
                         settled(send_id)
 
-        async def next_message() -> StoredMessage | None:
+        async def next_message() -> PolledMessage | None:
             while not exhausted and len(pending) < low_water:
                 if pending and loading.locked():
                     break  # a page is on its way: work on what is here meanwhile
@@ -443,7 +443,7 @@ class Poller:
 
     def _judged(
         self,
-        message: StoredMessage,
+        message: PolledMessage,
         seen: MessageStatus,
         now: datetime,
         anchor: datetime,
@@ -481,7 +481,7 @@ class Poller:
 
     def _unanswered(
         self,
-        message: StoredMessage,
+        message: PolledMessage,
         now: datetime,
         anchor: datetime,
         wants_sms: bool,
@@ -515,7 +515,7 @@ class Poller:
         later.append((message.id, anchor + timedelta(seconds=self.policy.delay(quiet))))
 
 
-_Answer = tuple[StoredMessage, MessageStatus | BsgError]
+_Answer = tuple[PolledMessage, MessageStatus | BsgError]
 
 
 @dataclass(slots=True)

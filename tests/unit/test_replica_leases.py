@@ -4,12 +4,13 @@ replica's claims come free after the lease time, lanes have one owner, heartbeat
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
-from bot.domain.models import StoredMessage
+from bot.domain.models import DueMessage, StoredMessage
 from storage.postgres import PostgresBackend
 from storage.replicas import Leases
 from storage.store import ts
@@ -64,14 +65,15 @@ async def test_replicas_claim_disjoint_batches_until_nothing_is_due(backend, pg_
 async def test_a_claimed_batch_comes_oldest_due_first(backend, pg_url):
     _seed(pg_url, due=20)
     batch = await _replica(backend, "r").claim_due(NOW, limit=5)
-    assert [m.reference for m in batch] == [f"ref-{n}" for n in range(5)]
-    # RETURNING the model's columns, built positionally: the same as the whole rows by name.
+    # RETURNING DueMessage's columns, built positionally: each field the whole row's by name.
     async with backend.connection() as conn:
         rows = await conn.fetchall(
             "SELECT * FROM messages WHERE id = ANY(?)", [[m.id for m in batch]]
         )
     whole = {row["id"]: StoredMessage.from_row(row) for row in rows}
-    assert batch == [whole[m.id] for m in batch]
+    assert [whole[m.id].reference for m in batch] == [f"ref-{n}" for n in range(5)]
+    names = [f.name for f in dataclasses.fields(DueMessage)]
+    assert batch == [DueMessage(**{n: getattr(whole[m.id], n) for n in names}) for m in batch]
 
 
 async def test_a_dead_replicas_claims_come_free_after_the_lease_time(backend, pg_url):

@@ -9,7 +9,14 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.models import Channel, DeliveryStatus, MessageStatus, SendOutcome, SmsStatus
+from bot.domain.models import (
+    Channel,
+    DeliveryStatus,
+    DueMessage,
+    MessageStatus,
+    SendOutcome,
+    SmsStatus,
+)
 from storage.store import DuplicateSubmission, NewRecipient, NewSend, NotFound, Poll
 from tests.seeding import accepted_send
 
@@ -92,7 +99,10 @@ async def test_acceptance_and_refusal_shape_the_poll_schedule(any_store):
         messages[2].id, status=DeliveryStatus.REFUSED, code=3, description="bad", now=T0
     )
     due = await any_store.due_for_poll(T0 + timedelta(seconds=5))
-    assert [m.reference for m in due] == ["r0", "r1"]  # oldest due first; refused never
+    assert [m.id for m in due] == [
+        messages[0].id,
+        messages[1].id,
+    ]  # oldest due first; refused never
     assert await any_store.count_due(T0 + timedelta(seconds=0.5)) == 1
     assert (await any_store.find_message("r-bsg-1")).reference == "r1"
     assert (await any_store.find_message("r1")).bsg_id == "r-bsg-1"
@@ -420,16 +430,26 @@ async def test_one_step_inside_an_open_transaction_is_a_savepoint_of_it(any_stor
     assert (await any_store.get_send(send.id)).last_checked_at != T0 + timedelta(minutes=2)
 
 
-async def test_bulk_reads_equal_whole_rows_field_by_field(any_store):
-    """due_for_poll, messages_by_id and the polls' read-back select the model's columns and
-    build it positionally (StoredMessage.from_values): each field equals `get_message`'s
-    (SELECT *, by name), every column filled, times tz-aware UTC and exact."""
+def _same_fields(got, want) -> None:
+    """Each of `got`'s fields equals `want`'s field of its name, of the same type; times are
+    tz-aware UTC."""
+    for field in dataclasses.fields(got):
+        value, expected = getattr(got, field.name), getattr(want, field.name)
+        assert value == expected, field.name
+        assert type(value) is type(expected), field.name
+        if isinstance(value, datetime):
+            assert value.utcoffset() == timedelta(0), field.name
+
+
+async def _polled_and_refused(store):
+    """Two messages of one send: one polled (every column filled but a refusal's) and due in
+    a minute, one refused. Returns them whole (`get_message`) and the poll's changes."""
     recipients = [
         NewRecipient(msisdn="380972920001", reference="full", text="Hi Ann", sms_text="Hi"),
         NewRecipient(msisdn="380972920002", reference="refused"),
     ]
     _, (full, refused) = await accepted_send(
-        any_store,
+        store,
         _new(),
         recipients,
         now=T0,
@@ -438,7 +458,7 @@ async def test_bulk_reads_equal_whole_rows_field_by_field(any_store):
         price=Decimal("0.0123000"),
     )
     at = T0 + timedelta(seconds=2, microseconds=123457)
-    changes = await any_store.record_poll(
+    changes = await store.record_poll(
         full,
         MessageStatus(
             bsg_id="bulk-0",
@@ -455,27 +475,25 @@ async def test_bulk_reads_equal_whole_rows_field_by_field(any_store):
         next_poll_at=T0 + timedelta(minutes=1, microseconds=999999),
         final=False,
     )
-    await any_store.record_refusal(
+    await store.record_refusal(
         refused.id, status=DeliveryStatus.REFUSED, code=3, description="bad", now=T0
     )
-    whole = await any_store.get_message(full.id)
+    return await store.get_message(full.id), await store.get_message(refused.id), changes
+
+
+async def test_bulk_reads_equal_whole_rows_field_by_field(any_store):
+    """messages_by_id and the polls' read-back select the model's columns and build it
+    positionally (StoredMessage.from_values): each field equals `get_message`'s (SELECT *, by
+    name), every column filled, times tz-aware UTC and exact."""
+    whole, refused, changes = await _polled_and_refused(any_store)
     empty = [f.name for f in dataclasses.fields(whole) if getattr(whole, f.name) is None]
     assert empty == ["error_code", "error_description"]  # a refusal's: the other message's
-    due = await any_store.due_for_poll(T0 + timedelta(hours=1))
-    loaded = await any_store.messages_by_id([full.id, refused.id])
-    expected = [whole, await any_store.get_message(refused.id)]
-    for got, want in [
-        (due[0], whole),
-        (changes[0].message, whole),
-        *zip(loaded, expected, strict=True),
-    ]:
-        for field in dataclasses.fields(want):
-            value = getattr(got, field.name)
-            assert value == getattr(want, field.name), field.name
-            assert type(value) is type(getattr(want, field.name)), field.name
-            if isinstance(value, datetime):
-                assert value.utcoffset() == timedelta(0), field.name
-    assert [len(due), due[0].error_code, loaded[1].error_code] == [1, None, 3]
+    loaded = await any_store.messages_by_id([whole.id, refused.id])
+    for got, want in [(changes[0].message, whole), *zip(loaded, [whole, refused], strict=True)]:
+        assert type(got) is type(want)  # whole rows, every field
+        _same_fields(got, want)
+    assert loaded[1].error_code == 3
+    at = T0 + timedelta(seconds=2, microseconds=123457)
     times = [at + timedelta(microseconds=n) for n in range(3)]
     assert [whole.time_in, whole.time_sent, whole.time_dr, whole.last_polled_at] == [*times, at]
     assert (whole.price, whole.sms_price, whole.text) == (
@@ -483,3 +501,71 @@ async def test_bulk_reads_equal_whole_rows_field_by_field(any_store):
         Decimal("0.05"),
         "Hi Ann",
     )
+
+
+async def test_due_messages_equal_their_whole_rows_field_by_field(any_store):
+    """due_for_poll selects DueMessage's columns only: each of its fields equals the whole
+    row's field of its name (`get_message`), for a row with every one of them filled and for
+    one with every nullable one NULL (a message BSG never confirmed, due all the same)."""
+    whole, _, _ = await _polled_and_refused(any_store)
+    _, (bare,) = await any_store.add_send(_new(), _recipients(1, "bare"), now=T0)
+    await any_store.reschedule(bare.id, T0 + timedelta(minutes=2))
+    bare = await any_store.get_message(bare.id)
+    due = await any_store.due_for_poll(T0 + timedelta(hours=1))
+    assert [(type(m), m.id) for m in due] == [(DueMessage, whole.id), (DueMessage, bare.id)]
+    for got, want in zip(due, [whole, bare], strict=True):
+        _same_fields(got, want)
+    filled = [f.name for f in dataclasses.fields(due[0]) if getattr(due[0], f.name) is None]
+    nulls = [f.name for f in dataclasses.fields(due[1]) if getattr(due[1], f.name) is None]
+    assert filled == []
+    assert nulls == [f.name for f in dataclasses.fields(DueMessage) if f.default is None]
+
+
+async def test_a_poll_of_a_due_message_keeps_what_bsg_leaves_out_and_counts_in_sql(any_store):
+    """A DueMessage has no currency, SMS id or poll count: a poll's UPDATE keeps the row's
+    currency and SMS id when BSG's answer gives none (or ''), writes them when it gives one,
+    and counts the look in SQL (a stale copy polled twice counts twice)."""
+    _, (message,) = await _accepted(any_store, 1)  # currency EUR
+    at = T0 + timedelta(seconds=10)
+    await any_store.record_poll(
+        message,
+        MessageStatus(status=DeliveryStatus.SENT, sms=SmsStatus(bsg_id="s1")),
+        now=at,
+        next_poll_at=at,
+        final=False,
+    )
+    [due] = await any_store.due_for_poll(at)
+    for currency, sms_id in [(None, None), ("", "")]:
+        await any_store.record_poll(
+            due,
+            MessageStatus(
+                status=DeliveryStatus.SENT,
+                price=Decimal("0.03"),
+                currency=currency,
+                sms=SmsStatus(bsg_id=sms_id, status=DeliveryStatus.SENT),
+            ),
+            now=at,
+            next_poll_at=at,
+            final=False,
+        )
+    kept = await any_store.get_message(message.id)
+    assert (kept.currency, kept.sms_id, kept.price, kept.poll_count) == (
+        "EUR",
+        "s1",
+        Decimal("0.03"),
+        3,
+    )
+    await any_store.record_poll(
+        due,
+        MessageStatus(
+            status=DeliveryStatus.SENT,
+            price=Decimal("0.04"),
+            currency="USD",
+            sms=SmsStatus(bsg_id="s2", status=DeliveryStatus.SENT),
+        ),
+        now=at,
+        next_poll_at=at,
+        final=False,
+    )
+    given = await any_store.get_message(message.id)
+    assert (given.currency, given.sms_id, given.poll_count) == ("USD", "s2", 4)
