@@ -37,10 +37,8 @@ SELECT_MODELS = f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages"
 
 # The due messages as a poll reads them (DueMessage's columns), oldest due first (the
 # final/next_poll_at index gives the order).
-DUE_SQL = (
-    f"SELECT {', '.join(DUE_COLUMNS)} FROM messages"
-    " WHERE final = 0 AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
-)
+_SELECT_DUE = f"SELECT {', '.join(DUE_COLUMNS)} FROM messages"
+DUE_SQL = f"{_SELECT_DUE} WHERE final = 0 AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
 
 
 def models(rows: list[Any]) -> list[StoredMessage]:
@@ -143,6 +141,24 @@ async def by_ids(db: Connection, ids: Sequence[int]) -> list[StoredMessage]:
         marks = ", ".join("?" for _ in chunk)
         rows = await db.fetch_values(f"{SELECT_MODELS} WHERE id IN ({marks})", chunk)
         for message in models(rows):
+            found[message.id] = message
+    return [found[i] for i in ids if i in found]
+
+
+async def due_by_ids(db: Connection, ids: Sequence[int], now: datetime) -> list[DueMessage]:
+    """Those of these messages still due at `now`, as a poll reads them, in the order asked
+    (a sweep's page: one may have been recorded meanwhile by a callback's look)."""
+    found: dict[int, DueMessage] = {}
+    make = DueMessage.from_values
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        chunk = list(ids[start : start + _IDS_PER_QUERY])
+        marks = ", ".join("?" for _ in chunk)
+        rows = await db.fetch_values(
+            f"{_SELECT_DUE} WHERE id IN ({marks}) AND final = 0 AND next_poll_at <= ?",
+            [*chunk, ts(now)],
+        )
+        for row in rows:
+            message = make(row)
             found[message.id] = message
     return [found[i] for i in ids if i in found]
 

@@ -385,6 +385,12 @@ class Store(ActionVerbs):
         async with self._read() as db:
             return await messages.by_ids(db, ids)
 
+    async def due_by_id(self, ids: Sequence[int], now: datetime) -> list[DueMessage]:
+        """Those of these messages still due at `now`, as a poll reads them (DueMessage), in
+        the order asked: a sweep's page of the ids `due_ids` gave."""
+        async with self._read() as db:
+            return await messages.due_by_ids(db, ids, now)
+
     async def count_due(self, now: datetime) -> int:
         async with self._read() as db:
             return await messages.count_due(db, now)

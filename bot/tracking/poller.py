@@ -268,14 +268,7 @@ class Poller:
         is busy until the sweep ends, so a callback's look waits for its answer."""
 
         async def load(ids: list[int]) -> list[PolledMessage]:
-            page = [
-                m
-                for m in await self.store.messages_by_id(ids)
-                if m.id not in self._busy
-                and not m.final
-                and m.next_poll_at is not None
-                and m.next_poll_at <= tick
-            ]
+            page = [m for m in await self.store.due_by_id(ids, tick) if m.id not in self._busy]
             self._busy.update(m.id for m in page)
             self._sweep_busy.update(m.id for m in page)
             return page

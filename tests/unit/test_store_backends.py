@@ -521,6 +521,23 @@ async def test_due_messages_equal_their_whole_rows_field_by_field(any_store):
     assert nulls == [f.name for f in dataclasses.fields(DueMessage) if f.default is None]
 
 
+async def test_a_sweep_page_loads_the_still_due_as_due_messages_in_the_order_asked(any_store):
+    """due_by_id (a sweep's page of `due_ids`): DueMessages equal to their whole rows, in the
+    order asked; a message final or no longer due by then, or an unknown id, is left out."""
+    whole, refused, _ = await _polled_and_refused(any_store)  # refused: final
+    _, (bare, later) = await any_store.add_send(_new(), _recipients(2, "page"), now=T0)
+    await any_store.reschedule(bare.id, T0 + timedelta(minutes=2))
+    await any_store.reschedule(later.id, T0 + timedelta(hours=2))  # not due at the look
+    bare = await any_store.get_message(bare.id)
+    page = await any_store.due_by_id(
+        [bare.id, 999_999, refused.id, later.id, whole.id], T0 + timedelta(hours=1)
+    )
+    assert [(type(m), m.id) for m in page] == [(DueMessage, bare.id), (DueMessage, whole.id)]
+    for got, want in zip(page, [bare, whole], strict=True):
+        _same_fields(got, want)
+    assert await any_store.due_by_id([later.id], T0 + timedelta(hours=2)) != []
+
+
 async def test_a_poll_of_a_due_message_keeps_what_bsg_leaves_out_and_counts_in_sql(any_store):
     """A DueMessage has no currency, SMS id or poll count: a poll's UPDATE keeps the row's
     currency and SMS id when BSG's answer gives none (or ''), writes them when it gives one,
