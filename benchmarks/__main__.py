@@ -41,15 +41,14 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 # Why a target is missed, as far as it is understood (written under the table when it is).
 GAPS = {
     "1 ack under load": (
-        "An ack costs the app ~2 ms of its event loop (measured one at a time, --in-flight 1: "
-        "p50 2.0 ms, the same as last round): Bolt's signature check and parsing, the "
-        "submission's one trip to SQLite's writer thread, the answer, and the BSG create it "
-        "starts. With 20 in flight each waits for the others' turns on the one loop, so p50 "
-        "is ~20 x 1.8 ms; p99 adds the collector and the other processes on the 2 cores. "
-        "Across back-to-back runs of the same code p99 spans ~46-57 ms (last round's full run: "
-        "47). Recording BSG's outcomes and the outbox's marks in one trip each, uvloop and "
-        "fewer BSG headers moved it by less than that spread; what is left is the per-ack "
-        "cost inside Bolt and httpx."
+        "With 20 in flight each ack waits for the others' turns on the app's one loop, so the "
+        "p99 is the app's CPU per command (printed: ack_load.app_cpu_ms_per_command) times the "
+        "queue, plus the collector and the other processes on the 2 cores. This round sends "
+        "that meet while BSG holds a create share one request (200 sends: ~15 creates instead "
+        "of 200), which took ~25 % of that CPU off the loop (p99 57 -> 45 ms back to back on "
+        "one host); back-to-back runs of the same code still span ~10 ms. What is left is the "
+        "per-request cost inside Bolt (signature, parsing, context, kwargs injection) and "
+        "aiohttp's answer."
     ),
     "3 poll sweep": (
         "CPU per check: issue 9 requires BSG calls to go through `httpx.AsyncClient.request` "
@@ -70,7 +69,7 @@ GAPS = {
         "__init__ a row) and the trip to the reader's thread ~0.2 ms: ~2.1-2.5 ms on a quiet "
         "host. A run over 3 ms met a busy one: the plain query beside it is the calibrant. "
         "The sweep alone reads (id, send) pairs (`Store.due_ids`, ~1 ms a 1,000) and loads "
-        "whole messages 500 at a time ahead of the requests."
+        "the same DueMessages 500 at a time ahead of the requests (`Store.due_by_id`)."
     ),
     "7 replicas": (
         "No target in issue 15 for this figure (the < 50 ms is issue 11's single-process "
