@@ -71,12 +71,6 @@ GAPS = {
         "The sweep alone reads (id, send) pairs (`Store.due_ids`, ~1 ms a 1,000) and loads "
         "the same DueMessages 500 at a time ahead of the requests (`Store.due_by_id`)."
     ),
-    "7 replicas": (
-        "No target in issue 15 for this figure (the < 50 ms is issue 11's single-process "
-        "one). Before its ack a send on PostgreSQL makes ~22 statements, each a round trip, "
-        "behind the store's in-process write lock shared with the replica's background jobs; "
-        "two replicas, PostgreSQL, the fakes and the load generator share the 2 cores."
-    ),
     "7 estimate update": (
         "Each change answers at its ack; the p99 follows the machine's load (114 ms on a "
         "quieter run of the same code path earlier this round)."
@@ -408,8 +402,8 @@ def summary(m: dict[str, dict[str, str]]) -> list[list[str]]:
                 "",
                 "ack p99 ms: 2 replicas round-robin vs SQLite 1 process",
                 f"{_f(r, 'ack.pg2.p99_ms'):.0f} vs {_f(r, 'ack.sqlite1.p99_ms'):.0f}",
-                f"< {replicas.ACK_P99_TARGET_MS:g}",
-                _ok(_f(r, "ack.pg2.p99_ms") < replicas.ACK_P99_TARGET_MS),
+                "(comparison: issue 15 sets no target)",
+                "",
             ],
             [
                 "",
