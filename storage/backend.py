@@ -42,6 +42,10 @@ class Backend(Protocol):
     """What the Store needs from a database. Names are stable: other backends implement them."""
 
     name: str  # "sqlite", "postgresql"
+    # Whether a transaction can hold rows it reads (SELECT ... FOR UPDATE SKIP LOCKED) against
+    # other processes' transactions running beside it: PostgreSQL. SQLite has one writer at a
+    # time and no such clause.
+    row_locks: bool
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
         """The writer: one transaction, committed on a clean exit, rolled back on any error

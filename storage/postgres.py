@@ -138,6 +138,7 @@ class PostgresBackend:
     server's locks (and the leases in storage.replicas) keep them apart."""
 
     name = "postgresql"
+    row_locks = True
 
     def __init__(self, url: str, *, pool_size: int = 10, schema_version: int = 0):
         self.url = url

@@ -264,6 +264,7 @@ class SqliteBackend:
     Connections open on first use, in whichever event loop uses them first."""
 
     name = "sqlite"
+    row_locks = False
 
     def __init__(self, path: Path, *, scratch: Path | None = None):
         self.path = path

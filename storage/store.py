@@ -481,9 +481,16 @@ class Store(ActionVerbs):
             )
 
     async def has_pending(self, send_id: int, kind: str) -> bool:
-        """A row of this kind is queued and not yet under way (one in flight may be stale)."""
+        """A row of this kind is queued and not yet under way (one in flight may be stale).
+
+        Inside a transaction on PostgreSQL the row found is held until it commits: another
+        replica's outbox cannot mark it under way and render it without this transaction's
+        changes, and a row that outbox is marking already is not found, so the caller queues
+        one more. Call it after the transaction's last row update: its holding must wait for
+        nothing, as the outbox's marks waiting for it may hold rows."""
+        hold = self.backend.row_locks and self._current() is not None
         async with self._read() as db:
-            return await outbox.has_pending(db, send_id, kind)
+            return await outbox.has_pending(db, send_id, kind, hold=hold)
 
     async def has_outbox(self, send_id: int, kind: str) -> bool:
         async with self._read() as db:

@@ -168,7 +168,9 @@ class Notifier:
 
     async def queue_parent_update(self, send: Send, *, now: datetime, post: bool = False) -> int:
         """Queue one chat.update of the parent unless one is already waiting; with `post`,
-        queue the parent itself when there is none yet. The one place either is queued."""
+        queue the parent itself when there is none yet. The one place either is queued. Call
+        it after the transaction's row updates: the update found waiting is held until the
+        transaction ends (Store.has_pending)."""
         return await self._queue_parent(send.id, send.channel_id, now=now, post=post)
 
     async def _queue_parent(

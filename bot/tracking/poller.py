@@ -413,8 +413,11 @@ class Poller:
             listener = self.listener.bound(store)
             changes = await store.record_polls(polls, now=now)
             await store.reschedule_many(later)
-            await listener.announce(changes, now=now)
+            # Every row written before the parent updates are looked for: on PostgreSQL the
+            # one found queued is held (Store.has_pending), and another replica's outbox,
+            # waiting for it, may hold a send row this step would otherwise still update.
             await store.touch_send(checked_sends, now)
+            await listener.announce(changes, now=now)
             await listener.refresh_parents(checked_sends, now=now)
             return changes
 

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class Reconciliation:
     """The recovery half of SendService. What it needs of the service is declared here; it
     records what it learns through the service's own `_record_outcomes`, `_accept`,
-    `_settle` and `_resolve_already_sent`, exactly as a send's own create does."""
+    `_settle_sends` and `_resolve_already_sent`, exactly as a send's own create does."""
 
     store: Store
     bsg: BsgClient
@@ -105,8 +105,7 @@ class Reconciliation:
                 else:
                     await self._adopt(message, found, now, tick or now)
                     touched.add(message.send_id)
-            for send_id in touched:
-                await self._settle(send_id, now)
+            await self._settle_sends(sorted(touched), now)
         resolved = len([m for m, f in results if isinstance(f, MessageStatus) and f.bsg_id])
         for send_id, messages in unknown.items():
             resolved += await self._create_again(send_id, messages, tick)
@@ -225,8 +224,8 @@ class Reconciliation:
                     await self._adopt(message, found, now, tick or now)
                 resolved += 1
                 touched.add(message.send_id)
-            for send_id in touched:
-                outcome = await self._settle(send_id, now)
+            outcomes = await self._settle_sends(sorted(touched), now)
+            for send_id, outcome in outcomes.items():
                 if send_id in not_sent and outcome in (SendOutcome.SENT, SendOutcome.PARTIAL):
                     # Others went out (the parent says so); tell the sender about these privately.
                     await self.listener.tell_sender(

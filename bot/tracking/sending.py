@@ -457,8 +457,33 @@ class SendService(Reconciliation):
     ) -> SendOutcome:
         """Set the send's outcome from its messages; queue the parent or the refusal. In a txn
         (`store`: one bound to the step it runs in, Store.in_one_step)."""
+        return (await self._settle_sends([send_id], now, store=store))[send_id]
+
+    async def _settle_sends(
+        self, send_ids: Sequence[int], now: datetime, *, store: Store | None = None
+    ) -> dict[int, SendOutcome]:
+        """`_settle` for several sends in one txn: every outcome is stored before anything is
+        queued, as queueing a parent update holds the update found queued on PostgreSQL
+        (Store.has_pending) and nothing may be updated after that."""
         store = store or self.store
         listener = self.listener if store is self.store else self.listener.bound(store)
+        outcomes = {send_id: SendOutcome.PENDING for send_id in send_ids}
+        settled = [await self._store_outcome(store, send_id) for send_id in send_ids]
+        for send, outcome, notice, detail in filter(None, settled):
+            if notice is None:
+                await listener.send_accepted(send, now=now)
+            else:
+                await listener.tell_sender(send, notice, now=now)
+            await self._audit_outcome(store, send, outcome, now, **detail)
+            outcomes[send.id] = outcome
+        return outcomes
+
+    async def _store_outcome(
+        self, store: Store, send_id: int
+    ) -> tuple[Send, SendOutcome, SenderNotice | None, dict[str, object]] | None:
+        """Set the send's outcome from its messages; return the send, its outcome, what its
+        sender is to be told (None: BSG took some, its parent tells) and the audit's detail.
+        None while BSG has answered about none of it."""
         send = await store.get_send(send_id)
         messages = await store.send_messages(send_id)
         accepted = [m for m in messages if m.bsg_id is not None]
@@ -467,15 +492,11 @@ class SendService(Reconciliation):
             m for m in messages if m.status in (DeliveryStatus.REFUSED, DeliveryStatus.NOT_SENT)
         ]
         if pending and not accepted:
-            return SendOutcome.PENDING
+            return None
         if accepted:
             outcome = SendOutcome.PARTIAL if failed else SendOutcome.SENT
             await store.set_send_outcome(send_id, outcome)
-            await listener.send_accepted(send, now=now)
-            await self._audit_outcome(
-                store, send, outcome, now, accepted=len(accepted), refused=len(failed)
-            )
-            return outcome
+            return send, outcome, None, {"accepted": len(accepted), "refused": len(failed)}
         # Nothing went out: tell the sender privately, post nothing in the channel.
         not_sent = all(m.status == DeliveryStatus.NOT_SENT for m in failed)
         outcome = SendOutcome.NOT_SENT if not_sent else SendOutcome.REFUSED
@@ -490,9 +511,7 @@ class SendService(Reconciliation):
             notice = NeverSent(recipients=len(failed))
         else:
             notice = Refused(code, description, tuple(m.msisdn for m in failed))
-        await listener.tell_sender(send, notice, now=now)
-        await self._audit_outcome(store, send, outcome, now, code=code, description=description)
-        return outcome
+        return send, outcome, notice, {"code": code, "description": description}
 
     async def _audit_outcome(
         self, store: Store, send: Send, outcome: SendOutcome, now: datetime, **detail: object

@@ -100,7 +100,9 @@ class RowPoster:
             await self._turn(item)  # first: the parent is rendered as it is when updated
             # Marked under way before it is rendered: a change committed after the render
             # then finds no update waiting and queues one of its own (marked after, a change
-            # committed in between would count on this update, rendered without it).
+            # committed in between would count on this update, rendered without it). A change
+            # not committed yet that counts on this update holds it (Store.has_pending, on
+            # PostgreSQL): the mark waits for that commit, so the render sees the change.
             await self._attempt(item.id)
             text, blocks = await self.notifier.render_parent(send.id)
             await self.slack.call(
