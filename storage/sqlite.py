@@ -1,6 +1,7 @@
 """The SQLite backend: the file's checks, pragmas and migrations at start-up, then one writer
 and one reader connection, each on a thread of its own, so no query runs on the event loop and a
-transaction can run whole on the writer's thread in one trip."""
+transaction can run whole on the writer's thread in one trip (those that meet there share one
+commit)."""
 
 from __future__ import annotations
 
@@ -67,9 +68,37 @@ class _Thread:
         self._calls.put((loop, future, call))
         return future
 
+    def step(self, work: Callable[[Connection], Awaitable[T]]) -> asyncio.Future[T]:
+        """`work` as one whole transaction on this (the writer's) thread; steps that find
+        each other queued share one commit (`_commit_steps`)."""
+        if self.conn is None:
+            raise StorageError("the database connection is closed")
+        return self._put(_Step(work))
+
     def _serve(self) -> None:
-        while (item := self._calls.get()) is not None:
+        later: list[_Call | None] = []  # taken from the queue while gathering steps
+        while True:
+            item = later.pop() if later else self._calls.get()
+            if item is None:
+                break
             loop, future, call = item
+            if isinstance(call, _Step):
+                steps = [item]
+                while len(steps) < STEPS_PER_COMMIT:
+                    try:
+                        waiting = self._calls.get_nowait()
+                    except queue.Empty:
+                        break
+                    if waiting is None or not isinstance(waiting[2], _Step):
+                        later.append(waiting)  # served next, in its turn
+                        break
+                    steps.append(waiting)
+                outcomes = _commit_steps(self.conn, [s[2].work for s in steps])  # type: ignore[arg-type,union-attr]
+                settled = [(s[1], *outcome) for s, outcome in zip(steps, outcomes, strict=True)]
+                # One wake-up of the loop for the whole group.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_settle_all, settled)
+                continue
             try:
                 outcome: tuple[Any, BaseException | None] = (call(), None)
             except BaseException as error:  # handed to the caller, whatever it is
@@ -80,6 +109,27 @@ class _Thread:
 
 
 _Call = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
+
+
+# Steps found queued together share one transaction, up to this many (a savepoint each).
+STEPS_PER_COMMIT = 64
+
+
+class _Step:
+    """A whole transaction queued for the writer's thread (SqliteBackend.in_one_step)."""
+
+    __slots__ = ("work",)
+
+    def __init__(self, work: Callable[[Connection], Awaitable[Any]]):
+        self.work = work
+
+    def __call__(self) -> Any:
+        raise RuntimeError("a step runs through _commit_steps, on the writer's thread")
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, result, error in settled:
+        _settle(future, result, error)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -225,6 +275,48 @@ def _transaction_on_thread(
     return result
 
 
+def _commit_steps(
+    raw: sqlite3.Connection, works: Sequence[Callable[[Connection], Awaitable[Any]]]
+) -> list[tuple[Any, BaseException | None]]:
+    """Steps queued together, in order, as one transaction with a savepoint each: what each
+    returned or raised. A step that raises is rolled back to its savepoint alone, as its
+    own transaction would have been; the others commit. Nobody hears of success before the
+    COMMIT: if it fails, or SQLite ends the transaction itself (an I/O error, a full disk),
+    every step of the group fails with that error.
+
+    Under a burst the steps wait for the writer's thread together (each of its statements
+    needs the GIL back from the busy loop); one BEGIN and one COMMIT for all of them, and
+    their pages written to the WAL once, not once a step."""
+    if len(works) == 1:
+        try:
+            return [(_transaction_on_thread(raw, works[0]), None)]
+        except BaseException as error:
+            return [(None, error)]
+    outcomes: list[tuple[Any, BaseException | None]] = []
+    try:
+        _begin(raw)
+        for work in works:
+            raw.execute("SAVEPOINT step")
+            try:
+                result = _run_whole(work(_OnThread(raw)))  # type: ignore[arg-type]
+            except BaseException as error:
+                if not raw.in_transaction:
+                    raise  # SQLite rolled the whole transaction back: nothing of it stands
+                raw.execute("ROLLBACK TO step")
+                raw.execute("RELEASE step")
+                outcomes.append((None, error))
+                continue
+            raw.execute("RELEASE step")
+            outcomes.append((result, None))
+        raw.execute("COMMIT")
+    except BaseException as error:
+        with contextlib.suppress(sqlite3.Error):
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+        return [(None, error) for _ in works]
+    return outcomes
+
+
 def prepare(path: Path) -> None:
     """Check the file and apply the migrations, synchronously (start-up, before serving).
     A corrupt or unwritable file is refused, never replaced."""
@@ -350,14 +442,15 @@ class SqliteBackend:
 
         It waits only for the transaction() open now, not for those queued for the write
         lock: the thread runs what is queued in order, so the step cannot interleave with a
-        transaction begun after it, and steps queued together run back to back. A slash
-        command's submission is answered after one short step, not after the backlog of
-        BSG outcomes being recorded meanwhile."""
+        transaction begun after it, and steps queued together run back to back, in one
+        transaction with a savepoint each (`_commit_steps`: one commit for a burst's
+        submissions, each failing alone). A slash command's submission is answered after
+        one short step, not after the backlog of BSG outcomes being recorded meanwhile."""
         thread = await self.writer()
         while not self._no_open_transaction.is_set():
             await self._no_open_transaction.wait()
         # No await between the check above and the queueing: no transaction begins between.
-        step = _retrieved(thread.queue(_transaction_on_thread, work))
+        step = _retrieved(thread.step(work))
         # Shielded: a cancelled caller leaves the step to finish on the thread (as _finish).
         return await asyncio.shield(step)
 
