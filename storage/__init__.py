@@ -15,7 +15,7 @@ Layout
 The backend interface (storage/backend.py; names are stable)
     Backend.name                         "sqlite", "postgresql", ...
     Backend.row_locks                    True where a transaction can hold rows it reads
-                                         against other processes' (FOR UPDATE SKIP LOCKED).
+                                         against other processes' (FOR SHARE/UPDATE SKIP LOCKED).
     Backend.transaction()                async context manager -> Connection. The writer: BEGIN
                                          on entry, COMMIT on a clean exit, ROLLBACK on any
                                          exception or cancellation. Transactions never

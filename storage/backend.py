@@ -42,7 +42,7 @@ class Backend(Protocol):
     """What the Store needs from a database. Names are stable: other backends implement them."""
 
     name: str  # "sqlite", "postgresql"
-    # Whether a transaction can hold rows it reads (SELECT ... FOR UPDATE SKIP LOCKED) against
+    # Whether a transaction can hold rows it reads (SELECT ... FOR SHARE/UPDATE SKIP LOCKED) against
     # other processes' transactions running beside it: PostgreSQL. SQLite has one writer at a
     # time and no such clause.
     row_locks: bool

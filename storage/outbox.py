@@ -48,11 +48,12 @@ async def enqueue(
 
 
 async def has_pending(db: Connection, send_id: int, kind: str, *, hold: bool = False) -> bool:
-    """`hold` (PostgreSQL, in a transaction): the row found is held until it ends, and one
-    another transaction holds is not found."""
+    """`hold` (PostgreSQL, in a transaction): the row found is held until it ends (shared:
+    two polls of one send on two replicas may both hold it, and neither queues another), and
+    one being marked under way (the outbox's UPDATE holds it) is not found."""
     row = await db.fetchone(
         "SELECT 1 AS found FROM outbox WHERE send_id = ? AND kind = ? AND state = 'pending' "
-        "AND in_flight = 0 LIMIT 1" + (" FOR UPDATE SKIP LOCKED" if hold else ""),
+        "AND in_flight = 0 LIMIT 1" + (" FOR SHARE SKIP LOCKED" if hold else ""),
         [send_id, kind],
     )
     return row is not None

@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -71,9 +72,10 @@ class _Thread:
     def step(self, work: Callable[[Connection], Awaitable[T]]) -> asyncio.Future[T]:
         """`work` as one whole transaction on this (the writer's) thread; steps that find
         each other queued share one commit (`_commit_steps`)."""
-        if self.conn is None:
+        conn = self.conn
+        if conn is None:
             raise StorageError("the database connection is closed")
-        return self._put(_Step(work))
+        return self._put(_Step(conn, work))
 
     def _serve(self) -> None:
         later: list[_Call | None] = []  # taken from the queue while gathering steps
@@ -83,21 +85,7 @@ class _Thread:
                 break
             loop, future, call = item
             if isinstance(call, _Step):
-                steps = [item]
-                while len(steps) < STEPS_PER_COMMIT:
-                    try:
-                        waiting = self._calls.get_nowait()
-                    except queue.Empty:
-                        break
-                    if waiting is None or not isinstance(waiting[2], _Step):
-                        later.append(waiting)  # served next, in its turn
-                        break
-                    steps.append(waiting)
-                outcomes = _commit_steps(self.conn, [s[2].work for s in steps])  # type: ignore[arg-type,union-attr]
-                settled = [(s[1], *outcome) for s, outcome in zip(steps, outcomes, strict=True)]
-                # One wake-up of the loop for the whole group.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_settle_all, settled)
+                self._serve_steps(item, later)
                 continue
             try:
                 outcome: tuple[Any, BaseException | None] = (call(), None)
@@ -107,20 +95,51 @@ class _Thread:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, future, *outcome)
 
+    def _serve_steps(self, first: _Call, later: list[_Call | None]) -> None:
+        """`first` and the steps queued right behind it, committed together while the group
+        is within STEP_GROUP_SECONDS and STEPS_PER_COMMIT; a call of another kind met in the
+        queue goes to `later`, to be served next."""
+        taken = [first]
+        deadline = time.perf_counter() + STEP_GROUP_SECONDS
+
+        def next_step() -> _Step | None:
+            if len(taken) >= STEPS_PER_COMMIT or time.perf_counter() > deadline:
+                return None
+            try:
+                waiting = self._calls.get_nowait()
+            except queue.Empty:
+                return None
+            if waiting is None or not isinstance(waiting[2], _Step):
+                later.append(waiting)
+                return None
+            taken.append(waiting)
+            return waiting[2]
+
+        outcomes = _commit_steps(first[2], next_step)  # type: ignore[arg-type]
+        settled = [(item[1], *outcome) for item, outcome in zip(taken, outcomes, strict=True)]
+        # One wake-up of the loop for the whole group.
+        with contextlib.suppress(RuntimeError):
+            first[0].call_soon_threadsafe(_settle_all, settled)
+
 
 _Call = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
 
 
-# Steps found queued together share one transaction, up to this many (a savepoint each).
+# Steps found queued together share one transaction (a savepoint each): up to this many, and
+# no further step is added once the group has run this long, so a caller is never answered
+# much later than its own step's commit would have been.
 STEPS_PER_COMMIT = 64
+STEP_GROUP_SECONDS = 0.02
 
 
 class _Step:
-    """A whole transaction queued for the writer's thread (SqliteBackend.in_one_step)."""
+    """A whole transaction queued for the writer's thread (SqliteBackend.in_one_step), on the
+    connection it was queued for."""
 
-    __slots__ = ("work",)
+    __slots__ = ("conn", "work")
 
-    def __init__(self, work: Callable[[Connection], Awaitable[Any]]):
+    def __init__(self, conn: sqlite3.Connection, work: Callable[[Connection], Awaitable[Any]]):
+        self.conn = conn
         self.work = work
 
     def __call__(self) -> Any:
@@ -129,7 +148,8 @@ class _Step:
 
 def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
     for future, result, error in settled:
-        _settle(future, result, error)
+        with contextlib.suppress(asyncio.InvalidStateError):
+            _settle(future, result, error)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -276,44 +296,50 @@ def _transaction_on_thread(
 
 
 def _commit_steps(
-    raw: sqlite3.Connection, works: Sequence[Callable[[Connection], Awaitable[Any]]]
+    first: _Step, next_step: Callable[[], _Step | None]
 ) -> list[tuple[Any, BaseException | None]]:
-    """Steps queued together, in order, as one transaction with a savepoint each: what each
-    returned or raised. A step that raises is rolled back to its savepoint alone, as its
-    own transaction would have been; the others commit. Nobody hears of success before the
-    COMMIT: if it fails, or SQLite ends the transaction itself (an I/O error, a full disk),
-    every step of the group fails with that error.
+    """`first`, then each step `next_step` gives (None: no more), as one transaction with a
+    savepoint each: what each returned or raised, in order. A step that raises is rolled
+    back to its savepoint alone, as its own transaction would have been; the others commit.
+    Nobody hears of success before the COMMIT: if it fails, or SQLite ends the transaction
+    itself (an I/O error, a full disk), every step run in it fails with that error (those
+    not taken yet stay queued for the next group).
 
     Under a burst the steps wait for the writer's thread together (each of its statements
-    needs the GIL back from the busy loop); one BEGIN and one COMMIT for all of them, and
-    their pages written to the WAL once, not once a step."""
-    if len(works) == 1:
+    needs the GIL back from the busy loop): one BEGIN and one COMMIT for all of them, their
+    pages written to the WAL once rather than once a step, one wake-up of the loop."""
+    raw = first.conn
+    second = next_step()
+    if second is None:
         try:
-            return [(_transaction_on_thread(raw, works[0]), None)]
+            return [(_transaction_on_thread(raw, first.work), None)]
         except BaseException as error:
             return [(None, error)]
+    steps = [first, second]  # taken so far, in order; another is taken once these have run
     outcomes: list[tuple[Any, BaseException | None]] = []
     try:
         _begin(raw)
-        for work in works:
+        while len(outcomes) < len(steps):
             raw.execute("SAVEPOINT step")
             try:
-                result = _run_whole(work(_OnThread(raw)))  # type: ignore[arg-type]
+                result = _run_whole(steps[len(outcomes)].work(_OnThread(raw)))  # type: ignore[arg-type]
             except BaseException as error:
                 if not raw.in_transaction:
                     raise  # SQLite rolled the whole transaction back: nothing of it stands
                 raw.execute("ROLLBACK TO step")
                 raw.execute("RELEASE step")
                 outcomes.append((None, error))
-                continue
-            raw.execute("RELEASE step")
-            outcomes.append((result, None))
+            else:
+                raw.execute("RELEASE step")
+                outcomes.append((result, None))
+            if len(outcomes) == len(steps) and (following := next_step()) is not None:
+                steps.append(following)
         raw.execute("COMMIT")
     except BaseException as error:
         with contextlib.suppress(sqlite3.Error):
             if raw.in_transaction:
                 raw.execute("ROLLBACK")
-        return [(None, error) for _ in works]
+        return [(None, error) for _ in steps]
     return outcomes
 
 

@@ -142,17 +142,23 @@ class CreateCoalescer:
                 len(group),
                 refusal.code,
             )
-            await asyncio.gather(*(self._alone(batch) for batch in group))
+            # A batch whose sender stopped waiting is not sent again (see _flush).
+            waiting = [batch for batch in group if not batch.answer.done()]
+            await asyncio.gather(*(self._alone(batch) for batch in waiting))
             return
         except asyncio.CancelledError:
-            for batch in group:
-                batch.answer.cancel()
+            _closed(group)
             raise
         except Exception as error:
             for batch in group:
                 _fail(batch, error)
             return
-        for batch, part in zip(group, split_answer(data, group), strict=True):
+        try:
+            parts = split_answer(data, group)
+        except Exception as error:  # an answer no published shape explains
+            logger.error("BSG's answer to a shared create could not be split: %r", error)
+            parts = [data for _ in group]  # each batch reads it, and finds it garbled
+        for batch, part in zip(group, parts, strict=True):
             if not batch.answer.done():
                 batch.answer.set_result(part)
 
@@ -160,7 +166,7 @@ class CreateCoalescer:
         try:
             data = await self._post(batch.body)
         except asyncio.CancelledError:
-            batch.answer.cancel()
+            _closed([batch])
             raise
         except Exception as error:
             _fail(batch, error)
@@ -174,6 +180,14 @@ def _fail(batch: _Batch, error: Exception) -> None:
         batch.answer.set_exception(error)
 
 
+def _closed(group: Sequence[_Batch]) -> None:
+    """A request cut short by aclose(): BSG may or may not have its batches, so they are
+    unavailable (their recipients are looked up by reference), not cancelled: their senders
+    were not."""
+    for batch in group:
+        _fail(batch, BsgUnavailable("the BSG client closed with the create under way"))
+
+
 def split_answer(data: Any, group: Sequence[_Batch]) -> list[Any]:
     """A shared request's answer as one answer per batch, each about that batch alone."""
     if isinstance(data, dict) and isinstance(data.get("result"), list):
@@ -184,7 +198,7 @@ def split_answer(data: Any, group: Sequence[_Batch]) -> list[Any]:
                 "result": [
                     entry
                     for entry in data["result"]
-                    if isinstance(entry, dict) and entry.get("reference") in batch.references
+                    if isinstance(entry, dict) and _reference(entry) in batch.references
                 ]
             }
             if "currency" in data:
@@ -216,6 +230,15 @@ def _entries_naming(data: list[Any], references: frozenset[str]) -> list[Any]:
         for item in data
         if isinstance(item, dict) and isinstance(item.get("messages"), list)
         for entry in item["messages"]
-        if isinstance(entry, dict) and entry.get("reference") in references
+        if isinstance(entry, dict) and _reference(entry) in references
     ]
     return [{"error": 0, "messages": entries}]
+
+
+def _reference(entry: dict[str, Any]) -> str | None:
+    """An answer entry's reference as the answer reader reads it (text, trimmed; a number
+    as its digits), so an entry matches its batch as it would in an answer of its own."""
+    value = entry.get("reference")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).strip() or None

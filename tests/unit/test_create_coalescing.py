@@ -8,7 +8,6 @@ import time
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from pydantic import SecretStr
 
 from bot.bsg.client import BsgClient
@@ -281,7 +280,9 @@ async def test_a_send_that_stops_waiting_is_left_out_of_the_shared_request(
     assert [references_of(r.json) for r in canned_bsg.made("POST", CREATE)] == [["a0"], ["b0"]]
 
 
-async def test_closing_the_client_fails_what_is_held(canned_bsg: CannedBsg) -> None:
+async def test_closing_the_client_fails_what_is_held_and_under_way_as_unconfirmed(
+    canned_bsg: CannedBsg,
+) -> None:
     canned_bsg.script("POST", CREATE, *slow_first(accepting, delay=0.5))
     client = client_for(canned_bsg, create_linger=5.0)
     leading = asyncio.ensure_future(client.create(send("a")))
@@ -289,8 +290,40 @@ async def test_closing_the_client_fails_what_is_held(canned_bsg: CannedBsg) -> N
     held = asyncio.ensure_future(client.create(send("b")))
     await asyncio.sleep(0.05)
     await client.aclose()
-    result = await asyncio.wait_for(held, 1.0)  # not left waiting for the linger
+    # Neither sender was cancelled: both hear "unconfirmed" (looked up by reference later),
+    # the held one without waiting for the linger.
+    under_way, result = await asyncio.wait_for(asyncio.gather(leading, held), 1.0)
+    assert [(o.reference, o.unconfirmed) for o in under_way.outcomes] == [("a0", True)]
     assert [(o.reference, o.unconfirmed) for o in result.outcomes] == [("b0", True)]
-    with pytest.raises(asyncio.CancelledError):
-        await leading
     assert [references_of(r.json) for r in canned_bsg.made("POST", CREATE)] == [["a0"]]
+
+
+async def test_a_shared_answer_is_read_as_the_reader_reads_references(
+    canned_bsg: CannedBsg,
+) -> None:
+    def loosely(body: dict[str, Any]) -> dict[str, Any]:
+        # A number for a reference of digits, spaces around another, and an entry whose
+        # reference no reader can use: nothing hangs, and only that entry's recipient is
+        # left unconfirmed.
+        return {
+            "result": [
+                {"error": 0, "reference": 1001, "id": "id-1001", "price": "0.02"},
+                {"error": 0, "reference": " c0 ", "id": "id-c0", "price": "0.02"},
+                {"error": 0, "reference": ["x0"], "id": "id-x0", "price": "0.02"},
+            ],
+            "currency": "EUR",
+        }
+
+    numbered = CreateRequest(
+        content=MessageContent(text="Hello from digits", sender="Acme"),
+        recipients=(Recipient(msisdn="380970000001", reference="1001"),),
+    )
+    canned_bsg.script("POST", CREATE, Canned(body=accepting, delay=0.3), Canned(body=loosely))
+    async with client_for(canned_bsg) as client:
+        _, digits, c, x = await asyncio.wait_for(
+            started_behind_a_slow_create(client, send("a"), numbered, send("c"), send("x")), 5
+        )
+    assert accepted_ids(digits) == {"1001": "id-1001"}
+    assert accepted_ids(c) == {"c0": "id-c0"}
+    [unread] = x.outcomes
+    assert unread.reference == "x0" and unread.unconfirmed

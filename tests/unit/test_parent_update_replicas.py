@@ -295,3 +295,15 @@ async def test_the_worker_marks_waiting_on_the_poll_hold_nothing_the_poll_still_
     await asyncio.wait_for(asyncio.gather(looking, marks), 3.0)
     assert failures == []  # no deadlock: neither transaction was chosen to fail
     assert (await replicas.worker_store.get_outbox(replicas.update.id)).in_flight
+
+
+async def test_two_polls_of_one_send_both_count_on_the_update_queued(replicas: Replicas) -> None:
+    replicas.notifier.release.set()  # the poll step is not held
+    # Another replica's poll step, of another message of the same send, holds the queued
+    # update it counts on (its transaction still open).
+    async with replicas.worker_store.atomic():
+        assert await replicas.worker_store.has_pending(replicas.send.id, OutboxKind.UPDATE)
+        changes = await asyncio.wait_for(replicas.poller.look_now([replicas.message_id]), 3.0)
+    assert [c.event.status for c in changes] == [DeliveryStatus.DELIVERED]
+    # Both count on the one update (held shared): no second chat.update is queued.
+    assert [u.id for u in await replicas.pending_updates()] == [replicas.update.id]

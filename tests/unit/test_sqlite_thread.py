@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 
 import pytest
 
-from storage.sqlite import SqliteBackend
+from storage.sqlite import STEP_GROUP_SECONDS, SqliteBackend
 from tests.waiting import wait_until
 
 
@@ -210,5 +211,67 @@ async def test_a_transaction_queued_behind_steps_runs_after_their_commit(tmp_pat
         assert await asyncio.gather(*steps) == [["a"], ["a", "b"]]
         assert await later == ["a", "b", "c"]
         assert statements.count("COMMIT") == 2
+    finally:
+        await backend.close()
+
+
+async def test_steps_queued_before_close_are_committed(tmp_path):
+    """stop() cancels the work still running, whose steps (shielded) are already queued: the
+    close that follows queues behind them, so they commit on the connection they were queued
+    for."""
+    backend = SqliteBackend.open(tmp_path / "t.db")
+    release, _ = await _held_writer(backend)
+    tasks = await _queued(backend, _insert("a"), _insert("b"))
+    closing = asyncio.ensure_future(backend.close())
+    await asyncio.sleep(0.05)
+    release.set()
+    await closing
+    assert await asyncio.gather(*tasks) == [["a"], ["a", "b"]]
+    reopened = SqliteBackend.open(tmp_path / "t.db")
+    try:
+        assert await _rows(reopened) == ["a", "b"]
+    finally:
+        await reopened.close()
+
+
+async def test_a_long_step_closes_its_group_so_the_next_are_not_held_for_it(tmp_path):
+    backend = SqliteBackend.open(tmp_path / "t.db")
+    try:
+        release, statements = await _held_writer(backend)
+        slow_seconds = 5 * STEP_GROUP_SECONDS
+
+        async def slow(db) -> list[str]:
+            time.sleep(slow_seconds)  # noqa: ASYNC251 - it runs on the writer's thread, as a big page would
+            return await _insert("slow")(db)
+
+        tasks = await _queued(backend, slow, _insert("b"), _insert("c"), _insert("d"))
+        release.set()
+        answers = await asyncio.gather(*tasks)
+        assert answers[-1] == ["slow", "b", "c", "d"]
+        # The step taken with the slow one shares its commit; the rest go in the next one.
+        assert statements.count("COMMIT") == 2
+        assert statements.count("SAVEPOINT step") == 4
+    finally:
+        await backend.close()
+
+
+async def test_a_step_that_ends_the_transaction_fails_its_group_and_the_rest_run_on(tmp_path):
+    """An error that makes SQLite end the transaction itself (an I/O error, a full disk) undoes
+    every step run in it: those fail with it; the steps still queued commit in the next."""
+    backend = SqliteBackend.open(tmp_path / "t.db")
+    try:
+        release, _ = await _held_writer(backend)
+
+        async def ends_it(db) -> None:
+            await db.execute("ROLLBACK")  # as SQLite does on SQLITE_FULL
+            raise sqlite3.OperationalError("database or disk is full")
+
+        tasks = await _queued(backend, _insert("a"), ends_it, _insert("c"), _insert("d"))
+        release.set()
+        first, failed, *rest = await asyncio.gather(*tasks, return_exceptions=True)
+        assert isinstance(first, sqlite3.OperationalError) and "full" in str(first)
+        assert isinstance(failed, sqlite3.OperationalError)
+        assert rest == [["c"], ["c", "d"]]
+        assert await _rows(backend) == ["c", "d"]
     finally:
         await backend.close()
