@@ -189,6 +189,7 @@ class ViberBot:
         )
         self._auth_test: AsyncSlackResponse | None = None
         self._auth_test_lock = asyncio.Lock()
+        self._warm_identity: asyncio.Future[None] | None = None
 
         async def authorize(user_id: str | None) -> AuthorizeResult:
             # A plain function: Bolt passes what its parameters name (and would pass `self`).
@@ -260,6 +261,9 @@ class ViberBot:
         if self.slack.session is None or self.slack.session.closed:
             self.slack.session = aiohttp.ClientSession()
         self.outbox.start()
+        # Who the bot is, asked of Slack now rather than by the first command after a start
+        # (every request in flight would wait for that round trip).
+        self._warm_identity = asyncio.ensure_future(self._identity_at_start())
         # The first sweep runs at once: it reconciles what a previous run left open. The
         # trigger starts its grid there too, so every sweep runs at a tick of self.grid.
         first = utcnow() + timedelta(seconds=0.05)  # scheduler time is wall time
@@ -312,6 +316,15 @@ class ViberBot:
             user_id=user_id,
             bot_scopes=identity.headers.get("x-oauth-scopes"),
         )
+
+    async def _identity_at_start(self) -> None:
+        try:
+            await self._identity()
+        except Exception as error:  # the first request asks again; doctor explains
+            log.warning(
+                "Slack auth.test at start failed (%s); asked again on the first request",
+                type(error).__name__,
+            )
 
     async def _identity(self) -> AsyncSlackResponse:
         if self._auth_test is None:
@@ -386,6 +399,10 @@ class ViberBot:
             self.sending.settle(STOP_BUDGET / 2),
         )
         self.scheduler.shutdown(wait=False)
+        if self._warm_identity is not None and not self._warm_identity.done():
+            self._warm_identity.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warm_identity
         try:
             # A clean stop hands its leases back: the other replicas need not wait them out.
             await asyncio.wait_for(self.replicas.leave(), 1.0)

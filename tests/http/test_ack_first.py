@@ -180,3 +180,22 @@ async def test_sends_arriving_while_bsg_holds_a_create_share_the_next_one(make_b
         at_bsg = app.bsg.message(message.bsg_id)
         assert at_bsg.msisdn == message.msisdn and at_bsg.reference == message.reference
         assert at_bsg.text == send.text
+
+
+async def test_the_bot_asks_slack_who_it_is_at_start_not_on_the_commands(make_bot, slack):
+    app = await make_bot()
+    await app.wait_for(lambda: len(slack.calls_to("auth.test")) == 1)
+    answers = await asyncio.gather(*(app.command(f"send +38097292000{n} Hi") for n in range(3)))
+    assert all("Sending to 1 recipient" in answer.json()["text"] for answer in answers)
+    assert len(slack.calls_to("auth.test")) == 1
+
+
+async def test_a_failed_auth_test_at_start_is_asked_again_by_the_first_command(
+    make_bot, slack, caplog: pytest.LogCaptureFixture
+):
+    slack.fail_next("auth.test", status=500)
+    app = await make_bot()
+    await app.wait_for(lambda: "auth.test at start failed" in caplog.text)
+    answer = await app.command("send +380972920009 Hi")
+    assert "Sending to 1 recipient" in answer.json()["text"]
+    assert len(slack.calls_to("auth.test")) == 2
