@@ -6,7 +6,7 @@ of storage/): its reads, the poller's writes (statuses, schedule) and BSG's acce
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -133,60 +133,59 @@ async def due_ids(db: Connection, now: datetime, limit: int) -> list[tuple[int, 
     return [(row["id"], row["send_id"]) for row in rows]
 
 
+async def _in_chunks(
+    fetch: Callable[[str, Sequence[Any]], Awaitable[list[Any]]],
+    sql: str,
+    values: Sequence[Any],
+    params: Sequence[Any] = (),
+) -> list[Any]:
+    """The rows of `sql`, whose `{marks}` is an `IN (...)` list, for `values` a chunk at a
+    time (bound as the chunk, then `params`)."""
+    rows: list[Any] = []
+    for start in range(0, len(values), _IDS_PER_QUERY):
+        chunk = list(values[start : start + _IDS_PER_QUERY])
+        marks = ", ".join("?" for _ in chunk)
+        rows += await fetch(sql.replace("{marks}", marks), [*chunk, *params])
+    return rows
+
+
 async def by_ids(db: Connection, ids: Sequence[int]) -> list[StoredMessage]:
     """These messages, in the order asked (a missing id is left out)."""
-    found: dict[int, StoredMessage] = {}
-    for start in range(0, len(ids), _IDS_PER_QUERY):
-        chunk = list(ids[start : start + _IDS_PER_QUERY])
-        marks = ", ".join("?" for _ in chunk)
-        rows = await db.fetch_values(f"{SELECT_MODELS} WHERE id IN ({marks})", chunk)
-        for message in models(rows):
-            found[message.id] = message
+    rows = await _in_chunks(db.fetch_values, f"{SELECT_MODELS} WHERE id IN ({{marks}})", ids)
+    found = {message.id: message for message in models(rows)}
     return [found[i] for i in ids if i in found]
 
 
 async def due_by_ids(db: Connection, ids: Sequence[int], now: datetime) -> list[DueMessage]:
     """Those of these messages still due at `now`, as a poll reads them, in the order asked
     (a sweep's page: one may have been recorded meanwhile by a callback's look)."""
-    found: dict[int, DueMessage] = {}
+    rows = await _in_chunks(
+        db.fetch_values,
+        f"{_SELECT_DUE} WHERE id IN ({{marks}}) AND final = 0 AND next_poll_at <= ?",
+        ids,
+        [ts(now)],
+    )
     make = DueMessage.from_values
-    for start in range(0, len(ids), _IDS_PER_QUERY):
-        chunk = list(ids[start : start + _IDS_PER_QUERY])
-        marks = ", ".join("?" for _ in chunk)
-        rows = await db.fetch_values(
-            f"{_SELECT_DUE} WHERE id IN ({marks}) AND final = 0 AND next_poll_at <= ?",
-            [*chunk, ts(now)],
-        )
-        for row in rows:
-            message = make(row)
-            found[message.id] = message
+    found = {message.id: message for message in map(make, rows)}
     return [found[i] for i in ids if i in found]
 
 
 async def by_references(db: Connection, references: Sequence[str]) -> dict[str, StoredMessage]:
     """These references' messages (a reference nobody holds is left out)."""
-    found: dict[str, StoredMessage] = {}
-    for start in range(0, len(references), _IDS_PER_QUERY):
-        chunk = list(references[start : start + _IDS_PER_QUERY])
-        marks = ", ".join("?" for _ in chunk)
-        rows = await db.fetch_values(f"{SELECT_MODELS} WHERE reference IN ({marks})", chunk)
-        for message in models(rows):
-            found[message.reference] = message
-    return found
+    rows = await _in_chunks(
+        db.fetch_values, f"{SELECT_MODELS} WHERE reference IN ({{marks}})", references
+    )
+    return {message.reference: message for message in models(rows)}
 
 
 async def send_sizes(db: Connection, send_ids: Sequence[int]) -> dict[int, int]:
     """How many recipients each of these sends has (a send with none is left out)."""
-    sizes: dict[int, int] = {}
-    for start in range(0, len(send_ids), _IDS_PER_QUERY):
-        chunk = list(send_ids[start : start + _IDS_PER_QUERY])
-        marks = ", ".join("?" for _ in chunk)
-        rows = await db.fetch_values(
-            f"SELECT send_id, count(*) FROM messages WHERE send_id IN ({marks}) GROUP BY send_id",
-            chunk,
-        )
-        sizes.update((send_id, count) for send_id, count in rows)
-    return sizes
+    rows = await _in_chunks(
+        db.fetch_values,
+        "SELECT send_id, count(*) FROM messages WHERE send_id IN ({marks}) GROUP BY send_id",
+        send_ids,
+    )
+    return dict(rows)
 
 
 async def count_due(db: Connection, now: datetime) -> int:
@@ -366,21 +365,16 @@ async def record_polls(db: Connection, polls: Sequence[Poll], *, now: datetime) 
         return []
     await db.executemany(_INSERT_EVENT, event_rows)
     changed_ids = sorted({message.id for message, _, _ in events})
-    fresh: dict[int, StoredMessage] = {}
+    fresh = {message.id: message for message in await by_ids(db, changed_ids)}
     stored: dict[tuple[int, str], StatusEvent] = {}
-    for start in range(0, len(changed_ids), _IDS_PER_QUERY):
-        chunk = changed_ids[start : start + _IDS_PER_QUERY]
-        marks = ", ".join("?" for _ in chunk)
-        rows = await db.fetch_values(f"{SELECT_MODELS} WHERE id IN ({marks})", chunk)
-        for message in models(rows):
-            fresh[message.id] = message
-        for row in await db.fetchall(
-            f"SELECT * FROM status_events WHERE message_id IN ({marks}) AND observed_at = ? "
-            "ORDER BY id",
-            [*chunk, observed],
-        ):
-            # The latest wins: a message looked at twice in one moment has one change a look.
-            stored[(row["message_id"], row["channel"])] = StatusEvent.model_validate(dict(row))
+    for row in await _in_chunks(
+        db.fetchall,
+        "SELECT * FROM status_events WHERE message_id IN ({marks}) AND observed_at = ? ORDER BY id",
+        changed_ids,
+        [observed],
+    ):
+        # The latest wins: a message looked at twice in one moment has one change a look.
+        stored[(row["message_id"], row["channel"])] = StatusEvent.model_validate(dict(row))
     return [
         Change(fresh[message.id], stored[(message.id, channel.value)], previous)
         for message, channel, previous in events
