@@ -93,8 +93,7 @@ class CreateCoalescer:
         self._timers.clear()
         for held in self._held.values():
             for batch in held:
-                if not batch.answer.done():
-                    batch.answer.set_exception(BsgUnavailable("the BSG client closed"))
+                _fail(batch, BsgUnavailable("the BSG client closed"))
         self._held.clear()
         for request in list(self._requests):
             request.cancel()
